@@ -1,0 +1,51 @@
+"""Entry point of the ``nestkube`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from nestkube._version import __version__
+from nestkube.cli import groups
+from nestkube.errors import CommandError, NestkubeError
+
+# Importing a command module attaches its commands to the groups.
+from nestkube.cli import build_cmds, cluster_cmds, config_cmds, doctor_cmds, load_cmds  # noqa: F401, E402, I001
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nestkube {__version__}")
+        raise typer.Exit()
+
+
+@groups.app.callback()
+def _root(
+    verbosity: int = typer.Option(
+        0, "--verbosity", "-v", help="More detail on stderr (0 to 3).", min=0, max=3
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    groups.GLOBAL.verbosity = verbosity
+    groups.GLOBAL.quiet = quiet
+    level = logging.DEBUG if verbosity >= 3 else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
+
+
+def main() -> None:
+    """Run the CLI; a NestkubeError becomes a one-line message and exit code 1.
+
+    Usage errors are the CLI framework's own: a message and exit code 2.
+    """
+    try:
+        groups.app(prog_name="nestkube")
+    except NestkubeError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        if isinstance(exc, CommandError) and groups.GLOBAL.verbosity > 0:
+            print(exc.output_tail(40), file=sys.stderr)
+        sys.exit(1)

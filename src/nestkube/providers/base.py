@@ -1,0 +1,185 @@
+"""The provider interface: everything nestkube asks of a container engine.
+
+Providers turn node specs into engine commands and read cluster state back from labels: the
+engine is the only state store. Providers know nothing about kubeadm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal, Protocol
+
+from nestkube._exec import Result
+from nestkube.host import HostFacts
+
+ProviderName = Literal["podman", "docker", "nerdctl"]
+NodeRole = Literal["control-plane", "worker"]
+
+LABEL_CLUSTER = "io.nestkube.cluster"
+LABEL_ROLE = "io.nestkube.role"
+LABEL_VERSION = "io.nestkube.version"
+# The host port the API server is published on, so `get kubeconfig` needs no inspection.
+LABEL_API_PORT = "io.nestkube.api-port"
+LABEL_API_ADDRESS = "io.nestkube.api-address"
+LABEL_NETWORK = "io.nestkube.network"
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """Facts about the engine and host, probed once and passed down."""
+
+    name: ProviderName
+    binary: str
+    version: str
+    rootless: bool
+    host: HostFacts
+    # The OCI runtime to ask for explicitly (crun refuses hybrid cgroups), or None.
+    runtime: str | None = None
+    cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs"
+    storage_driver: str = ""
+    ipv6: bool = True
+
+    @property
+    def cgroup_v2(self) -> bool:
+        return self.host.cgroup_v2
+
+
+@dataclass(frozen=True)
+class Mount:
+    host_path: str
+    container_path: str
+    read_only: bool = False
+    selinux_relabel: bool = False
+    propagation: Literal["None", "HostToContainer", "Bidirectional"] = "None"
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    container_port: int
+    host_port: int = 0  # 0 = a free port picked by the engine
+    listen_address: str = "0.0.0.0"
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node container to create."""
+
+    name: str
+    role: NodeRole
+    image: str
+    cluster: str
+    network: str
+    labels: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    port_mappings: tuple[PortMapping, ...] = ()
+    # Control planes publish the API server (6443) on this host address and port.
+    api_server_address: str = "127.0.0.1"
+    api_server_port: int = 0
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node container that exists."""
+
+    name: str
+    role: NodeRole
+    cluster: str
+    state: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """What nestkube needs from a container engine."""
+
+    @property
+    def info(self) -> ProviderInfo: ...
+
+    # --- node lifecycle -------------------------------------------------------
+    def node_run_args(self, spec: NodeSpec) -> list[str]:
+        """The full engine argv that creates ``spec`` (used by create and --dry-run)."""
+        ...
+
+    def create_node(self, spec: NodeSpec) -> Node: ...
+
+    def list_clusters(self) -> list[str]: ...
+
+    def list_nodes(self, cluster: str) -> list[Node]: ...
+
+    def delete_nodes(self, nodes: Sequence[Node]) -> None:
+        """Remove the containers and their anonymous volumes."""
+        ...
+
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result: ...
+
+    def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:
+        """Run ``args`` in ``node`` with ``source`` on its stdin (an image archive, say)."""
+        ...
+
+    def node_ip(self, node: str, network: str) -> str: ...
+
+    def api_server_endpoint(self, node: Node) -> tuple[str, int]:
+        """Host address and port the node's API server is published on."""
+        ...
+
+    def copy_to(self, node: str, src: Path, dest: str) -> None: ...
+
+    def inspect_node(self, node: str) -> str:
+        """Raw inspect JSON of the node container, for logs."""
+        ...
+
+    # --- networks -------------------------------------------------------------
+    def ensure_network(self, name: str, cluster: str) -> None: ...
+
+    def delete_network_if_unused(self, name: str) -> None: ...
+
+    def network_exists(self, name: str) -> bool: ...
+
+    # --- images ---------------------------------------------------------------
+    def image_exists(self, image: str) -> bool: ...
+
+    def image_id(self, image: str) -> str | None: ...
+
+    def image_labels(self, image: str) -> dict[str, str]: ...
+
+    def save_image(self, images: Sequence[str], dest: IO[bytes]) -> None: ...
+
+    def load_image_archive(self, path: Path) -> None: ...
+
+    def remove_image(self, image: str) -> None: ...
+
+    def engine_info(self) -> str:
+        """Raw engine info output, for logs."""
+        ...
+
+    # --- image builds (a container committed to an image) -------------------------
+    def run_build_container(self, image: str, name: str, mounts: Sequence[Mount]) -> None: ...
+
+    def commit(self, container: str, image: str, changes: Sequence[str]) -> None: ...
+
+    def remove_container(self, name: str) -> None: ...
+
+
+def rlimit_args(info: ProviderInfo, wanted: int = 1 << 20) -> list[str]:
+    """--ulimit flags below the host's hard limits (engines ask for more and fail otherwise)."""
+    nofile = min(wanted, info.host.nofile_hard)
+    nproc = min(wanted, info.host.nproc_hard)
+    # Stay under the ceiling with headroom: the engine's own process counts too.
+    nofile = max(1024, nofile - nofile % 1024) if nofile < wanted else nofile
+    return [
+        "--ulimit",
+        f"nofile={nofile}:{nofile}",
+        "--ulimit",
+        f"nproc={nproc}:{nproc}",
+    ]
