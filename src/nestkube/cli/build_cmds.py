@@ -1,1 +1,103 @@
-"""Commands of this group are attached to nestkube.cli.groups."""
+"""`nestkube build node-image` and `nestkube kit ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nestkube.cli import groups
+from nestkube.images.node_image import build_node_image, ensure_kit_base
+from nestkube.images.sources import resolve_binaries
+from nestkube.kit.kubernetes import build_from_debian_source
+from nestkube.providers import get_provider
+
+
+@groups.build_app.command("node-image")
+def node_image(
+    kubernetes_binaries: Path | None = typer.Option(
+        None,
+        "--kubernetes-binaries",
+        help="Directory holding kubeadm, kubelet, kubectl, kube-apiserver, "
+        "kube-controller-manager, kube-scheduler and kube-proxy.",
+    ),
+    kubernetes_version: str | None = typer.Option(
+        None,
+        "--kubernetes-version",
+        help="Download this release (vX.Y.Z) from --release-url, each file checked by sha256.",
+    ),
+    release_url: str | None = typer.Option(
+        None,
+        "--release-url",
+        help="Base URL of a release mirror laid out as <url>/<version>/bin/linux/<arch>/<cmd> "
+        "with <cmd>.sha256 beside each file. Default: https://dl.k8s.io/release.",
+    ),
+    kubernetes_source: Path | None = typer.Option(
+        None,
+        "--kubernetes-source",
+        help="A Kubernetes source tree to compile with the host's Go.",
+    ),
+    base_image: str | None = typer.Option(
+        None,
+        "--base-image",
+        help="Image to build on (Debian 12 based). Default: the offline kit's debootstrap base.",
+    ),
+    image: str | None = typer.Option(
+        None, "--image", help="Name of the node image. Default: localhost/nestkube/node:<version>."
+    ),
+    provider: str | None = typer.Option(
+        None, "--provider", help="Engine to build with: podman, docker or nerdctl."
+    ),
+    offline: bool = typer.Option(
+        False,
+        "--offline",
+        help="Do not try a registry for images with no offline source (CoreDNS).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Rebuild even when an image from the same inputs exists."
+    ),
+) -> None:
+    """Build a node image on any engine, with every component image preloaded.
+
+    With no Kubernetes source named, the offline kit builds Kubernetes from Debian's source
+    package (cached under $XDG_CACHE_HOME/nestkube).
+    """
+    status = groups.status()
+    binaries = resolve_binaries(
+        binaries_dir=kubernetes_binaries,
+        version=kubernetes_version,
+        release_url=release_url,
+        source_dir=kubernetes_source,
+        status=status,
+    )
+    engine = get_provider(provider)
+    result = build_node_image(
+        engine,
+        binaries,
+        image=image,
+        base_image=base_image,
+        pull_missing=not offline,
+        force=force,
+        status=status,
+    )
+    size = f"{result.size_bytes / 1e6:.0f} MB" if result.size_bytes else "unknown size"
+    status.info(
+        f"Node image {result.image} (Kubernetes {result.kubernetes_version}, {size}, "
+        f"{len(result.preloaded)} images preloaded)"
+    )
+    typer.echo(result.image)
+
+
+@groups.kit_app.command("kubernetes")
+def kit_kubernetes() -> None:
+    """Build Kubernetes from Debian's source package (cached) and print the binaries' directory."""
+    binaries = build_from_debian_source(groups.status())
+    typer.echo(str(binaries.directory))
+
+
+@groups.kit_app.command("base-image")
+def kit_base_image(
+    provider: str | None = typer.Option(None, "--provider", help="Engine to import into."),
+) -> None:
+    """Make the Debian 12 minbase image with debootstrap (cached) and import it; print its name."""
+    typer.echo(ensure_kit_base(get_provider(provider), groups.status()))

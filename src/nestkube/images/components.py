@@ -1,0 +1,120 @@
+"""The control-plane component images, made from binaries without any base image.
+
+Tags are exactly what ``kubeadm config images list`` asks for, so kubeadm finds every image
+already in the node's containerd and pulls nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from nestkube import _exec
+from nestkube.cache import cache_root, content_key, file_sha256
+from nestkube.errors import ImageBuildError
+from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.kit.kubernetes import KubernetesBinaries
+
+PAUSE_SOURCE = Path(__file__).with_name("pause.c")
+STATIC_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+@dataclass(frozen=True)
+class ComponentPlan:
+    """What kubeadm wants, split into what nestkube can make and what it cannot."""
+
+    wanted: tuple[str, ...]
+
+    def find(self, component: str) -> str | None:
+        for ref in self.wanted:
+            if _repo_name(ref) == component:
+                return ref
+        return None
+
+    @property
+    def coredns(self) -> str | None:
+        return self.find("coredns")
+
+
+def _repo_name(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def plan_components(binaries: KubernetesBinaries) -> ComponentPlan:
+    out = _exec.run(
+        [
+            str(binaries.path("kubeadm")),
+            "config",
+            "images",
+            "list",
+            "--kubernetes-version",
+            binaries.version,
+        ],
+        what="kubeadm config images list",
+    ).stdout
+    return ComponentPlan(tuple(line.strip() for line in out.splitlines() if line.strip()))
+
+
+def build_pause(dest_dir: Path) -> Path:
+    """Compile the pause program statically, cached by its source's hash."""
+    key = content_key(["pause-1", file_sha256(PAUSE_SOURCE)])
+    cached = cache_root() / "kit" / "pause" / key / "pause"
+    if not cached.is_file():
+        if not shutil.which("gcc"):
+            raise ImageBuildError("gcc not found: it builds the static pause program")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        _exec.run(
+            ["gcc", "-static", "-Os", "-s", "-o", str(tmp), str(PAUSE_SOURCE)],
+            what="gcc -static pause.c (install libc6-dev)",
+        )
+        tmp.replace(cached)
+    dest = dest_dir / "pause"
+    shutil.copy2(cached, dest)
+    return dest
+
+
+def write_component_archives(
+    plan: ComponentPlan,
+    binaries: KubernetesBinaries,
+    out_dir: Path,
+    *,
+    etcd_binary: Path,
+    kube_proxy_layer: Path,
+    pause_binary: Path,
+) -> list[str]:
+    """Write one archive per image nestkube can make; returns the refs written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+
+    def emit(ref: str, spec_layers: list[Layer], entrypoint: list[str] | None) -> None:
+        name = _repo_name(ref)
+        write_image_archive(
+            ImageSpec(tags=[ref], layers=spec_layers, entrypoint=entrypoint),
+            out_dir / f"{name}.tar",
+        )
+        written.append(ref)
+
+    for component in STATIC_COMPONENTS:
+        ref = plan.find(component)
+        if ref:
+            layer = Layer().add_file(f"/usr/local/bin/{component}", binaries.path(component))
+            emit(ref, [layer], None)
+    ref = plan.find("kube-proxy")
+    if ref:
+        proxy = Layer().add_file("/usr/local/bin/kube-proxy", binaries.path("kube-proxy"))
+        emit(ref, [Layer(tarball=kube_proxy_layer), proxy], None)
+    ref = plan.find("pause")
+    if ref:
+        emit(ref, [Layer().add_file("/pause", pause_binary)], ["/pause"])
+    ref = plan.find("etcd")
+    if ref:
+        layer = (
+            Layer()
+            .add_file("/usr/local/bin/etcd", etcd_binary)
+            .add_dir("/var/lib/etcd", 0o700)
+            .add_dir("/tmp", 0o1777)
+        )
+        emit(ref, [layer], None)
+    return written

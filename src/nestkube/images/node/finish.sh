@@ -1,0 +1,45 @@
+#!/bin/sh
+# Phase two of a node image build: Kubernetes binaries, units, containerd config, and the
+# component images imported into containerd's k8s.io store so cluster creation imports nothing.
+set -eu
+IN=/nestkube-in
+OUT=/nestkube-out
+
+install -m 0755 "$IN/bin/kubeadm" "$IN/bin/kubelet" "$IN/bin/kubectl" /usr/bin/
+install -D -m 0644 "$IN/files/kubelet.service" /etc/systemd/system/kubelet.service
+install -D -m 0644 "$IN/files/10-kubeadm.conf" /etc/systemd/system/kubelet.service.d/10-kubeadm.conf
+install -D -m 0644 "$IN/files/containerd.toml" /etc/containerd/config.toml
+install -D -m 0644 "$IN/files/crictl.yaml" /etc/crictl.yaml
+mkdir -p /etc/nestkube /etc/cni/net.d /opt/cni/bin /var/lib/kubelet /etc/kubernetes/manifests
+# Debian puts the CNI plugins under /usr/lib/cni; containerd and kubelet look in /opt/cni/bin.
+for plugin in /usr/lib/cni/*; do ln -sf "$plugin" /opt/cni/bin/; done
+
+systemctl enable containerd.service kubelet.service >/dev/null 2>&1
+# Nothing on a node needs a login prompt, and these units fail in containers.
+systemctl mask getty.target console-getty.service systemd-udevd.service \
+  systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount \
+  sys-kernel-debug.mount sys-kernel-tracing.mount >/dev/null 2>&1 || true
+
+# Import the component images with a throwaway containerd. --no-unpack keeps only content:
+# no snapshotter works on the build container's overlay, and the CRI unpacks on first use.
+containerd --config /etc/containerd/config.toml >/tmp/containerd.log 2>&1 &
+pid=$!
+i=0
+until ctr version >/dev/null 2>&1; do
+  i=$((i + 1))
+  if [ "$i" -gt 100 ]; then cat /tmp/containerd.log; exit 1; fi
+  sleep 0.1
+done
+for archive in "$OUT"/images/*.tar; do
+  ctr -n k8s.io images import --no-unpack --all-platforms "$archive" >/dev/null
+done
+ctr -n k8s.io images ls -q | grep -v '^sha256:' | sort > /etc/nestkube/preloaded-images
+kill "$pid"
+wait "$pid" || true
+rm -f /tmp/containerd.log
+
+cp "$IN/files/version" /etc/nestkube/version
+apt-get clean
+rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
+  /usr/share/locale/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old \
+  /run/containerd /var/lib/containerd/tmpmounts

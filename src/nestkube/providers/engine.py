@@ -1,0 +1,365 @@
+"""What Podman, Docker and nerdctl share: a docker-compatible CLI driven with argument lists.
+
+Subclasses override only what differs (info parsing, a few flags). Cluster state lives in the
+engine as labels; nothing is remembered between calls.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from nestkube import _exec
+from nestkube._exec import Result
+from nestkube.errors import CommandError, ProviderError
+from nestkube.providers.base import (
+    LABEL_API_ADDRESS,
+    LABEL_API_PORT,
+    LABEL_CLUSTER,
+    LABEL_NETWORK,
+    LABEL_ROLE,
+    Mount,
+    Node,
+    NodeSpec,
+    ProviderInfo,
+    rlimit_args,
+)
+
+API_SERVER_PORT = 6443
+# systemd's "halt now" signal: with it `stop` is quick instead of a 10 s wait for SIGKILL.
+STOP_SIGNAL = "SIGRTMIN+3"
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port free right now on ``address``, so each cluster's API server gets its own."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((address if address not in ("0.0.0.0", "::") else "", 0))
+        return int(sock.getsockname()[1])
+
+
+class CliProvider:
+    """A provider driving a docker-compatible engine CLI."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, info: ProviderInfo) -> None:
+        self._info = info
+
+    @property
+    def info(self) -> ProviderInfo:
+        return self._info
+
+    # --- running the engine ----------------------------------------------------
+    def _cmd(self, *args: str) -> list[str]:
+        return [self._info.binary, *args]
+
+    def _run(
+        self,
+        *args: str,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+        stdout: IO[bytes] | None = None,
+    ) -> Result:
+        return _exec.run(
+            self._cmd(*args), input=input, check=check, what=what, timeout=timeout, stdout=stdout
+        )
+
+    # --- node flags -------------------------------------------------------------
+    def volume_name(self, node: str) -> str:
+        return f"{node}-var"
+
+    def security_args(self) -> list[str]:
+        return ["--privileged", "--security-opt", "seccomp=unconfined"]
+
+    def runtime_args(self) -> list[str]:
+        return ["--runtime", self._info.runtime] if self._info.runtime else []
+
+    def node_run_args(self, spec: NodeSpec) -> list[str]:
+        labels = {LABEL_CLUSTER: spec.cluster, LABEL_ROLE: spec.role, **spec.labels}
+        labels[LABEL_NETWORK] = spec.network
+        args = ["run", "--detach", "--tty", "--name", spec.name, "--hostname", spec.name]
+        if spec.role == "control-plane":
+            labels[LABEL_API_ADDRESS] = spec.api_server_address
+            labels[LABEL_API_PORT] = str(spec.api_server_port)
+        for key, value in sorted(labels.items()):
+            args += ["--label", f"{key}={value}"]
+        args += self.security_args()
+        args += self.runtime_args()
+        args += [
+            "--cgroupns=private",
+            "--tmpfs",
+            "/tmp",
+            "--tmpfs",
+            "/run",
+            "--volume",
+            f"{self.volume_name(spec.name)}:/var",
+            "--volume",
+            "/lib/modules:/lib/modules:ro",
+            "--stop-signal",
+            STOP_SIGNAL,
+            "--network",
+            spec.network,
+            "--env",
+            "container=" + self.name,
+        ]
+        args += rlimit_args(self._info)
+        if self._info.rootless:
+            args += ["--device", "/dev/fuse"]
+        for mount in spec.mounts:
+            args += ["--volume", self.mount_arg(mount)]
+        if spec.role == "control-plane":
+            args += [
+                "--publish",
+                f"{_host_ip(spec.api_server_address)}:{spec.api_server_port}:{API_SERVER_PORT}/tcp",
+            ]
+        for pm in spec.port_mappings:
+            host_port = str(pm.host_port) if pm.host_port else ""
+            args += [
+                "--publish",
+                f"{_host_ip(pm.listen_address)}:{host_port}:{pm.container_port}/{pm.protocol.lower()}",
+            ]
+        args += self.extra_node_args(spec)
+        args.append(spec.image)
+        return args
+
+    def extra_node_args(self, spec: NodeSpec) -> list[str]:
+        return []
+
+    def mount_arg(self, mount: Mount) -> str:
+        options = ["ro" if mount.read_only else "rw"]
+        if mount.selinux_relabel:
+            options.append("z")
+        propagation = {"HostToContainer": "rslave", "Bidirectional": "rshared"}.get(
+            mount.propagation
+        )
+        if propagation:
+            options.append(propagation)
+        return f"{mount.host_path}:{mount.container_path}:{','.join(options)}"
+
+    # --- node lifecycle -----------------------------------------------------------
+    def create_node(self, spec: NodeSpec) -> Node:
+        self._run(
+            "volume",
+            "create",
+            "--label",
+            f"{LABEL_CLUSTER}={spec.cluster}",
+            self.volume_name(spec.name),
+            what=f"creating volume for {spec.name}",
+        )
+        self._run(*self.node_run_args(spec), what=f"creating node {spec.name}")
+        return Node(spec.name, spec.role, spec.cluster, "running", dict(spec.labels))
+
+    def _ps(self, *filters: str) -> list[dict[str, Any]]:
+        args = ["ps", "--all", "--no-trunc", "--format", "{{json .}}"]
+        for flt in filters:
+            args += ["--filter", flt]
+        out = self._run(*args, what="listing containers").stdout
+        return _json_lines(out)
+
+    def _names_and_labels(self, entry: dict[str, Any]) -> tuple[str, dict[str, str], str]:
+        names = entry.get("Names")
+        name = names[0] if isinstance(names, list) else str(names or "")
+        labels = entry.get("Labels") or {}
+        if isinstance(labels, str):
+            labels = dict(
+                item.split("=", 1) for item in labels.split(",") if "=" in item
+            )
+        return name, {str(k): str(v) for k, v in labels.items()}, str(entry.get("State", ""))
+
+    def list_clusters(self) -> list[str]:
+        clusters = set()
+        for entry in self._ps(f"label={LABEL_CLUSTER}"):
+            _, labels, _ = self._names_and_labels(entry)
+            clusters.add(labels[LABEL_CLUSTER])
+        return sorted(clusters)
+
+    def list_nodes(self, cluster: str) -> list[Node]:
+        nodes = []
+        for entry in self._ps(f"label={LABEL_CLUSTER}={cluster}"):
+            name, labels, state = self._names_and_labels(entry)
+            role = "control-plane" if labels.get(LABEL_ROLE) == "control-plane" else "worker"
+            nodes.append(Node(name, role, cluster, state, labels))
+        return sorted(nodes, key=lambda n: (n.role != "control-plane", n.name))
+
+    def delete_nodes(self, nodes: Sequence[Node]) -> None:
+        if nodes:
+            self._run(
+                "rm", "--force", "--volumes", *[n.name for n in nodes], what="removing nodes"
+            )
+        for node in nodes:
+            self.remove_volume(self.volume_name(node.name))
+
+    def remove_volume(self, name: str) -> None:
+        self._run("volume", "rm", "--force", name, check=False)
+
+    def cluster_volumes(self, cluster: str) -> list[str]:
+        out = self._run(
+            "volume", "ls", "--quiet", "--filter", f"label={LABEL_CLUSTER}={cluster}",
+            what="listing volumes",
+        ).stdout
+        return [v for v in out.split() if v]
+
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        flags = ["-i"] if input is not None else []
+        return self._run(
+            "exec", *flags, node, *args, input=input, check=check, what=what, timeout=timeout
+        )
+
+    def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:
+        import subprocess
+
+        argv = self._cmd("exec", "-i", node, *args)
+        proc = subprocess.run(argv, stdin=source, capture_output=True, check=False)
+        result = Result(
+            argv, proc.returncode, proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
+        if proc.returncode != 0:
+            raise CommandError(argv, proc.returncode, result.stdout, result.stderr)
+        return result
+
+    def _inspect(self, kind: str, name: str) -> dict[str, Any]:
+        out = self._run(kind, "inspect", name, what=f"inspecting {name}").stdout
+        data = json.loads(out)
+        return dict(data[0] if isinstance(data, list) else data)
+
+    def node_ip(self, node: str, network: str) -> str:
+        data = self._inspect("container", node)
+        networks = data.get("NetworkSettings", {}).get("Networks", {}) or {}
+        entry = networks.get(network) or next(iter(networks.values()), {})
+        ip = str(entry.get("IPAddress", ""))
+        if not ip:
+            raise ProviderError(f"node {node} has no address on network {network}")
+        return ip
+
+    def api_server_endpoint(self, node: Node) -> tuple[str, int]:
+        port = node.labels.get(LABEL_API_PORT)
+        address = node.labels.get(LABEL_API_ADDRESS, "127.0.0.1")
+        if port and port != "0":
+            return _client_address(address), int(port)
+        data = self._inspect("container", node.name)
+        ports = data.get("NetworkSettings", {}).get("Ports", {}) or {}
+        for binding in ports.get(f"{API_SERVER_PORT}/tcp") or []:
+            return _client_address(binding.get("HostIp") or address), int(binding["HostPort"])
+        raise ProviderError(f"node {node.name} publishes no API server port")
+
+    def copy_to(self, node: str, src: Path, dest: str) -> None:
+        self._run("cp", str(src), f"{node}:{dest}", what=f"copying {src} into {node}")
+
+    def inspect_node(self, node: str) -> str:
+        return self._run("inspect", node, what=f"inspecting {node}").stdout
+
+    def engine_info(self) -> str:
+        return self._run("info", check=False).stdout
+
+    # --- networks -----------------------------------------------------------------
+    def network_exists(self, name: str) -> bool:
+        return self._run("network", "inspect", name, check=False).ok
+
+    def ensure_network(self, name: str, cluster: str) -> None:
+        if self.network_exists(name):
+            return
+        self._run(
+            "network",
+            "create",
+            "--label",
+            f"{LABEL_CLUSTER}={cluster}",
+            *self.network_create_args(),
+            name,
+            what=f"creating network {name}",
+        )
+
+    def network_create_args(self) -> list[str]:
+        return []
+
+    def network_users(self, name: str) -> list[str]:
+        entries = self._ps(f"network={name}")
+        return [self._names_and_labels(e)[0] for e in entries]
+
+    def delete_network_if_unused(self, name: str) -> None:
+        if self.network_exists(name) and not self.network_users(name):
+            self._run("network", "rm", name, check=False)
+
+    # --- images -------------------------------------------------------------------
+    def image_exists(self, image: str) -> bool:
+        return self._run("image", "inspect", image, check=False).ok
+
+    def image_id(self, image: str) -> str | None:
+        res = self._run("image", "inspect", "--format", "{{.Id}}", image, check=False)
+        if not res.ok:
+            return None
+        value = res.stdout.strip()
+        return value if value.startswith("sha256:") else f"sha256:{value}"
+
+    def image_labels(self, image: str) -> dict[str, str]:
+        data = self._inspect("image", image)
+        labels = (data.get("Config") or {}).get("Labels") or data.get("Labels") or {}
+        return {str(k): str(v) for k, v in labels.items()}
+
+    def save_image(self, images: Sequence[str], dest: IO[bytes]) -> None:
+        self._run("save", *self.save_args(), *images, stdout=dest, what="saving image")
+
+    def save_args(self) -> list[str]:
+        return []
+
+    def load_image_archive(self, path: Path) -> None:
+        self._run("load", "--input", str(path), what=f"loading {path}")
+
+    def remove_image(self, image: str) -> None:
+        self._run("rmi", "--force", image, check=False)
+
+    def import_rootfs(self, tarball: Path, image: str) -> None:
+        self._run("import", str(tarball), image, what=f"importing {tarball} as {image}")
+
+    # --- image builds -------------------------------------------------------------
+    def run_build_container(self, image: str, name: str, mounts: Sequence[Mount]) -> None:
+        args = ["run", "--detach", "--name", name, "--network", "host"]
+        args += self.runtime_args()
+        args += rlimit_args(self._info)
+        for mount in mounts:
+            args += ["--volume", self.mount_arg(mount)]
+        args += ["--entrypoint", "sleep", image, "infinity"]
+        self._run(*args, what=f"starting build container from {image}")
+
+    def commit(self, container: str, image: str, changes: Sequence[str]) -> None:
+        args = ["commit"]
+        for change in changes:
+            args += ["--change", change]
+        self._run(*args, container, image, what=f"committing {image}")
+
+    def remove_container(self, name: str) -> None:
+        self._run("rm", "--force", name, check=False)
+
+
+def _host_ip(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def _client_address(address: str) -> str:
+    """Where a client on the host connects for a bind address (0.0.0.0 means loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(address, address)
+
+
+def _json_lines(out: str) -> list[dict[str, Any]]:
+    """`--format '{{json .}}'` prints one object per line (Docker) or one array (Podman)."""
+    text = out.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return [dict(e) for e in json.loads(text)]
+    return [dict(json.loads(line)) for line in text.splitlines() if line.strip()]

@@ -1,0 +1,55 @@
+"""Podman: rootful and rootless. The engine nestkube is built around first."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+from nestkube import _exec
+from nestkube.errors import CommandError, ProviderError
+from nestkube.host import HostFacts, probe_host
+from nestkube.providers.base import NodeSpec, ProviderInfo
+from nestkube.providers.engine import CliProvider
+
+
+def parse_podman_info(data: dict[str, Any], binary: str, host: HostFacts) -> ProviderInfo:
+    h = data.get("host", {})
+    rootless = bool(h.get("security", {}).get("rootless", False))
+    default_runtime = str(h.get("ociRuntime", {}).get("name", ""))
+    runtime: str | None = None
+    # crun refuses cgroup v1 and hybrid hosts ("cgroups in hybrid mode not supported").
+    if host.cgroup_mode != "v2" and (default_runtime == "crun" or shutil.which("runc")):
+        runtime = "runc"
+    return ProviderInfo(
+        name="podman",
+        binary=binary,
+        version=str(data.get("version", {}).get("Version", "")),
+        rootless=rootless,
+        host=host,
+        runtime=runtime,
+        cgroup_driver="systemd" if h.get("cgroupManager") == "systemd" and rootless else "cgroupfs",
+        storage_driver=str(data.get("store", {}).get("graphDriverName", "")),
+    )
+
+
+def probe_podman(binary: str = "podman", host: HostFacts | None = None) -> ProviderInfo:
+    path = shutil.which(binary)
+    if not path:
+        raise ProviderError("podman not found on PATH (apt-get install podman)")
+    try:
+        out = _exec.run([path, "info", "--format", "json"], what="podman info").stdout
+    except CommandError as exc:
+        raise ProviderError(f"podman does not answer: {exc.output_tail(1)}") from exc
+    return parse_podman_info(json.loads(out), path, host or probe_host())
+
+
+class PodmanProvider(CliProvider):
+    name = "podman"
+
+    def extra_node_args(self, spec: NodeSpec) -> list[str]:
+        # systemd in the node manages its own cgroups; podman must not add an init of its own.
+        return ["--systemd=always"]
+
+    def save_args(self) -> list[str]:
+        return ["--format", "docker-archive"]
