@@ -1,0 +1,42 @@
+"""How configuration errors name the place they are about: one line, file first, then key path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import yaml
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def render_path(parts: Iterable[str | int]) -> str:
+    """``("nodes", 1, "hostPort")`` -> ``nodes[1].hostPort``, the way a user finds a key.
+
+    Map keys that are not plain words (label keys hold dots and slashes) are quoted in
+    brackets so the path still reads unambiguously.
+    """
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def format_error(where: str | None, path: str, message: str) -> str:
+    # Newlines would break the one-line contract the CLI relies on.
+    message = " ".join(message.split())
+    return ": ".join(part for part in (where, path, message) if part)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line report reduced to its problem and position."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return f"{exc.problem or exc.context}{at}"
+    return str(exc)
