@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import os
 import sys
 import types
 from collections.abc import Mapping
@@ -164,8 +165,8 @@ def _explain(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str]:
     kind = error["type"]
     value = error.get("input")
     if loc and loc[-1] == "[key]":
-        loc.pop()
-        return render_path(loc), f"map keys must be strings, got {_kind(value)} {_show(value)}"
+        # pydantic puts the offending key itself in the path; it reads better in the message.
+        return render_path(loc[:-2]), f"key {_show(value)} must be a string (put it in quotes)"
     path = render_path(loc)
     if kind == "extra_forbidden":
         return path, _unknown_key(str(loc[-1]), loc[:-1], model)
@@ -403,7 +404,8 @@ def _host_path(value: str | None, base: Path) -> str | None:
     if not value:
         return None
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base / path)
+    # normpath, like Go's filepath.Abs that kind uses: "../x" should not reach the engine.
+    return os.path.normpath(path if path.is_absolute() else base / path)
 
 
 def _json6902(patches: list[PatchJSON6902Doc] | None) -> list[PatchJSON6902]:
