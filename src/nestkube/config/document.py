@@ -253,15 +253,3 @@ class NestkubeClusterDoc(_ClusterDocBase):
         alias="dropCapabilities",
         description='Capabilities to drop from node containers, e.g. "CAP_SYS_MODULE".',
     )
-
-
-# Keys a kind document may not use, so the error can say where they do belong.
-NESTKUBE_ONLY_KEYS: frozenset[str] = frozenset(
-    f.alias or name
-    for name, f in NestkubeClusterDoc.model_fields.items()
-    if name not in KindClusterDoc.model_fields
-) | frozenset(
-    f.alias or name
-    for name, f in NestkubeNodeDoc.model_fields.items()
-    if name not in KindNodeDoc.model_fields
-)

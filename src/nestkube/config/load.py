@@ -26,7 +26,6 @@ from nestkube.config.document import (
     CLUSTER_KIND,
     KIND_API_VERSION,
     NESTKUBE_API_VERSION,
-    NESTKUBE_ONLY_KEYS,
     KindClusterDoc,
     KindNodeDoc,
     MountDoc,
@@ -198,7 +197,7 @@ _EXPECTED = {
 
 
 def _unknown_key(key: str, parent: list[str | int], model: type[BaseModel]) -> str:
-    if model is KindClusterDoc and key in NESTKUBE_ONLY_KEYS:
+    if model is KindClusterDoc and key in _keys_at(NestkubeClusterDoc, parent):
         return (
             f'unknown key "{key}": it is a nestkube key; use apiVersion: {NESTKUBE_API_VERSION} '
             "to set it"

@@ -283,6 +283,14 @@ def test_nestkube_key_in_kind_document_says_where_it_belongs() -> None:
         "apiVersion: nestkube.io/v1alpha1 to set it"
     )
     assert "nodes[0].runtime: unknown key" in error_of(KIND_HEAD + "nodes:\n- runtime: x\n")
+    assert error_of(KIND_HEAD + "nodes:\n- runtime: x\n") == (
+        'cluster.yaml: nodes[0].runtime: unknown key "runtime": it is a nestkube key; use '
+        "apiVersion: nestkube.io/v1alpha1 to set it"
+    )
+    # Only where nestkube has the key: networking.runtime is plainly unknown.
+    assert error_of(KIND_HEAD + "networking: {runtime: x}\n").startswith(
+        'cluster.yaml: networking.runtime: unknown key "runtime"; expected one of ipFamily,'
+    )
 
 
 def test_wrong_type_port_names_full_path() -> None:
