@@ -152,10 +152,30 @@ def _decode(raw: Any, where: str) -> KindClusterDoc | NestkubeClusterDoc:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        # Report the error that comes first in the file, not first in the model's field order.
+        errors = sorted(exc.errors(include_url=False), key=lambda e: _position(raw, e["loc"]))
+        extra = len(errors) - 1
+        more = f" (and {extra} more error{'s' if extra > 1 else ''})" if extra else ""
         path, message = _explain(errors[0], model)
         raise ConfigError(format_error(where, path, message + more)) from None
+
+
+def _position(raw: Any, loc: tuple[str | int, ...]) -> list[int]:
+    """Where ``loc`` is in the parsed document, as indexes of keys and items along the path."""
+    out: list[int] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            out.append(list(node).index(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        else:
+            # Missing keys and pydantic's "[key]" marker sort after what is present.
+            out.append(len(node) if isinstance(node, dict | list) else 0)
+            break
+    return out
 
 
 def _explain(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str]:

@@ -381,7 +381,13 @@ def test_missing_required_keys() -> None:
 def test_several_errors_are_counted_on_one_line() -> None:
     message = error_of(KIND_HEAD + "name: 1\nnodes: 2\nfeatureGates: 3\n")
     assert message == (
-        "cluster.yaml: name: expected a string, got 1 (put the value in quotes) (and 2 more)"
+        "cluster.yaml: name: expected a string, got 1 (put the value in quotes) (and 2 more errors)"
+    )
+
+
+def test_one_more_error_is_singular() -> None:
+    assert error_of(KIND_HEAD + "name: a\nnodes: 2\nfeatureGates: 3\n").endswith(
+        "nodes: expected a list, got 2 (and 1 more error)"
     )
 
 
