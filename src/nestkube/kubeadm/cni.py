@@ -84,7 +84,11 @@ def masquerade_rules(pod_subnet: str, node_pod_cidr: str) -> list[list[str]]:
 
 
 def route_commands(peer_pod_cidr: str, peer_node_ip: str) -> list[str]:
-    """The ``ip route`` argv that sends a peer node's pod CIDR via that node's address."""
+    """Commands that send a peer node's pod CIDR via that node's address.
+
+    Each is one command line (``ip route replace CIDR via IP``); its words are validated
+    addresses, so ``str.split()`` gives the argv.
+    """
     network = _network(peer_pod_cidr, "peer pod CIDR")
     try:
         gateway = ipaddress.ip_address(peer_node_ip)
@@ -94,7 +98,7 @@ def route_commands(peer_pod_cidr: str, peer_node_ip: str) -> list[str]:
         raise ConfigError(f"peer node address {gateway} cannot route pod CIDR {network}")
     # replace, not add: rerunning setup, or a peer that came back with a new address,
     # must not fail on the existing route.
-    return ["ip", "route", "replace", str(network), "via", str(gateway)]
+    return [f"ip route replace {network} via {gateway}"]
 
 
 def _inside(inner: Network, outer: Network) -> bool:

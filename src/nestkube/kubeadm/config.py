@@ -335,10 +335,6 @@ def _validate(p: KubeadmParams) -> None:
             f"unknown kube-proxy mode {p.kube_proxy_mode!r} "
             f"(expected one of {', '.join(KUBE_PROXY_MODES)})"
         )
-    try:
-        ipaddress.ip_address(p.node_ip)
-    except ValueError:
-        raise ConfigError(f"node address {p.node_ip!r} is not an IP address") from None
     for name, subnet in (("pod subnet", p.pod_subnet), ("service subnet", p.service_subnet)):
         try:
             ipaddress.ip_network(subnet)

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -34,6 +34,19 @@ JSON6902_LABEL = "kubeadmConfigPatchesJSON6902"
 _OPS = ("add", "remove", "replace", "move", "copy", "test")
 _BAD_ESCAPE = re.compile(r"~(?![01])")
 _INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
+
+
+class Json6902Target(Protocol):
+    """Anything carrying a JSON 6902 patch and the group/version/kind it is aimed at."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def patch(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def version(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -69,9 +82,13 @@ class Json6902Patch:
 def apply_kubeadm_patches(
     rendered: str,
     patches: Sequence[str] = (),
-    json6902: Sequence[Json6902Patch | Mapping[str, Any]] = (),
+    json6902: Sequence[Json6902Target | Mapping[str, Any]] = (),
 ) -> str:
-    """Apply merge patches, then JSON 6902 patches, to a multi-document YAML string."""
+    """Apply merge patches, then JSON 6902 patches, to a multi-document YAML string.
+
+    ``json6902`` items may be :class:`Json6902Patch`, any object with the same four
+    attributes (the cluster config's own patch type), or plain mappings from a document.
+    """
     if not patches and not json6902:
         return rendered
     docs = [d for d in yaml.safe_load_all(rendered) if d is not None]
@@ -85,10 +102,8 @@ def apply_kubeadm_patches(
                     docs[n] = merge_patch(doc, patch)
     for i, item in enumerate(json6902):
         label = f"{JSON6902_LABEL}[{i}]"
-        target = (
-            item
-            if isinstance(item, Json6902Patch)
-            else Json6902Patch.from_mapping(item, label=label)
+        target: Json6902Target = (
+            Json6902Patch.from_mapping(item, label=label) if isinstance(item, Mapping) else item
         )
         ops = parse_json_patch(target.patch, label)
         for n, doc in enumerate(docs):
@@ -97,6 +112,10 @@ def apply_kubeadm_patches(
                 if not isinstance(docs[n], dict):
                     raise ConfigError(f"{label}: the patched {target.kind} is no longer a mapping")
     return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False)
+
+
+# The name the cluster-creation code imports.
+apply_patches = apply_kubeadm_patches
 
 
 def merge_patch(base: Any, patch: Any) -> Any:
@@ -350,7 +369,7 @@ def _group(doc_or_api_version: Mapping[str, Any] | str) -> str:
     return api_version.rpartition("/")[0]
 
 
-def _matches(doc: Mapping[str, Any], target: Json6902Patch) -> bool:
+def _matches(doc: Mapping[str, Any], target: Json6902Target) -> bool:
     group, _, version = str(doc.get("apiVersion", "")).rpartition("/")
     return (
         doc.get("kind") == target.kind

@@ -101,12 +101,10 @@ def test_masquerade_rules_reject(subnet: str, node: str, message: str) -> None:
 
 def test_route_commands() -> None:
     assert route_commands("10.244.2.0/24", "10.89.0.3") == [
-        "ip",
-        "route",
-        "replace",
-        "10.244.2.0/24",
-        "via",
-        "10.89.0.3",
+        "ip route replace 10.244.2.0/24 via 10.89.0.3"
+    ]
+    assert route_commands("fd00:10:244:2::/64", "fd00::3") == [
+        "ip route replace fd00:10:244:2::/64 via fd00::3"
     ]
 
 

@@ -337,6 +337,12 @@ def test_provider_id_optional() -> None:
     assert args["provider-id"] == "nestkube://docker/demo/demo-control-plane"
 
 
+def test_node_ip_is_not_validated_so_plans_can_show_placeholders() -> None:
+    docs = init_docs(params(node_ip="<control-plane-address>"))
+    endpoint = docs["InitConfiguration"]["localAPIEndpoint"]
+    assert endpoint["advertiseAddress"] == "<control-plane-address>"
+
+
 def test_version_without_v_is_normalised() -> None:
     assert init_docs(params("1.27.3"))["ClusterConfiguration"]["kubernetesVersion"] == "v1.27.3"
 
@@ -410,7 +416,6 @@ def test_string_values_stay_strings_in_yaml() -> None:
         ({"kubernetes_version": "1.20"}, "not a Kubernetes version"),
         ({"cgroup_driver": "sytemd"}, "unknown cgroup driver 'sytemd'"),
         ({"kube_proxy_mode": "userspace"}, "unknown kube-proxy mode 'userspace'"),
-        ({"node_ip": "node1"}, "node address 'node1' is not an IP address"),
         ({"pod_subnet": "10.244.0.1/16"}, "pod subnet '10.244.0.1/16' is not a CIDR"),
         ({"service_subnet": "x"}, "service subnet 'x' is not a CIDR"),
     ],

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from nestkube.kubeadm.patches import (
     Json6902Patch,
     apply_json_patch,
     apply_kubeadm_patches,
+    apply_patches,
     merge_patch,
     parse_json_patch,
 )
@@ -381,6 +383,27 @@ def test_json6902_from_mapping() -> None:
     }
     docs = docs_of(apply_kubeadm_patches(RENDERED, json6902=[item]))
     assert docs["ClusterConfiguration"]["y"] == 2
+
+
+@dataclass(frozen=True)
+class ForeignPatch:
+    group: str
+    version: str
+    kind: str
+    patch: str
+
+
+def test_json6902_accepts_any_object_with_the_four_attributes() -> None:
+    item = ForeignPatch(
+        "kubeadm.k8s.io", "v1beta3", "ClusterConfiguration", "- {op: add, path: /z, value: 3}"
+    )
+    docs = docs_of(apply_patches(RENDERED, [], [item]))
+    assert docs["ClusterConfiguration"]["z"] == 3
+    # A patch written for another kubeadm API version matches nothing, as in kind.
+    item = ForeignPatch(
+        "kubeadm.k8s.io", "v1beta2", "ClusterConfiguration", "- {op: remove, path: /z}"
+    )
+    assert docs_of(apply_patches(RENDERED, [], [item])) == docs_of(RENDERED)
 
 
 def test_merge_then_json6902() -> None:
