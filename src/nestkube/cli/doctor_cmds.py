@@ -1,1 +1,90 @@
-"""Commands of this group are attached to nestkube.cli.groups."""
+"""`nestkube doctor`: check the host, print each verdict and its fix, apply the safe ones."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from nestkube.cli import groups
+from nestkube.doctor import diagnose, json_report, text_report
+from nestkube.doctor.engine import PROVIDERS
+from nestkube.providers.base import ProviderName
+from nestkube.status import colour_allowed
+
+
+def _provider(value: str | None) -> ProviderName | None:
+    if value is None:
+        return None
+    for name in PROVIDERS:
+        if value == name:
+            return name
+    raise typer.BadParameter(f"must be one of {', '.join(PROVIDERS)}", param_hint="--provider")
+
+
+@groups.app.command("doctor")
+def doctor(
+    provider: str | None = typer.Option(
+        None,
+        "--provider",
+        "-p",
+        help="Engine to check: podman, docker or nerdctl (default: $NESTKUBE_PROVIDER, else "
+        "the first installed one that answers).",
+        show_default=False,
+    ),
+    rootless: bool | None = typer.Option(
+        None,
+        "--rootless/--rootful",
+        help="Mode to check for (default: the mode the engine reports).",
+        show_default=False,
+    ),
+    fix: bool = typer.Option(
+        False,
+        "--fix",
+        help="Apply the safe fixes (your own files only, with a backup); root-only fixes are "
+        "printed, never run.",
+    ),
+    output: str = typer.Option("text", "--output", "-o", help="text or json."),
+    nodes: int = typer.Option(
+        1, "--nodes", min=1, help="Cluster size to check memory and disk for."
+    ),
+    host_port: list[int] = typer.Option(  # noqa: B008
+        [],
+        "--host-port",
+        help="A host port the cluster will publish (repeatable); ports below 1024 are checked "
+        "against net.ipv4.ip_unprivileged_port_start.",
+        min=1,
+        max=65535,
+    ),
+) -> None:
+    """Check this host for what clusters need and say exactly how to fix what is missing.
+
+    Exit code 0 when no check failed, 1 when any did.
+    """
+    if output not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--output")
+    status = groups.status()
+    with status.step("checking the host"):
+        report = diagnose(
+            provider=_provider(provider),
+            rootless=rootless,
+            nodes=nodes,
+            host_ports=host_port,
+            fix=fix,
+        )
+    if output == "json":
+        doc = json_report(report.context, report.findings, report.applied)
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(
+            text_report(
+                report.context,
+                report.findings,
+                report.applied,
+                colour=colour_allowed(sys.stdout),
+            ),
+            nl=False,
+        )
+    if report.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,173 @@
+"""`nestkube doctor`: check the host for what clusters need, say exactly how to fix it.
+
+Library use::
+
+    report = diagnose(provider="podman", rootless=True)
+    findings = preflight(provider_info, nodes=3, host_ports=[80, 443])
+    raise_on_failures(findings)   # HostError with the first failure's words and fix
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nestkube.doctor.apply import Applied, apply_fixes
+from nestkube.doctor.checks import CHECKS, PREFLIGHT, run_checks
+from nestkube.doctor.context import DoctorContext, gather_context
+from nestkube.doctor.engine import EngineFacts, Runner, parse_info
+from nestkube.doctor.model import Finding, Fix, Status, count, failures
+from nestkube.doctor.render import fix_lines, json_report, one_line_fix, text_report
+from nestkube.errors import HostError
+from nestkube.host import HostFacts
+from nestkube.providers.base import ProviderInfo, ProviderName
+
+__all__ = [
+    "CHECKS",
+    "Applied",
+    "DoctorContext",
+    "Finding",
+    "Fix",
+    "PreflightError",
+    "Report",
+    "Status",
+    "count",
+    "diagnose",
+    "gather_context",
+    "json_report",
+    "preflight",
+    "raise_on_failures",
+    "run_checks",
+    "text_report",
+]
+
+
+@dataclass(frozen=True)
+class Report:
+    context: DoctorContext
+    findings: list[Finding]
+    applied: list[Applied]
+
+    @property
+    def failed(self) -> bool:
+        return bool(failures(self.findings))
+
+
+def diagnose(
+    *,
+    provider: ProviderName | None = None,
+    rootless: bool | None = None,
+    nodes: int = 1,
+    host_ports: Sequence[int] = (),
+    fix: bool = False,
+    root: Path = Path("/"),
+    env: Mapping[str, str] | None = None,
+    runner: Runner | None = None,
+    host: HostFacts | None = None,
+    context: DoctorContext | None = None,
+) -> Report:
+    """Probe, check, and with ``fix`` apply the safe fixes and check again."""
+    ctx = context or gather_context(
+        provider=provider,
+        rootless=rootless,
+        nodes=nodes,
+        host_ports=host_ports,
+        root=root,
+        env=env,
+        runner=runner,
+        host=host,
+    )
+    findings = run_checks(ctx)
+    if not fix:
+        return Report(ctx, findings, [])
+    applied = apply_fixes(findings, ctx)
+    if any(a.changed for a in applied):
+        # The engine was asked once already; only files changed, so reuse its answer.
+        ctx = gather_context(
+            provider=ctx.provider,
+            rootless=ctx.requested_rootless,
+            nodes=ctx.nodes,
+            host_ports=ctx.host_ports,
+            root=Path(ctx.root),
+            host=ctx.host,
+            env=env,
+            uid=ctx.user.uid,
+            engine=ctx.engine,
+            runner=runner,
+        )
+        findings = run_checks(ctx)
+    return Report(ctx, findings, applied)
+
+
+def _facts_from_info(info: ProviderInfo, engine_info: Mapping[str, Any] | None) -> EngineFacts:
+    if engine_info is not None:
+        return parse_info(info.name, engine_info, info.binary)
+    return EngineFacts(
+        provider=info.name,
+        binary=info.binary,
+        info_ok=True,
+        version=info.version,
+        rootless=info.rootless,
+        storage_driver=info.storage_driver,
+        default_runtime=info.runtime or "",
+    )
+
+
+def preflight(
+    info: ProviderInfo,
+    *,
+    nodes: int,
+    host_ports: Sequence[int] = (),
+    engine_info: Mapping[str, Any] | None = None,
+    root: Path = Path("/"),
+    env: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """The checks that can stop `create cluster`, for this provider and mode.
+
+    Runs no command: it reads files and the facts already in ``info`` (and the engine's
+    info JSON if the caller has it), so it costs a few milliseconds.
+    """
+    ctx = gather_context(
+        provider=info.name,
+        rootless=info.rootless,
+        nodes=nodes,
+        host_ports=host_ports,
+        root=root,
+        host=info.host,
+        env=env,
+        engine=_facts_from_info(info, engine_info),
+        run_commands=False,
+    )
+    return run_checks(ctx, PREFLIGHT)
+
+
+class PreflightError(HostError):
+    """A host check failed before any node was created; ``findings`` holds the failures."""
+
+    def __init__(self, message: str, findings: Sequence[Finding]) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
+        # The CLI prints ``detail`` below the one-line message: every failure with its fix.
+        lines = []
+        for f in self.findings:
+            lines.append(f"{f.id}: {f.summary}")
+            lines += [f"  {ln}" for ln in fix_lines(f.fix)]
+        self.detail = "\n".join(lines)
+
+
+def raise_on_failures(findings: Sequence[Finding]) -> None:
+    """Raise :class:`PreflightError` (a HostError) naming the first failure and its fix."""
+    failed = failures(findings)
+    if not failed:
+        return
+    first = failed[0]
+    message = f"{first.summary} [{first.id}]"
+    fix = one_line_fix(first.fix)
+    if fix:
+        message += f"; fix: {fix}"
+    if len(failed) > 1:
+        others = ", ".join(f.id for f in failed[1:])
+        message += f" (also failing: {others}; run `nestkube doctor` for all fixes)"
+    raise PreflightError(message, failed)

@@ -1,0 +1,130 @@
+"""cgroups: the hierarchy in use and, for rootless nodes, what systemd delegates to the user."""
+
+from __future__ import annotations
+
+from nestkube.doctor import fixes
+from nestkube.doctor.context import DoctorContext
+from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
+
+REQUIRED_CONTROLLERS = ("cpu", "memory", "pids")
+OPTIONAL_CONTROLLERS = ("cpuset", "io")
+# systemd 252 started delegating the cpu controller to user@.service by default.
+SYSTEMD_CPU_DELEGATION = 252
+DELEGATE_DROPIN = "/etc/systemd/system/user@.service.d/delegate.conf"
+DELEGATE_CONTENT = "[Service]\nDelegate=yes\n"
+NIX_DELEGATE = 'systemd.services."user@".serviceConfig.Delegate = "yes";'
+UNIFIED_PARAM = "systemd.unified_cgroup_hierarchy=1"
+
+
+def _to_v2(ctx: DoctorContext) -> Fix:
+    note = (
+        "takes a reboot. If the host is a VM or container whose own init (not systemd) mounts "
+        "the cgroups, use a cgroup v2 image instead; also drop any "
+        "systemd.legacy_systemd_cgroup_controller from the kernel command line"
+    )
+    if ctx.nixos:
+        return fixes.nix(fixes.nix_list("boot.kernelParams", [UNIFIED_PARAM]), note)
+    if fixes.package_manager(ctx.os_release) == "dnf":
+        return fixes.command(
+            ctx, f"grubby --update-kernel=ALL --args={UNIFIED_PARAM} && reboot", note=note
+        )
+    return fixes.command(
+        ctx,
+        f"sed -i 's/^GRUB_CMDLINE_LINUX=\"/&{UNIFIED_PARAM} /' /etc/default/grub"
+        " && update-grub && reboot",
+        note=note,
+    )
+
+
+def check_version(ctx: DoctorContext) -> Finding:
+    mode = ctx.host.cgroup_mode
+    if mode == "v2":
+        ctrl = " ".join(sorted(ctx.host.cgroup2_controllers)) or "none listed"
+        return ok("cgroup.version", f"cgroup v2 (root controllers: {ctrl})")
+    if mode == "hybrid":
+        unified = " ".join(sorted(ctx.host.cgroup2_controllers)) or "no controllers"
+        what = f"hybrid cgroups (v1, plus cgroup2 at /sys/fs/cgroup/unified with {unified})"
+    else:
+        what = "cgroup v1"
+    if ctx.rootless:
+        return fail(
+            "cgroup.version",
+            f"{what}: rootless clusters cannot run here, a rootless kubelet needs cgroup v2 "
+            "with controllers delegated to the user",
+            _to_v2(ctx),
+        )
+    return warn(
+        "cgroup.version",
+        f"{what}: rootful nodes work (nestkube uses the cgroupfs driver and runc); "
+        "rootless ones would not",
+        _to_v2(ctx),
+    )
+
+
+def _delegate_fix(ctx: DoctorContext) -> Fix:
+    uid = ctx.user.uid
+    note = f"then log out and in again (or: {ctx.sudo}systemctl restart user@{uid}.service)"
+    if ctx.nixos:
+        return fixes.nix(NIX_DELEGATE, note)
+    return fixes.root_file(
+        ctx, DELEGATE_DROPIN, DELEGATE_CONTENT, then="systemctl daemon-reload", note=note
+    )
+
+
+def check_delegation(ctx: DoctorContext) -> Finding:
+    if not ctx.rootless:
+        return skip("cgroup.delegation", "rootful: no delegation needed")
+    if ctx.host.cgroup_mode != "v2":
+        return skip("cgroup.delegation", "no cgroup v2 to delegate (see cgroup.version)")
+    uid, name = ctx.user.uid, ctx.user.name
+    service = f"user@{uid}.service"
+    got = ctx.delegated_controllers
+    if got is None:
+        if not ctx.systemd_running:
+            return fail(
+                "cgroup.delegation",
+                f"systemd is not running (PID 1 is {ctx.pid1 or 'unknown'}), so no {service} "
+                "exists to delegate cgroup controllers to",
+                Fix(note="rootless nodes need a systemd host with user sessions"),
+            )
+        return fail(
+            "cgroup.delegation",
+            f"no {service} cgroup: {name} has no systemd user manager (su/sudo sessions "
+            "start none)",
+            fixes.command(
+                ctx,
+                f"loginctl enable-linger {name}",
+                note="or log in through ssh or `machinectl shell " + name + "@`",
+            ),
+        )
+    # Exact tokens: "cpuset" must never count as "cpu".
+    missing = [c for c in REQUIRED_CONTROLLERS if c not in got]
+    extra_missing = [c for c in OPTIONAL_CONTROLLERS if c not in got]
+    listed = " ".join(sorted(got)) or "none"
+    if missing:
+        return fail(
+            "cgroup.delegation",
+            f"{service} is missing controller(s) {' '.join(missing)} (has: {listed})",
+            _delegate_fix(ctx),
+        )
+    note = f"; not delegated (optional): {' '.join(extra_missing)}" if extra_missing else ""
+    return ok("cgroup.delegation", f"{service} has {listed}{note}")
+
+
+def check_systemd(ctx: DoctorContext) -> Finding:
+    if not ctx.rootless:
+        return skip("systemd.version", "rootful: systemd delegation not needed")
+    v = ctx.systemd_version
+    if v is None:
+        return skip("systemd.version", "systemd not found")
+    running = "" if ctx.systemd_running else f" (installed, but PID 1 is {ctx.pid1 or '?'})"
+    if v >= SYSTEMD_CPU_DELEGATION:
+        return ok("systemd.version", f"systemd {v} delegates cpu by default{running}")
+    if ctx.delegate_dropins:
+        return ok("systemd.version", f"systemd {v} with {', '.join(ctx.delegate_dropins)}")
+    return warn(
+        "systemd.version",
+        f"systemd {v} < {SYSTEMD_CPU_DELEGATION} does not delegate cpu to users by default and "
+        f"no Delegate= drop-in exists{running}",
+        _delegate_fix(ctx),
+    )

@@ -1,0 +1,188 @@
+"""Restricted hosts (CI VMs, sandboxes, nested containers): what is missing and what nestkube
+does about it. These checks explain workarounds rather than hide them."""
+
+from __future__ import annotations
+
+import shlex
+
+from nestkube.doctor import fixes
+from nestkube.doctor.context import DoctorContext
+from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
+from nestkube.providers.base import ProviderInfo, rlimit_args
+
+# What engines ask for by default (Podman: 1048576 for nofile; nestkube asks the same).
+ENGINE_RLIMIT = 1 << 20
+# Below these a node's etcd, API server and kubelet run out within minutes.
+MIN_NOFILE = 4096
+MIN_NPROC = 4096
+CAPFILTER_PATH = "/usr/local/libexec/nestkube-runc-capfilter"
+CAPFILTER_RUNTIME = "nestkube-runc"
+RUNC_NAMES = {"runc", "io.containerd.runc.v2", "io.containerd.runtime.v1.linux"}
+
+
+def capability_filter(runc: str, drop: list[str]) -> str:
+    """An OCI runtime wrapper: remove ``drop`` from the capability lists, then exec runc.
+
+    `docker run --privileged` asks runc for every capability the daemon knows; runc fails
+    ("unable to apply caps") when one is outside the bounding set. Podman asks only for what
+    the bounding set holds, so it needs no wrapper.
+    """
+    caps = " ".join(shlex.quote(c) for c in drop)
+    return f"""#!/bin/sh
+# Written from `nestkube doctor` (check host.capabilities). To undo: remove this file and the
+# {CAPFILTER_RUNTIME} runtime from the daemon's configuration.
+set -eu
+filter() {{
+	python3 - "$1" {caps} <<'PY'
+import json, sys
+path, drop = sys.argv[1], set(sys.argv[2:])
+with open(path) as f:
+    spec = json.load(f)
+# config.json nests them under process; an exec's process.json holds them at the top.
+caps = spec.get("process", spec).get("capabilities") or {{}}
+for kind, names in list(caps.items()):
+    caps[kind] = [n for n in names if n not in drop]
+with open(path, "w") as f:
+    json.dump(spec, f)
+PY
+}}
+bundle=.
+process=
+prev=
+for arg in "$@"; do
+	case "$prev" in
+	--bundle | -b) bundle=$arg ;;
+	--process | -p) process=$arg ;;
+	esac
+	case "$arg" in
+	--bundle=*) bundle=${{arg#--bundle=}} ;;
+	--process=*) process=${{arg#--process=}} ;;
+	esac
+	prev=$arg
+done
+if [ -f "$bundle/config.json" ]; then filter "$bundle/config.json"; fi
+if [ -n "$process" ] && [ -f "$process" ]; then filter "$process"; fi
+exec {runc} "$@"
+"""
+
+
+def _capfilter_fix(ctx: DoctorContext, drop: list[str]) -> Fix:
+    runc = ctx.binary("runc") or "/usr/bin/runc"
+    if ctx.provider == "docker":
+        then = (
+            f"chmod 0755 {CAPFILTER_PATH} && dockerd --add-runtime "
+            f"{CAPFILTER_RUNTIME}={CAPFILTER_PATH} --default-runtime {CAPFILTER_RUNTIME}"
+        )
+        note = (
+            "or put the same runtime and default-runtime in /etc/docker/daemon.json and "
+            "restart dockerd"
+        )
+    else:
+        then = f"chmod 0755 {CAPFILTER_PATH}"
+        note = f"then give nerdctl --runtime {CAPFILTER_PATH} (nestkube passes no such flag)"
+    return fixes.root_file(ctx, CAPFILTER_PATH, capability_filter(runc, drop), then=then, note=note)
+
+
+def check_capabilities(ctx: DoctorContext) -> Finding:
+    missing = sorted(ctx.host.missing_capabilities)
+    broken = sorted(ctx.host.ineffective_capabilities)
+    if not missing and not broken:
+        return ok("host.capabilities", "capability bounding set complete")
+    parts = []
+    if missing:
+        parts.append(f"{' '.join(missing)} missing from the bounding set")
+    if broken:
+        parts.append(f"{' '.join(broken)} present but ineffective")
+    what = "; ".join(parts)
+    if not missing or ctx.provider == "podman":
+        how = (
+            "podman --privileged asks only for capabilities the host has"
+            if ctx.provider == "podman"
+            else "privileged nodes still start"
+        )
+        return warn(
+            "host.capabilities",
+            f"{what}: {how}; node workloads that need them fail",
+            Fix(note="nestkube runs privileged nodes without them; nothing to change here"),
+        )
+    runtime = ctx.engine.default_runtime
+    if runtime and runtime not in RUNC_NAMES:
+        return warn(
+            "host.capabilities",
+            f"{what}: {ctx.provider}'s default runtime is {runtime}; nestkube assumes it drops "
+            "them (plain runc fails 'unable to apply caps')",
+        )
+    unknown = "" if runtime else " (could not tell which runtime the engine uses)"
+    verdict = fail if runtime else warn
+    return verdict(
+        "host.capabilities",
+        f"{what}: `{ctx.provider} run --privileged` fails here with 'unable to apply caps'"
+        f"{unknown}; {ctx.provider} needs a runtime wrapper that drops them",
+        _capfilter_fix(ctx, missing),
+    )
+
+
+def check_oom(ctx: DoctorContext) -> Finding:
+    if ctx.host.can_lower_oom_score_adj:
+        return ok("host.oom-score-adj", "oom_score_adj can be lowered")
+    plan = (
+        "nestkube sets containerd's restrict_oom_score_adj = true in every node so pods still start"
+    )
+    if ctx.user.uid != 0:
+        return ok(
+            "host.oom-score-adj",
+            f"oom_score_adj cannot be lowered (normal for a non-root user); {plan}",
+        )
+    return warn(
+        "host.oom-score-adj",
+        "oom_score_adj cannot be lowered, even by root (CAP_SYS_RESOURCE missing or "
+        f"ineffective): the kubelet's -998 would fail every pod sandbox; {plan}",
+        Fix(note="nothing to change: the workaround is automatic"),
+    )
+
+
+def check_rlimits(ctx: DoctorContext) -> Finding:
+    nofile, nproc = ctx.host.nofile_hard, ctx.host.nproc_hard
+    now = f"hard limits nofile={nofile} nproc={nproc}"
+    if nofile < MIN_NOFILE or nproc < MIN_NPROC:
+        return fail(
+            "host.rlimits",
+            f"{now}: below {MIN_NOFILE}, too few for a node's etcd, API server and kubelet",
+            Fix(
+                note="raise the hard limits of the session running nestkube "
+                "(/etc/security/limits.d, or LimitNOFILE=/LimitNPROC= of its systemd unit)"
+            ),
+        )
+    if nofile >= ENGINE_RLIMIT and nproc >= ENGINE_RLIMIT:
+        return ok("host.rlimits", now)
+    info = ProviderInfo(ctx.provider, ctx.engine.binary or "", "", ctx.rootless, ctx.host)
+    flags = " ".join(rlimit_args(info, ENGINE_RLIMIT))
+    return warn(
+        "host.rlimits",
+        f"{now}, below the {ENGINE_RLIMIT} engines ask for (setrlimit would fail); nestkube "
+        f"passes {flags}",
+        Fix(note="nothing to change: nestkube stays under the ceiling by itself"),
+    )
+
+
+def check_runtime(ctx: DoctorContext) -> Finding:
+    e = ctx.engine
+    runtime = e.default_runtime
+    if not runtime:
+        return skip("host.oci-runtime", "engine runtime unknown (see engine.present)")
+    if ctx.host.cgroup_v2 or e.provider != "podman":
+        return ok("host.oci-runtime", f"{e.provider} uses {runtime}")
+    mode = ctx.host.cgroup_mode
+    if runtime == "runc":
+        return ok("host.oci-runtime", f"podman uses runc, which handles {mode} cgroups")
+    if ctx.binary("runc"):
+        return warn(
+            "host.oci-runtime",
+            f"podman's default runtime {runtime} refuses {mode} cgroups; nestkube passes "
+            f"--runtime runc ({ctx.binary('runc')})",
+        )
+    return fail(
+        "host.oci-runtime",
+        f"podman's default runtime {runtime} refuses {mode} cgroups and runc is not installed",
+        fixes.install(ctx, "runc"),
+    )

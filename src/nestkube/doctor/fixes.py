@@ -1,0 +1,107 @@
+"""Builders for the fixes checks suggest, with the NixOS variants in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from nestkube.doctor.context import DoctorContext
+from nestkube.doctor.model import Fix
+
+NIX_REBUILD = "sudo nixos-rebuild switch"
+
+# Package names per distribution family, for the tools checks find missing.
+_PACKAGES: dict[str, dict[str, str]] = {
+    "podman": {"apt": "podman", "dnf": "podman", "pacman": "podman", "zypper": "podman"},
+    "docker": {"apt": "docker.io", "dnf": "moby-engine", "pacman": "docker", "zypper": "docker"},
+    "nerdctl": {"dnf": "nerdctl", "pacman": "nerdctl", "zypper": "nerdctl"},
+    "fuse-overlayfs": {
+        "apt": "fuse-overlayfs",
+        "dnf": "fuse-overlayfs",
+        "pacman": "fuse-overlayfs",
+        "zypper": "fuse-overlayfs",
+    },
+    "slirp4netns": {
+        "apt": "slirp4netns",
+        "dnf": "slirp4netns",
+        "pacman": "slirp4netns",
+        "zypper": "slirp4netns",
+    },
+    "uidmap": {"apt": "uidmap", "dnf": "shadow-utils", "pacman": "shadow", "zypper": "shadow"},
+    "runc": {"apt": "runc", "dnf": "runc", "pacman": "runc", "zypper": "runc"},
+}
+_INSTALL = {
+    "apt": "apt-get install -y",
+    "dnf": "dnf install -y",
+    "pacman": "pacman -S --noconfirm",
+    "zypper": "zypper install -y",
+}
+_NIX_PACKAGES = {
+    "podman": "virtualisation.podman.enable = true;",
+    "docker": "virtualisation.docker.enable = true;",
+    "nerdctl": "environment.systemPackages = [ pkgs.nerdctl ];\n"
+    "virtualisation.containerd.enable = true;",
+    "fuse-overlayfs": "environment.systemPackages = [ pkgs.fuse-overlayfs ];",
+    "slirp4netns": "environment.systemPackages = [ pkgs.slirp4netns ];",
+    "uidmap": "# newuidmap and newgidmap come with NixOS's shadow setuid wrappers",
+    "runc": "environment.systemPackages = [ pkgs.runc ];",
+}
+
+
+def package_manager(os_release: Mapping[str, str]) -> str | None:
+    ids = {os_release.get("ID", ""), *os_release.get("ID_LIKE", "").split()}
+    if ids & {"debian", "ubuntu"}:
+        return "apt"
+    if ids & {"fedora", "rhel", "centos"}:
+        return "dnf"
+    if ids & {"arch"}:
+        return "pacman"
+    if ids & {"suse", "opensuse", "opensuse-leap", "opensuse-tumbleweed", "sles"}:
+        return "zypper"
+    return None
+
+
+def install(ctx: DoctorContext, tool: str, *, note: str = "") -> Fix:
+    """Install ``tool`` with the host's package manager (or configuration.nix on NixOS)."""
+    if ctx.nixos:
+        return nix(_NIX_PACKAGES.get(tool, f"environment.systemPackages = [ pkgs.{tool} ];"), note)
+    pm = package_manager(ctx.os_release)
+    pkg = _PACKAGES.get(tool, {}).get(pm or "")
+    if pm is None or pkg is None:
+        return Fix(note=f"install {tool} from your distribution. {note}".strip())
+    return command(ctx, f"{_INSTALL[pm]} {pkg}", note=note)
+
+
+def command(ctx: DoctorContext, cmd: str, *, root: bool = True, note: str = "") -> Fix:
+    """A command; each ``&&``-joined part needing root gets sudo when the user is not root."""
+    if root and ctx.sudo:
+        cmd = " && ".join(_sudo(ctx, part.strip()) for part in cmd.split(" && "))
+    return Fix("command", command=cmd, needs_root=root, note=note)
+
+
+def _sudo(ctx: DoctorContext, part: str) -> str:
+    return part if part.startswith("sudo ") else ctx.sudo + part
+
+
+def root_file(
+    ctx: DoctorContext, path: str, content: str, *, then: str = "", note: str = ""
+) -> Fix:
+    """A file only root may write (under /etc, say)."""
+    then = " && ".join(_sudo(ctx, p.strip()) for p in then.split(" && ")) if then else ""
+    return Fix("file", path=path, content=content, then=then, note=note, needs_root=True)
+
+
+def nix(snippet: str, note: str = "") -> Fix:
+    return Fix("nix", content=snippet, then=NIX_REBUILD, note=note, needs_root=True)
+
+
+def sysctl(ctx: DoctorContext, values: Mapping[str, int], filename: str, note: str = "") -> Fix:
+    """Persist sysctl values: a sysctl.d file, or boot.kernel.sysctl on NixOS."""
+    if ctx.nixos:
+        body = "".join(f'  "{k}" = {v};\n' for k, v in values.items())
+        return nix("boot.kernel.sysctl = {\n" + body + "};", note)
+    content = "".join(f"{k} = {v}\n" for k, v in values.items())
+    return root_file(ctx, f"/etc/sysctl.d/{filename}", content, then="sysctl --system", note=note)
+
+
+def nix_list(option: str, items: Sequence[str]) -> str:
+    return f"{option} = [ " + " ".join(f'"{i}"' for i in items) + " ];"
