@@ -58,7 +58,14 @@ class ProviderError(NestkubeError):
 
 
 class ClusterError(NestkubeError):
-    """A cluster operation failed (exists already, not found, step failed)."""
+    """A cluster operation failed (exists already, not found, step failed).
+
+    ``detail`` holds the tail of the failed step's log, shown below the one-line message.
+    """
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class ImageBuildError(NestkubeError):

@@ -34,7 +34,9 @@ class Status:
 
     def __post_init__(self) -> None:
         self._tty = colour_allowed(self.stream)
-        self._console = Console(file=self.stream, no_color=not self._tty, highlight=False)
+        self._console = Console(
+            file=self.stream, no_color=not self._tty, highlight=False, soft_wrap=True
+        )
 
     def info(self, message: str) -> None:
         if not self.quiet:

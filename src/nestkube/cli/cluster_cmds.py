@@ -1,1 +1,181 @@
-"""Commands of this group are attached to nestkube.cli.groups."""
+"""create / delete / get / export commands for clusters."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+
+import typer
+import yaml
+
+from nestkube import cluster as api
+from nestkube.cli import groups
+from nestkube.config import ClusterConfig, default_config, load_config
+from nestkube.errors import ClusterError
+
+
+class Output(StrEnum):
+    text = "text"
+    json = "json"
+    yaml = "yaml"
+
+
+def _emit(data: object, output: Output, text: str) -> None:
+    if output is Output.json:
+        typer.echo(json.dumps(data, indent=2))
+    elif output is Output.yaml:
+        typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+    elif text:
+        typer.echo(text)
+
+
+def _config(
+    config: str | None, name: str | None, workers: int | None, image: str | None
+) -> ClusterConfig:
+    if config is not None:
+        if workers is not None:
+            raise ClusterError("--workers cannot be combined with --config: list nodes in the file")
+        cfg = load_config(config)
+        if name or image:
+            cfg = cfg.with_overrides(name=name, image=image)
+        return cfg
+    return default_config(name or "nestkube", workers=workers or 0, image=image)
+
+
+@groups.create_app.command("cluster")
+def create_cluster(
+    name: str | None = typer.Option(
+        None, "--name", "-n", help="Cluster name (overrides the config). Default: nestkube."
+    ),
+    image: str | None = typer.Option(
+        None, "--image", help="Node image. Default: localhost/nestkube/node:v1.20.2."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Config file (kind v1alpha4 or nestkube v1alpha1); - for stdin."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=0, max=20, help="Worker nodes, without a config file."
+    ),
+    wait: str = typer.Option(
+        "5m", "--wait", help="How long to wait for nodes to be Ready (e.g. 90s, 5m; 0 skips)."
+    ),
+    retain: bool = typer.Option(
+        False, "--retain", help="Keep the nodes when create fails, for debugging."
+    ),
+    kubeconfig: str | None = typer.Option(
+        None, "--kubeconfig", help="Kubeconfig to write. Default: $KUBECONFIG or ~/.kube/config."
+    ),
+    provider: str | None = typer.Option(
+        None, "--provider", help="podman, docker or nerdctl. Default: $NESTKUBE_PROVIDER or found."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the resolved plan (nodes, run flags, kubeadm config) only."
+    ),
+) -> None:
+    """Create a local Kubernetes cluster whose nodes are containers."""
+    cfg = _config(config, name, workers, image)
+    wait_seconds = api.parse_duration(wait)
+    if dry_run:
+        typer.echo(
+            yaml.safe_dump(api.dry_run_plan(cfg, provider=provider, image=image), sort_keys=False)
+        )
+        return
+    status = groups.status()
+    result = api.create_cluster(
+        cfg,
+        provider=provider,
+        image=image,
+        kubeconfig_path=kubeconfig,
+        wait=wait_seconds,
+        retain=retain,
+        status=status,
+    )
+    total = sum(result.timings.values())
+    status.info(f"Cluster {result.name!r} is ready ({total:.0f}s). Use it with:")
+    status.info(f"  kubectl cluster-info --context {result.context}")
+
+
+@groups.delete_app.command("cluster")
+def delete_cluster(
+    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster to delete."),
+    all_clusters: bool = typer.Option(False, "--all", "-A", help="Delete every nestkube cluster."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig to clean."),
+    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+) -> None:
+    """Delete a cluster: nodes, volumes, network and kubeconfig entries. A missing one is fine."""
+    status = groups.status()
+    names = api.list_clusters(provider=provider) if all_clusters else [name]
+    for cluster_name in names:
+        existed = api.delete_cluster(
+            cluster_name, provider=provider, kubeconfig_path=kubeconfig, status=status
+        )
+        if not existed:
+            status.info(f"No cluster named {cluster_name!r}; nothing to delete")
+
+
+@groups.delete_app.command("clusters")
+def delete_clusters(
+    names: list[str] = typer.Argument(None, help="Clusters to delete."),
+    all_clusters: bool = typer.Option(False, "--all", "-A", help="Delete every nestkube cluster."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig to clean."),
+    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+) -> None:
+    """Delete several clusters by name, or all of them."""
+    status = groups.status()
+    targets = api.list_clusters(provider=provider) if all_clusters else list(names or [])
+    for cluster_name in targets:
+        api.delete_cluster(
+            cluster_name, provider=provider, kubeconfig_path=kubeconfig, status=status
+        )
+
+
+@groups.get_app.command("clusters")
+def get_clusters(
+    output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
+    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+) -> None:
+    """List clusters."""
+    names = api.list_clusters(provider=provider)
+    if output is Output.text:
+        if not names:
+            print("No nestkube clusters found.", file=sys.stderr)
+        _emit(None, output, "\n".join(names))
+        return
+    data = [api.cluster_info(n, provider=provider) for n in names]
+    _emit(data, output, "")
+
+
+@groups.get_app.command("nodes")
+def get_nodes(
+    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster name."),
+    output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
+    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+) -> None:
+    """List a cluster's node containers."""
+    nodes = api.list_nodes(name, provider=provider)
+    data = [{"name": n.name, "role": n.role, "state": n.state} for n in nodes]
+    _emit(data, output, "\n".join(n.name for n in nodes))
+
+
+@groups.get_app.command("kubeconfig")
+def get_kubeconfig(
+    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster name."),
+    internal: bool = typer.Option(
+        False, "--internal", help="Address the API server by node name, inside the engine network."
+    ),
+    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+) -> None:
+    """Print a cluster's kubeconfig."""
+    typer.echo(api.get_kubeconfig(name, internal=internal, provider=provider), nl=False)
+
+
+@groups.export_app.command("kubeconfig")
+def export_kubeconfig(
+    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster name."),
+    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig to write."),
+    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+) -> None:
+    """Merge a cluster's kubeconfig entries (nestkube-<name>) into the kubeconfig."""
+    path = api.export_kubeconfig(name, kubeconfig_path=kubeconfig, provider=provider)
+    groups.status().info(f"Set kubectl context to nestkube-{name} in {path}")

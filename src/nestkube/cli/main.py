@@ -8,11 +8,10 @@ import sys
 import typer
 
 from nestkube._version import __version__
-from nestkube.cli import groups
-from nestkube.errors import CommandError, NestkubeError
 
 # Importing a command module attaches its commands to the groups.
-from nestkube.cli import build_cmds, cluster_cmds, config_cmds, doctor_cmds, load_cmds  # noqa: F401, E402, I001
+from nestkube.cli import build_cmds, cluster_cmds, config_cmds, doctor_cmds, groups, load_cmds  # noqa: F401
+from nestkube.errors import CommandError, NestkubeError
 
 
 def _version(value: bool) -> None:
@@ -46,6 +45,9 @@ def main() -> None:
         groups.app(prog_name="nestkube")
     except NestkubeError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
+        detail = getattr(exc, "detail", "")
+        if detail:
+            print("\n".join("  " + line for line in detail.splitlines()), file=sys.stderr)
         if isinstance(exc, CommandError) and groups.GLOBAL.verbosity > 0:
             print(exc.output_tail(40), file=sys.stderr)
         sys.exit(1)

@@ -77,7 +77,7 @@ def _layer_bytes(layer: Layer) -> bytes:
                     info.mode = 0o755
                     tar.addfile(info)
 
-        for dest, mode in sorted(layer.dirs):
+        for dest, _mode in sorted(layer.dirs):
             add_parents(dest + "/x")
         for dest, src, mode in sorted(layer.files):
             add_parents(dest)
@@ -97,7 +97,7 @@ def _layer_bytes(layer: Layer) -> bytes:
 
 
 def write_image_archive(spec: ImageSpec, dest: Path) -> str:
-    """Write ``spec`` as a docker-archive tarball at ``dest``; returns the image ID (config digest)."""
+    """Write ``spec`` as a docker-archive tarball at ``dest``; returns the image ID."""
     layer_blobs = [_layer_bytes(layer) for layer in spec.layers]
     diff_ids = ["sha256:" + hashlib.sha256(blob).hexdigest() for blob in layer_blobs]
     container_config: dict[str, object] = {"Env": list(spec.env), "Labels": dict(spec.labels)}

@@ -80,7 +80,7 @@ def write_component_archives(
     binaries: KubernetesBinaries,
     out_dir: Path,
     *,
-    etcd_binary: Path,
+    etcd_layer: Path,
     kube_proxy_layer: Path,
     pause_binary: Path,
 ) -> list[str]:
@@ -110,11 +110,5 @@ def write_component_archives(
         emit(ref, [Layer().add_file("/pause", pause_binary)], ["/pause"])
     ref = plan.find("etcd")
     if ref:
-        layer = (
-            Layer()
-            .add_file("/usr/local/bin/etcd", etcd_binary)
-            .add_dir("/var/lib/etcd", 0o700)
-            .add_dir("/tmp", 0o1777)
-        )
-        emit(ref, [layer], None)
+        emit(ref, [Layer(tarball=etcd_layer)], None)
     return written

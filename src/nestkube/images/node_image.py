@@ -71,9 +71,7 @@ def ensure_kit_base(provider: Provider, status: Status = SILENT) -> str:
 
 
 def _build_key(binaries: KubernetesBinaries, base_id: str, offline: bool) -> str:
-    script_hashes = sorted(
-        (p.name, file_sha256(p)) for p in NODE_FILES.iterdir() if p.is_file()
-    )
+    script_hashes = sorted((p.name, file_sha256(p)) for p in NODE_FILES.iterdir() if p.is_file())
     bin_hashes = sorted(
         (p.name, file_sha256(p)) for p in binaries.directory.iterdir() if p.is_file()
     )
@@ -122,12 +120,14 @@ def build_node_image(
                 plan,
                 binaries,
                 out_dir / "images",
-                etcd_binary=out_dir / "etcd" / "etcd",
+                etcd_layer=out_dir / "etcd-layer.tar",
                 kube_proxy_layer=out_dir / "kube-proxy-layer.tar",
                 pause_binary=pause,
             )
         missing = [ref for ref in plan.wanted if ref not in written]
-        pulled = _pull_missing(provider, missing, out_dir / "images", status) if pull_missing else []
+        pulled = (
+            _pull_missing(provider, missing, out_dir / "images", status) if pull_missing else []
+        )
         missing = [ref for ref in missing if ref not in pulled]
         with status.step("Preloading images into the node's containerd"):
             _phase(provider, container, "finish.sh")
@@ -145,7 +145,7 @@ def build_node_image(
         }
         changes = [
             'ENTRYPOINT ["/sbin/init"]',
-            'CMD []',
+            "CMD []",
             "STOPSIGNAL SIGRTMIN+3",
             "ENV container=docker",
             *[f"LABEL {k}={_label_value(v)}" for k, v in labels.items()],
@@ -207,14 +207,16 @@ def _read_preloaded(provider: Provider, container: str) -> list[str]:
 
 def _pull_missing(provider: Provider, refs: list[str], out_dir: Path, status: Status) -> list[str]:
     """Try the engine's registry for images with no offline source (CoreDNS)."""
-    pulled = []
+    pulled: list[str] = []
     for ref in refs:
         with status.step(f"Pulling {ref}"):
             if not isinstance(provider, CliProvider):
                 continue
-            res = _exec.run(
-                [provider.info.binary, "pull", ref], check=False, timeout=60
-            ) if True else None
+            res = (
+                _exec.run([provider.info.binary, "pull", ref], check=False, timeout=60)
+                if True
+                else None
+            )
             if res is None or not res.ok:
                 status.detail(f"pull of {ref} failed: {res.stderr.strip()[-200:] if res else ''}")
                 continue

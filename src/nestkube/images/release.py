@@ -27,9 +27,7 @@ VERSION_RE = re.compile(r"v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?")
 
 def validate_version(version: str) -> str:
     if not VERSION_RE.fullmatch(version):
-        raise ImageBuildError(
-            f"unknown Kubernetes version {version!r}: expected the form v1.20.2"
-        )
+        raise ImageBuildError(f"unknown Kubernetes version {version!r}: expected the form v1.20.2")
     return version
 
 
@@ -77,8 +75,7 @@ def download_release(
                 actual = hashlib.sha256(data).hexdigest()
                 if actual != expected:
                     raise ImageBuildError(
-                        f"checksum mismatch for {base}/{command}: "
-                        f"expected {expected}, got {actual}"
+                        f"checksum mismatch for {base}/{command}: expected {expected}, got {actual}"
                     )
                 dest = tmp / "bin" / command
                 dest.write_bytes(data)
@@ -86,9 +83,7 @@ def download_release(
                 sums[command] = actual
         binaries = binaries_from_dir(tmp / "bin")
         if binaries.version != version:
-            raise ImageBuildError(
-                f"{base}/kubeadm reports {binaries.version}, not {version}"
-            )
+            raise ImageBuildError(f"{base}/kubeadm reports {binaries.version}, not {version}")
         (tmp / "manifest.json").write_text(json.dumps({"url": base, "sha256": sums}, indent=2))
         publish_dir(tmp, final)
     except BaseException:

@@ -59,9 +59,7 @@ def binaries_from_dir(directory: Path) -> KubernetesBinaries:
         raise ImageBuildError(f"--kubernetes-binaries: {directory} is not a directory")
     missing = [c for c in KUBE_COMMANDS if not (directory / c).is_file()]
     if missing:
-        raise ImageBuildError(
-            f"--kubernetes-binaries: {directory} lacks {', '.join(missing)}"
-        )
+        raise ImageBuildError(f"--kubernetes-binaries: {directory} lacks {', '.join(missing)}")
     return KubernetesBinaries(directory, kubeadm_version(directory / "kubeadm"))
 
 
@@ -100,7 +98,9 @@ def kit_dir() -> Path:
     return cache_root() / "kit" / "kubernetes"
 
 
-def build_from_debian_source(status: Status = SILENT, *, jobs: int | None = None) -> KubernetesBinaries:
+def build_from_debian_source(
+    status: Status = SILENT, *, jobs: int | None = None
+) -> KubernetesBinaries:
     """Build (or reuse from the cache) the Kubernetes commands from Debian's source package."""
     go = _exec.run(["go", "version"], what="go version (install golang-go)").stdout.strip()
     pkg_version, dsc_sha = _source_info()

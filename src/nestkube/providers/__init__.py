@@ -14,8 +14,10 @@ ENGINES = ("podman", "docker", "nerdctl")
 
 def requested_engine(explicit: str | None = None) -> str | None:
     """--provider, else NESTKUBE_PROVIDER, else kind's KIND_EXPERIMENTAL_PROVIDER."""
-    name = explicit or os.environ.get("NESTKUBE_PROVIDER") or os.environ.get(
-        "KIND_EXPERIMENTAL_PROVIDER"
+    name = (
+        explicit
+        or os.environ.get("NESTKUBE_PROVIDER")
+        or os.environ.get("KIND_EXPERIMENTAL_PROVIDER")
     )
     if name and name not in ENGINES:
         raise ProviderError(f"unknown provider {name!r}; choose one of {', '.join(ENGINES)}")

@@ -109,8 +109,14 @@ class Provider(Protocol):
     def list_nodes(self, cluster: str) -> list[Node]: ...
 
     def delete_nodes(self, nodes: Sequence[Node]) -> None:
-        """Remove the containers and their anonymous volumes."""
+        """Remove the containers and their volumes."""
         ...
+
+    def cluster_volumes(self, cluster: str) -> list[str]:
+        """Volumes labelled with ``cluster`` (left behind when a node was never started)."""
+        ...
+
+    def remove_volume(self, name: str) -> None: ...
 
     def exec(
         self,
@@ -172,14 +178,22 @@ class Provider(Protocol):
 
 
 def rlimit_args(info: ProviderInfo, wanted: int = 1 << 20) -> list[str]:
-    """--ulimit flags below the host's hard limits (engines ask for more and fail otherwise)."""
-    nofile = min(wanted, info.host.nofile_hard)
-    nproc = min(wanted, info.host.nproc_hard)
-    # Stay under the ceiling with headroom: the engine's own process counts too.
-    nofile = max(1024, nofile - nofile % 1024) if nofile < wanted else nofile
+    """--ulimit flags safely below the host's hard limits.
+
+    Engines ask for more than restricted hosts allow and fail with "setrlimit: operation not
+    permitted". Asking for exactly the hard limit is not enough either: on such hosts an NPROC
+    limit above about half the ceiling was refused (the engine's own processes count against
+    it), so NPROC takes the largest power of two under half the ceiling.
+    """
+    nofile = min(wanted, _power_of_two_below(info.host.nofile_hard))
+    nproc = min(wanted, _power_of_two_below(info.host.nproc_hard // 2))
     return [
         "--ulimit",
         f"nofile={nofile}:{nofile}",
         "--ulimit",
         f"nproc={nproc}:{nproc}",
     ]
+
+
+def _power_of_two_below(limit: int) -> int:
+    return max(1024, 1 << (max(limit, 1).bit_length() - 1))

@@ -23,6 +23,7 @@ from nestkube.providers.base import (
     LABEL_ROLE,
     Mount,
     Node,
+    NodeRole,
     NodeSpec,
     ProviderInfo,
     rlimit_args,
@@ -99,8 +100,6 @@ class CliProvider:
             "/run",
             "--volume",
             f"{self.volume_name(spec.name)}:/var",
-            "--volume",
-            "/lib/modules:/lib/modules:ro",
             "--stop-signal",
             STOP_SIGNAL,
             "--network",
@@ -108,6 +107,9 @@ class CliProvider:
             "--env",
             "container=" + self.name,
         ]
+        if Path("/lib/modules").is_dir():
+            # kube-proxy and kubelet look for kernel modules; some hosts have none.
+            args += ["--volume", "/lib/modules:/lib/modules:ro"]
         args += rlimit_args(self._info)
         if self._info.rootless:
             args += ["--device", "/dev/fuse"]
@@ -167,9 +169,7 @@ class CliProvider:
         name = names[0] if isinstance(names, list) else str(names or "")
         labels = entry.get("Labels") or {}
         if isinstance(labels, str):
-            labels = dict(
-                item.split("=", 1) for item in labels.split(",") if "=" in item
-            )
+            labels = dict(item.split("=", 1) for item in labels.split(",") if "=" in item)
         return name, {str(k): str(v) for k, v in labels.items()}, str(entry.get("State", ""))
 
     def list_clusters(self) -> list[str]:
@@ -183,15 +183,15 @@ class CliProvider:
         nodes = []
         for entry in self._ps(f"label={LABEL_CLUSTER}={cluster}"):
             name, labels, state = self._names_and_labels(entry)
-            role = "control-plane" if labels.get(LABEL_ROLE) == "control-plane" else "worker"
+            role: NodeRole = (
+                "control-plane" if labels.get(LABEL_ROLE) == "control-plane" else "worker"
+            )
             nodes.append(Node(name, role, cluster, state, labels))
         return sorted(nodes, key=lambda n: (n.role != "control-plane", n.name))
 
     def delete_nodes(self, nodes: Sequence[Node]) -> None:
         if nodes:
-            self._run(
-                "rm", "--force", "--volumes", *[n.name for n in nodes], what="removing nodes"
-            )
+            self._run("rm", "--force", "--volumes", *[n.name for n in nodes], what="removing nodes")
         for node in nodes:
             self.remove_volume(self.volume_name(node.name))
 
@@ -200,7 +200,11 @@ class CliProvider:
 
     def cluster_volumes(self, cluster: str) -> list[str]:
         out = self._run(
-            "volume", "ls", "--quiet", "--filter", f"label={LABEL_CLUSTER}={cluster}",
+            "volume",
+            "ls",
+            "--quiet",
+            "--filter",
+            f"label={LABEL_CLUSTER}={cluster}",
             what="listing volumes",
         ).stdout
         return [v for v in out.split() if v]
@@ -226,7 +230,9 @@ class CliProvider:
         argv = self._cmd("exec", "-i", node, *args)
         proc = subprocess.run(argv, stdin=source, capture_output=True, check=False)
         result = Result(
-            argv, proc.returncode, proc.stdout.decode(errors="replace"),
+            argv,
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
             proc.stderr.decode(errors="replace"),
         )
         if proc.returncode != 0:
@@ -241,7 +247,7 @@ class CliProvider:
     def node_ip(self, node: str, network: str) -> str:
         data = self._inspect("container", node)
         networks = data.get("NetworkSettings", {}).get("Networks", {}) or {}
-        entry = networks.get(network) or next(iter(networks.values()), {})
+        entry: dict[str, Any] = networks.get(network) or next(iter(networks.values()), {})
         ip = str(entry.get("IPAddress", ""))
         if not ip:
             raise ProviderError(f"node {node} has no address on network {network}")

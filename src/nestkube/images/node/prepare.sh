@@ -10,14 +10,6 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $(cat /nestkube-in/packages) >/dev/null
 
-# etcd: extracted from Debian's package, not installed (it belongs in its own image).
-mkdir -p /tmp/etcd && cd /tmp/etcd
-apt-get download -qq etcd-server >/dev/null
-dpkg-deb -x etcd-server_*.deb root
-mkdir -p "$OUT/etcd"
-cp root/usr/bin/etcd "$OUT/etcd/etcd"
-cd / && rm -rf /tmp/etcd
-
 # The files a binary needs: itself and the shared libraries the loader resolves for it.
 closure() {
   for f in "$@"; do
@@ -25,6 +17,21 @@ closure() {
     ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
   done | sort -u
 }
+
+# etcd's layer: Debian's etcd (extracted, not installed: it belongs in its own image) and
+# the shared libraries it links against.
+mkdir -p /tmp/etcd && cd /tmp/etcd
+apt-get download -qq etcd-server >/dev/null
+dpkg-deb -x etcd-server_*.deb root
+STAGE=/tmp/etcd-layer
+rm -rf "$STAGE" && mkdir -p "$STAGE/usr/bin" "$STAGE/var/lib/etcd" "$STAGE/tmp"
+chmod 0700 "$STAGE/var/lib/etcd" && chmod 1777 "$STAGE/tmp"
+cp root/usr/bin/etcd "$STAGE/usr/bin/etcd"
+for f in $(closure root/usr/bin/etcd | grep -v '^root/'); do
+  cp -L --parents "$f" "$STAGE"
+done
+tar -C "$STAGE" -cf "$OUT/etcd-layer.tar" .
+cd / && rm -rf /tmp/etcd "$STAGE"
 
 # kube-proxy's iptables layer: the same iptables the node uses (nft backend by default),
 # so kube-proxy and the kubelet write rules through one backend.

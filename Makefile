@@ -1,0 +1,53 @@
+# nestkube: two commands from a fresh Debian 12 machine.
+#   make cluster   install what is needed, build the node image if absent, create a cluster
+#   make test      the whole suite (lint, types, unit, end-to-end on real engines)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NESTKUBE := $(BIN)/nestkube
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CLUSTER ?= nestkube
+
+.PHONY: cluster test deps venv node-image lint unit e2e clean
+
+deps:
+	$(SUDO) scripts/install-system-deps.sh
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# The kit builds Kubernetes from Debian's source (cached under $XDG_CACHE_HOME/nestkube),
+# then the node image; both are skipped when their inputs have not changed.
+node-image: deps venv
+	$(NESTKUBE) build node-image --offline
+	ln -sf "$$($(NESTKUBE) -q kit kubernetes)/kubectl" $(BIN)/kubectl
+
+cluster: node-image
+	$(NESTKUBE) create cluster --name $(CLUSTER)
+	@echo
+	@echo "Cluster '$(CLUSTER)' is up. kubectl (from the kit) is in $(BIN):"
+	@echo "  $(BIN)/kubectl --context nestkube-$(CLUSTER) get nodes"
+	@echo "  $(NESTKUBE) delete cluster --name $(CLUSTER)"
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+e2e: deps venv
+	$(BIN)/pytest -v -m e2e tests/e2e
+
+test: deps venv lint
+	$(BIN)/pytest -v tests/unit tests/e2e
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

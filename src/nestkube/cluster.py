@@ -1,0 +1,243 @@
+"""The public facade: what the CLI does, as a typed Python API.
+
+import nestkube
+cluster = nestkube.create_cluster(nestkube.default_config("dev", workers=2))
+print(cluster.context)        # nestkube-dev
+nestkube.delete_cluster("dev")
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nestkube import kubeconfig
+from nestkube.config import ClusterConfig
+from nestkube.create import actions, pipeline
+from nestkube.create.context import CreateContext
+from nestkube.errors import ClusterError
+from nestkube.images.node_image import LABEL_K8S_VERSION, default_node_image
+from nestkube.kit.kubernetes import KUBE_COMMANDS  # noqa: F401  (re-exported for tools)
+from nestkube.providers import get_provider
+from nestkube.providers.base import LABEL_NETWORK, Node, Provider
+from nestkube.status import SILENT, Status
+
+DEFAULT_KUBERNETES_VERSION = "v1.20.2"
+DEFAULT_IMAGE = default_node_image(DEFAULT_KUBERNETES_VERSION)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster that exists: its name, engine and nodes."""
+
+    name: str
+    provider: str
+    nodes: tuple[Node, ...] = field(default=())
+    kubeconfig_path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def context(self) -> str:
+        return kubeconfig.context_name(self.name)
+
+
+def parse_duration(text: str) -> float:
+    """'0', '90s', '5m', '1h30m' -> seconds (Go-style, as kind's --wait takes)."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise ClusterError(f"invalid duration {text!r}: use e.g. 90s, 5m or 1h")
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(a) * scale[b] for a, b in parts)
+
+
+def _provider(config_provider: str | None, explicit: str | None) -> Provider:
+    return get_provider(explicit or config_provider)
+
+
+def create_cluster(
+    config: ClusterConfig,
+    *,
+    provider: str | None = None,
+    image: str | None = None,
+    kubeconfig_path: str | None = None,
+    wait: float = 300.0,
+    retain: bool = False,
+    status: Status = SILENT,
+    engine: Provider | None = None,
+) -> Cluster:
+    """Create the cluster ``config`` describes; on failure nothing is left unless ``retain``."""
+    prov = engine or _provider(config.provider, provider)
+    ctx = CreateContext(
+        config=config,
+        provider=prov,
+        status=status,
+        kubeconfig=kubeconfig_path,
+        wait_seconds=wait,
+        retain=retain,
+    )
+    actions.plan_nodes(ctx, image or DEFAULT_IMAGE)
+    pipeline.run(ctx)
+    return Cluster(
+        name=config.name,
+        provider=prov.info.name,
+        nodes=tuple(prov.list_nodes(config.name)),
+        kubeconfig_path=kubeconfig.write_target(kubeconfig_path),
+        timings=dict(status.timings),
+    )
+
+
+def plan_cluster(
+    config: ClusterConfig, *, provider: str | None = None, image: str | None = None
+) -> CreateContext:
+    """What create would do, without touching the engine beyond probing it (for --dry-run)."""
+    prov = _provider(config.provider, provider)
+    ctx = CreateContext(config=config, provider=prov, status=SILENT)
+    actions.plan_nodes(ctx, image or DEFAULT_IMAGE)
+    return ctx
+
+
+def delete_cluster(
+    name: str,
+    *,
+    provider: str | None = None,
+    kubeconfig_path: str | None = None,
+    engine: Provider | None = None,
+    status: Status = SILENT,
+) -> bool:
+    """Delete a cluster's nodes, volumes, network and kubeconfig entries.
+
+    Deleting a cluster that does not exist succeeds (returns False), as in kind.
+    """
+    prov = engine or get_provider(provider)
+    nodes = prov.list_nodes(name)
+    networks = {n.labels.get(LABEL_NETWORK, f"nestkube-{name}") for n in nodes}
+    networks.add(f"nestkube-{name}")
+    with status.step(f"Deleting cluster {name!r}"):
+        prov.delete_nodes(nodes)
+        for volume in prov.cluster_volumes(name):
+            prov.remove_volume(volume)
+        for network in networks:
+            prov.delete_network_if_unused(network)
+        kubeconfig.remove_cluster(name, kubeconfig_path)
+    return bool(nodes)
+
+
+def list_clusters(*, provider: str | None = None, engine: Provider | None = None) -> list[str]:
+    return (engine or get_provider(provider)).list_clusters()
+
+
+def list_nodes(
+    name: str, *, provider: str | None = None, engine: Provider | None = None
+) -> list[Node]:
+    prov = engine or get_provider(provider)
+    nodes = prov.list_nodes(name)
+    if not nodes:
+        raise ClusterError(f"no cluster named {name!r}")
+    return nodes
+
+
+def cluster_info(
+    name: str, *, provider: str | None = None, engine: Provider | None = None
+) -> dict[str, object]:
+    """A summary of one cluster for `get clusters -o json`."""
+    prov = engine or get_provider(provider)
+    nodes = prov.list_nodes(name)
+    # Containers carry their image's labels, so the node image's version shows up here too.
+    version = nodes[0].labels.get(LABEL_K8S_VERSION, "") if nodes else ""
+    return {
+        "name": name,
+        "provider": prov.info.name,
+        "rootless": prov.info.rootless,
+        "kubernetesVersion": version,
+        "context": kubeconfig.context_name(name),
+        "nodes": [{"name": n.name, "role": n.role, "state": n.state} for n in nodes],
+    }
+
+
+def get_kubeconfig(
+    name: str,
+    *,
+    internal: bool = False,
+    provider: str | None = None,
+    engine: Provider | None = None,
+) -> str:
+    """The cluster's kubeconfig text; ``internal`` addresses the API server inside the network."""
+    prov = engine or get_provider(provider)
+    nodes = [n for n in prov.list_nodes(name) if n.role == "control-plane"]
+    if not nodes:
+        raise ClusterError(f"no cluster named {name!r}")
+    node = nodes[0]
+    admin = prov.exec(node.name, ["cat", actions.ADMIN_CONF], what="reading admin.conf").stdout
+    if internal:
+        server = f"https://{node.name}:6443"
+    else:
+        host, port = prov.api_server_endpoint(node)
+        server = f"https://{host}:{port}"
+    return kubeconfig.build_kubeconfig(admin, name, server)
+
+
+def export_kubeconfig(
+    name: str,
+    *,
+    kubeconfig_path: str | None = None,
+    provider: str | None = None,
+    engine: Provider | None = None,
+) -> Path:
+    prov = engine or get_provider(provider)
+    nodes = [n for n in prov.list_nodes(name) if n.role == "control-plane"]
+    if not nodes:
+        raise ClusterError(f"no cluster named {name!r}")
+    admin = prov.exec(nodes[0].name, ["cat", actions.ADMIN_CONF], what="reading admin.conf").stdout
+    host, port = prov.api_server_endpoint(nodes[0])
+    return kubeconfig.merge_cluster(admin, name, f"https://{host}:{port}", kubeconfig_path)
+
+
+def dry_run_plan(
+    config: ClusterConfig, *, provider: str | None = None, image: str | None = None
+) -> dict[str, object]:
+    """The resolved plan as data: config, each node's engine argv, the kubeadm configs.
+
+    Node addresses are not known before the engine assigns them, so the kubeadm configs show
+    placeholders where the addresses go.
+    """
+    from nestkube.config import to_document
+    from nestkube.kubeadm.config import render_init_config, render_join_config
+
+    ctx = plan_cluster(config, provider=provider, image=image)
+    prov = ctx.provider
+    ctx.kubernetes_version = (
+        prov.image_labels(ctx.specs[0].image).get(LABEL_K8S_VERSION, DEFAULT_KUBERNETES_VERSION)
+        if prov.image_exists(ctx.specs[0].image)
+        else DEFAULT_KUBERNETES_VERSION
+    )
+    for i, spec in enumerate(ctx.specs):
+        ctx.node_ips[spec.name] = f"<{spec.name}-address>" if i else "<control-plane-address>"
+    nodes = []
+    for spec in ctx.specs:
+        params = actions.node_params(ctx, spec)
+        rendered = (
+            render_init_config(params)
+            if spec.name == ctx.bootstrap_node
+            else render_join_config(params)
+        )
+        nodes.append(
+            {
+                "name": spec.name,
+                "role": spec.role,
+                "image": spec.image,
+                "run": [prov.info.binary, *prov.node_run_args(spec)],
+                "kubeadmConfig": actions.patched_config(ctx, spec, rendered),
+            }
+        )
+    return {
+        "provider": prov.info.name,
+        "rootless": prov.info.rootless,
+        "kubernetesVersion": ctx.kubernetes_version,
+        "network": ctx.network,
+        "config": to_document(config),
+        "nodes": nodes,
+    }

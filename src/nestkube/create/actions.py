@@ -1,0 +1,373 @@
+"""The create pipeline's actions, run in order by :mod:`nestkube.create.pipeline`.
+
+Each action is a small function of the context. Actions use the provider for everything on
+nodes and run the node's own tools (kubeadm, kubectl, ip, iptables) through its exec.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from nestkube import kubeconfig
+from nestkube.create.context import CreateContext
+from nestkube.errors import ClusterError, CommandError, HostError
+from nestkube.images.node_image import LABEL_K8S_VERSION, LABEL_MISSING
+from nestkube.kubeadm.cni import masquerade_rules, render_bridge_cni, route_commands
+from nestkube.kubeadm.config import (
+    KubeadmParams,
+    render_init_config,
+    render_join_config,
+    skip_phases_args,
+)
+from nestkube.kubeadm.containerd import render_containerd_config
+from nestkube.kubeadm.patches import apply_patches
+from nestkube.providers.base import NodeSpec
+from nestkube.providers.engine import free_port
+
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+KUBECTL = ["kubectl", f"--kubeconfig={ADMIN_CONF}"]
+KUBEADM_CONF = "/etc/nestkube/kubeadm.yaml"
+CNI_CONF = "/etc/cni/net.d/10-nestkube.conflist"
+
+
+def node_names(cluster: str, roles: list[str]) -> list[str]:
+    """kind's naming: <c>-control-plane, <c>-control-plane2, <c>-worker, <c>-worker2, ..."""
+    counts: dict[str, int] = {}
+    names = []
+    for role in roles:
+        counts[role] = counts.get(role, 0) + 1
+        suffix = "" if counts[role] == 1 else str(counts[role])
+        names.append(f"{cluster}-{role}{suffix}")
+    return names
+
+
+def plan_nodes(ctx: CreateContext, default_image: str) -> None:
+    cfg = ctx.config
+    ctx.network = f"nestkube-{cfg.name}"
+    names = node_names(cfg.name, [n.role for n in cfg.nodes])
+    api_port = cfg.networking.api_server_port
+    first_cp = True
+    for name, node in zip(names, cfg.nodes, strict=True):
+        port = 0
+        if node.role == "control-plane" and first_cp:
+            port = api_port or free_port(cfg.networking.api_server_address)
+            first_cp = False
+        ctx.specs.append(
+            NodeSpec(
+                name=name,
+                role=node.role,
+                image=node.image or default_image,
+                cluster=cfg.name,
+                network=ctx.network,
+                mounts=tuple(m.to_mount() for m in node.extra_mounts),
+                port_mappings=tuple(p.to_port_mapping() for p in node.extra_port_mappings),
+                api_server_address=cfg.networking.api_server_address,
+                api_server_port=port,
+            )
+        )
+
+
+def check_not_exists(ctx: CreateContext) -> None:
+    if ctx.name in ctx.provider.list_clusters():
+        raise ClusterError(f"cluster {ctx.name!r} already exists (delete it first)")
+
+
+def check_mounts(ctx: CreateContext) -> None:
+    for spec in ctx.specs:
+        for mount in spec.mounts:
+            if not Path(mount.host_path).exists():
+                raise ClusterError(
+                    f"node {spec.name}: extraMounts hostPath {mount.host_path} does not exist"
+                )
+
+
+def read_image_facts(ctx: CreateContext) -> None:
+    """Kubernetes version and missing images from the node image's labels."""
+    images = {s.image for s in ctx.specs}
+    for image in images:
+        if not ctx.provider.image_exists(image):
+            raise ClusterError(
+                f"node image {image} not found in {ctx.provider.info.name}; "
+                "build it with `nestkube build node-image`"
+            )
+    labels = ctx.provider.image_labels(ctx.specs[0].image)
+    ctx.kubernetes_version = labels.get(LABEL_K8S_VERSION, "")
+    if not ctx.kubernetes_version:
+        raise ClusterError(f"{ctx.specs[0].image} is not a nestkube node image (no version label)")
+    ctx.missing_images = tuple(x for x in labels.get(LABEL_MISSING, "").split(",") if x)
+
+
+def create_network(ctx: CreateContext) -> None:
+    if not ctx.provider.network_exists(ctx.network):
+        ctx.provider.ensure_network(ctx.network, ctx.name)
+        ctx.network_created = True
+
+
+def provision_nodes(ctx: CreateContext) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(ctx.provider.create_node, ctx.specs))
+    for spec in ctx.specs:
+        ctx.node_ips[spec.name] = ctx.provider.node_ip(spec.name, ctx.network)
+
+
+def wait_for_systemd(ctx: CreateContext, timeout: float = 60.0) -> None:
+    def wait_one(spec: NodeSpec) -> None:
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            res = ctx.provider.exec(spec.name, ["systemctl", "is-system-running"], check=False)
+            state = res.stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            time.sleep(0.5)
+        raise ClusterError(f"systemd in {spec.name} did not come up (state {state or 'unknown'})")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(wait_one, ctx.specs))
+
+
+def check_kubelet_can_run(ctx: CreateContext) -> None:
+    """A rootless kubelet needs cgroup v2 with delegation; say so instead of timing out later."""
+    info = ctx.provider.info
+    if not info.rootless:
+        return
+    node = ctx.specs[0].name
+    probe = ctx.provider.exec(node, ["stat", "-fc", "%T", "/sys/fs/cgroup"], check=False)
+    fs_type = probe.stdout.strip()
+    controllers = ""
+    if fs_type == "cgroup2fs":
+        controllers = ctx.provider.exec(
+            node, ["cat", "/sys/fs/cgroup/cgroup.controllers"], check=False
+        ).stdout
+    needed = {"cpu", "memory", "pids"}
+    have = set(controllers.split())
+    if fs_type != "cgroup2fs" or not needed <= have:
+        why = (
+            f"the host uses cgroup {info.host.cgroup_mode}"
+            if fs_type != "cgroup2fs"
+            else f"controllers {', '.join(sorted(needed - have))} are not delegated"
+        )
+        raise HostError(
+            f"a rootless kubelet cannot run on this host: {why}. Use cgroup v2 "
+            "(boot with systemd.unified_cgroup_hierarchy=1) with Delegate=yes for "
+            "user@.service (see `nestkube doctor --rootless`), or create the cluster rootful"
+        )
+
+
+def _restrict_oom(ctx: CreateContext) -> bool:
+    wanted = ctx.config.restrict_oom_score_adj
+    if wanted is not None:
+        return wanted
+    return ctx.provider.info.rootless or not ctx.provider.info.host.can_lower_oom_score_adj
+
+
+def configure_containerd(ctx: CreateContext) -> None:
+    sandbox = next((i for i in _preloaded_pause(ctx)), "k8s.gcr.io/pause:3.2")
+    text = render_containerd_config(
+        restrict_oom_score_adj=_restrict_oom(ctx),
+        cgroup_driver=ctx.provider.info.cgroup_driver,
+        sandbox_image=sandbox,
+        patches=ctx.config.containerd_config_patches,
+        json6902=ctx.config.containerd_config_patches_json6902,
+    )
+
+    def one(spec: NodeSpec) -> None:
+        write_file(ctx, spec.name, "/etc/containerd/config.toml", text)
+        ctx.provider.exec(
+            spec.name, ["systemctl", "restart", "containerd"], what="restart containerd"
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, ctx.specs))
+
+
+def _preloaded_pause(ctx: CreateContext) -> list[str]:
+    labels = ctx.provider.image_labels(ctx.specs[0].image)
+    refs = labels.get("io.nestkube.preloaded-images", "").split(",")
+    return [r for r in refs if "/pause:" in r]
+
+
+def write_file(ctx: CreateContext, node: str, path: str, content: str) -> None:
+    ctx.provider.exec(
+        node,
+        ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path],
+        input=content,
+        what=f"writing {path} in {node}",
+    )
+
+
+def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
+    cfg = ctx.config
+    bootstrap = ctx.control_planes[0]
+    cp_ip = ctx.node_ips[bootstrap.name]
+    node_cfg = cfg.nodes[ctx.specs.index(spec)]
+    sans = ("localhost", "127.0.0.1", bootstrap.name, cp_ip, spec_api_host(bootstrap))
+    return KubeadmParams(
+        kubernetes_version=ctx.kubernetes_version,
+        cluster_name=cfg.name,
+        node_name=spec.name,
+        node_ip=ctx.node_ips[spec.name],
+        control_plane_endpoint=f"{cp_ip}:6443",
+        api_server_cert_sans=tuple(dict.fromkeys(s for s in sans if s)),
+        pod_subnet=cfg.networking.pod_subnet,
+        service_subnet=cfg.networking.service_subnet,
+        cgroup_driver=ctx.provider.info.cgroup_driver,
+        rootless=ctx.provider.info.rootless,
+        kube_proxy_mode=cfg.networking.kube_proxy_mode,
+        feature_gates=dict(cfg.feature_gates),
+        runtime_config=dict(cfg.runtime_config),
+        node_labels=dict(node_cfg.labels),
+        token=ctx.token,
+        control_plane=spec.role == "control-plane",
+    )
+
+
+def spec_api_host(spec: NodeSpec) -> str:
+    addr = spec.api_server_address
+    return "127.0.0.1" if addr in ("0.0.0.0", "") else addr
+
+
+def patched_config(ctx: CreateContext, spec: NodeSpec, rendered: str) -> str:
+    node_cfg = ctx.config.nodes[ctx.specs.index(spec)]
+    strategic = [*ctx.config.kubeadm_config_patches, *node_cfg.kubeadm_config_patches]
+    json6902 = [
+        *ctx.config.kubeadm_config_patches_json6902,
+        *node_cfg.kubeadm_config_patches_json6902,
+    ]
+    return apply_patches(rendered, strategic, json6902)
+
+
+def kubeadm_init(ctx: CreateContext) -> None:
+    spec = ctx.control_planes[0]
+    text = patched_config(ctx, spec, render_init_config(node_params(ctx, spec)))
+    write_file(ctx, spec.name, KUBEADM_CONF, text)
+    phases = ["preflight"]
+    if any("/coredns" in ref for ref in ctx.missing_images):
+        phases.append("addon/coredns")
+        ctx.status.warn(
+            "CoreDNS is not in the node image (no offline source): the DNS addon is skipped"
+        )
+    if ctx.config.networking.kube_proxy_mode == "none":
+        phases.append("addon/kube-proxy")
+    args = ["kubeadm", "init", f"--config={KUBEADM_CONF}", "--skip-token-print", "--v=2"]
+    args += skip_phases_args(ctx.kubernetes_version, phases)
+    ctx.provider.exec(spec.name, args, what="kubeadm init", timeout=600)
+
+
+def untaint_if_single(ctx: CreateContext) -> None:
+    if ctx.workers:
+        return
+    for spec in ctx.control_planes:
+        for taint in ("node-role.kubernetes.io/master-", "node-role.kubernetes.io/control-plane-"):
+            res = ctx.provider.exec(
+                ctx.bootstrap_node, [*KUBECTL, "taint", "node", spec.name, taint], check=False
+            )
+            if not res.ok and "not found" not in res.stderr:
+                raise CommandError(res.args, res.returncode, res.stdout, res.stderr)
+
+
+def join_nodes(ctx: CreateContext) -> None:
+    """Join further control planes, then all workers concurrently."""
+
+    def join(spec: NodeSpec) -> None:
+        text = patched_config(ctx, spec, render_join_config(node_params(ctx, spec)))
+        write_file(ctx, spec.name, KUBEADM_CONF, text)
+        ctx.provider.exec(
+            spec.name,
+            ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"],
+            what=f"kubeadm join {spec.name}",
+            timeout=600,
+        )
+
+    for spec in ctx.control_planes[1:]:
+        join(spec)
+    if ctx.workers:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(join, ctx.workers))
+
+
+def read_pod_cidrs(ctx: CreateContext, timeout: float = 120.0) -> None:
+    """Each node's pod CIDR as the controller manager assigned it."""
+    deadline = time.monotonic() + timeout
+    wanted = {s.name for s in ctx.specs}
+    while True:
+        res = ctx.provider.exec(
+            ctx.bootstrap_node, [*KUBECTL, "get", "nodes", "-o", "json"], check=False
+        )
+        if res.ok:
+            for item in json.loads(res.stdout).get("items", []):
+                cidr = item.get("spec", {}).get("podCIDR")
+                if cidr:
+                    ctx.pod_cidrs[item["metadata"]["name"]] = cidr
+        if wanted <= ctx.pod_cidrs.keys():
+            return
+        if time.monotonic() > deadline:
+            missing = ", ".join(sorted(wanted - ctx.pod_cidrs.keys()))
+            raise ClusterError(f"no pod CIDR assigned to {missing}")
+        time.sleep(1)
+
+
+def install_pod_network(ctx: CreateContext) -> None:
+    """A bridge CNI config per node, routes to every other node's pods, one masquerade rule."""
+    if ctx.config.networking.disable_default_cni:
+        return
+    read_pod_cidrs(ctx)
+    pod_subnet = ctx.config.networking.pod_subnet
+
+    def one(spec: NodeSpec) -> None:
+        cidr = ctx.pod_cidrs[spec.name]
+        for peer in ctx.specs:
+            if peer.name == spec.name:
+                continue
+            for cmd in route_commands(ctx.pod_cidrs[peer.name], ctx.node_ips[peer.name]):
+                ctx.provider.exec(spec.name, cmd.split(), what=f"route on {spec.name}")
+        for check_args, add_args in _pairs(masquerade_rules(pod_subnet, cidr)):
+            if not ctx.provider.exec(spec.name, check_args, check=False).ok:
+                ctx.provider.exec(spec.name, add_args, what=f"masquerade rule on {spec.name}")
+        write_file(ctx, spec.name, CNI_CONF, render_bridge_cni(cidr))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, ctx.specs))
+
+
+def _pairs(rules: list[list[str]]) -> list[tuple[list[str], list[str]]]:
+    return [(rules[i], rules[i + 1]) for i in range(0, len(rules), 2)]
+
+
+def export_kubeconfig(ctx: CreateContext) -> None:
+    node = ctx.provider.list_nodes(ctx.name)[0]
+    admin = ctx.provider.exec(node.name, ["cat", ADMIN_CONF], what="reading admin.conf").stdout
+    host, port = ctx.provider.api_server_endpoint(node)
+    server = f"https://{_url_host(host)}:{port}"
+    ctx.kubeconfig_written = True
+    kubeconfig.merge_cluster(admin, ctx.name, server, ctx.kubeconfig)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def wait_ready(ctx: CreateContext) -> None:
+    if ctx.wait_seconds <= 0:
+        return
+    res = ctx.provider.exec(
+        ctx.bootstrap_node,
+        [
+            *KUBECTL,
+            "wait",
+            "--for=condition=Ready",
+            "nodes",
+            "--all",
+            f"--timeout={int(ctx.wait_seconds)}s",
+        ],
+        check=False,
+        timeout=ctx.wait_seconds + 30,
+    )
+    if not res.ok:
+        nodes = ctx.provider.exec(ctx.bootstrap_node, [*KUBECTL, "get", "nodes"], check=False)
+        raise ClusterError(
+            f"nodes not Ready within {int(ctx.wait_seconds)}s:\n{nodes.stdout.strip()}"
+        )

@@ -1,0 +1,55 @@
+"""State shared by the create actions: what was asked, what exists so far, what was learned."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+
+from nestkube.config import ClusterConfig
+from nestkube.providers.base import NodeSpec, Provider
+from nestkube.status import Status
+
+
+def bootstrap_token() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return (
+        "".join(secrets.choice(alphabet) for _ in range(6))
+        + "."
+        + "".join(secrets.choice(alphabet) for _ in range(16))
+    )
+
+
+@dataclass
+class CreateContext:
+    config: ClusterConfig
+    provider: Provider
+    status: Status
+    kubeconfig: str | None = None
+    wait_seconds: float = 300.0
+    retain: bool = False
+    network: str = ""
+    kubernetes_version: str = ""
+    missing_images: tuple[str, ...] = ()
+    specs: list[NodeSpec] = field(default_factory=list)
+    node_ips: dict[str, str] = field(default_factory=dict)
+    pod_cidrs: dict[str, str] = field(default_factory=dict)
+    token: str = field(default_factory=bootstrap_token)
+    kubeconfig_written: bool = False
+    network_created: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def control_planes(self) -> list[NodeSpec]:
+        return [s for s in self.specs if s.role == "control-plane"]
+
+    @property
+    def workers(self) -> list[NodeSpec]:
+        return [s for s in self.specs if s.role == "worker"]
+
+    @property
+    def bootstrap_node(self) -> str:
+        return self.control_planes[0].name
