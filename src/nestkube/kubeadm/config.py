@@ -70,7 +70,8 @@ class KubeadmParams:
     token: str = "abcdef.0123456789abcdef"
     # False renders a worker join; True an init, or a control-plane join.
     control_plane: bool = True
-    ignore_preflight_errors: tuple[str, ...] = ("all",)
+    # kubeadm refuses "all" inside a config file; nestkube skips the preflight phase instead.
+    ignore_preflight_errors: tuple[str, ...] = ()
     # Carried in the config from v1beta3 on; for v1beta2 see skip_phases_args().
     skip_phases: tuple[str, ...] = ()
     # The engine name ("podman", ...) for the kubelet's provider ID; None leaves it unset.
@@ -192,13 +193,15 @@ def node_registration(p: KubeadmParams) -> Doc:
         # 1.24-1.26 only know the endpoint as a flag; 1.27 added containerRuntimeEndpoint
         # to the KubeletConfiguration, which kubelet_configuration() sets instead.
         kubelet_args["container-runtime-endpoint"] = CONTAINERD_ENDPOINT
-    return {
+    registration: Doc = {
         "name": p.node_name,
         # kubeadm before v1beta3 expects a plain socket path and warns about URLs after.
         "criSocket": CONTAINERD_SOCKET if api == KUBEADM_V1BETA2 else CONTAINERD_ENDPOINT,
         "kubeletExtraArgs": _args(api, kubelet_args),
-        "ignorePreflightErrors": list(p.ignore_preflight_errors),
     }
+    if p.ignore_preflight_errors:
+        registration["ignorePreflightErrors"] = list(p.ignore_preflight_errors)
+    return registration
 
 
 def cluster_configuration(p: KubeadmParams) -> Doc:
