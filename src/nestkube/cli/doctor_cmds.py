@@ -49,7 +49,7 @@ def doctor(
     nodes: int = typer.Option(
         1, "--nodes", min=1, help="Cluster size to check memory and disk for."
     ),
-    host_port: list[int] = typer.Option(  # noqa: B008
+    host_port: list[int] = typer.Option(
         [],
         "--host-port",
         help="A host port the cluster will publish (repeatable); ports below 1024 are checked "

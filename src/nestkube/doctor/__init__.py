@@ -10,7 +10,7 @@ Library use::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,18 +84,25 @@ def diagnose(
         return Report(ctx, findings, [])
     applied = apply_fixes(findings, ctx)
     if any(a.changed for a in applied):
-        # The engine was asked once already; only files changed, so reuse its answer.
-        ctx = gather_context(
+        # Fixes only change files: re-read them, and keep what commands said (the engine's
+        # info, systemd's version, ZFS properties) rather than asking again.
+        fresh = gather_context(
             provider=ctx.provider,
             rootless=ctx.requested_rootless,
             nodes=ctx.nodes,
             host_ports=ctx.host_ports,
             root=Path(ctx.root),
             host=ctx.host,
-            env=env,
+            env=dict(ctx.env) if env is None else env,
             uid=ctx.user.uid,
             engine=ctx.engine,
-            runner=runner,
+            run_commands=False,
+        )
+        ctx = replace(
+            fresh,
+            requested_provider=ctx.requested_provider,
+            systemd_version=ctx.systemd_version,
+            zfs=ctx.zfs,
         )
         findings = run_checks(ctx)
     return Report(ctx, findings, applied)
