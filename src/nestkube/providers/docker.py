@@ -1,0 +1,193 @@
+"""Docker: rootful dockerd, rootless dockerd, and remote daemons reached via DOCKER_HOST.
+
+The docker CLI resolves its endpoint itself (DOCKER_HOST, else the current context); nestkube
+never passes --host or --context so it talks to whatever daemon the user's own `docker` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from nestkube import _exec
+from nestkube.errors import CommandError, HostError, ProviderError
+from nestkube.host import HostFacts, probe_host
+from nestkube.providers.base import Mount, Node, NodeSpec, ProviderInfo
+from nestkube.providers.engine import CliProvider
+
+# What runc prints when the OCI config asks for capabilities outside the bounding set.
+CAPS_ERROR_MARKERS = ("unable to apply caps", "apply caps: operation not permitted")
+
+
+def security_options_rootless(options: Any) -> bool:
+    """Docker and nerdctl list e.g. 'name=rootless' among comma-separated security options."""
+    if not isinstance(options, list):
+        return False
+    return any(
+        "name=rootless" in [part.strip() for part in opt.split(",")]
+        for opt in options
+        if isinstance(opt, str)
+    )
+
+
+def node_cgroup_driver(
+    rootless: bool, engine_driver: str, cgroup_version: str
+) -> Literal["cgroupfs", "systemd"]:
+    """The cgroup driver for kubelet and containerd inside the nodes.
+
+    A rootful node owns a private cgroup namespace, so cgroupfs works everywhere (and is what
+    the project tests on cgroup v1 hosts). A rootless node only gets delegated cgroups through
+    systemd, so it must follow the engine when the engine itself goes through systemd on v2.
+    """
+    if rootless and engine_driver == "systemd" and cgroup_version == "2":
+        return "systemd"
+    return "cgroupfs"
+
+
+def parse_docker_info(
+    data: Mapping[str, Any], binary: str, host: HostFacts, stderr: str = ""
+) -> ProviderInfo:
+    """ProviderInfo from `docker info --format '{{json .}}'` (and its stderr, for errors)."""
+    version = str(data.get("ServerVersion") or "")
+    if not version:
+        raise ProviderError(f"docker does not answer: {_server_error(data, stderr)}")
+    rootless = security_options_rootless(data.get("SecurityOptions"))
+    return ProviderInfo(
+        name="docker",
+        binary=binary,
+        version=version,
+        rootless=rootless,
+        host=host,
+        # dockerd's own default runtime is used on purpose: that is where an operator installs
+        # a capability-filtering runc wrapper on restricted hosts (see explain_caps_error).
+        runtime=None,
+        cgroup_driver=node_cgroup_driver(
+            rootless, str(data.get("CgroupDriver") or ""), str(data.get("CgroupVersion") or "")
+        ),
+        storage_driver=str(data.get("Driver") or ""),
+    )
+
+
+def _server_error(data: Mapping[str, Any], stderr: str) -> str:
+    # Old clients put the connection error in ServerErrors; newer ones only print it.
+    errors = data.get("ServerErrors")
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(e) for e in errors)
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return lines[-1] if lines else "no server version in its info"
+
+
+def info_json(path: str, engine: str) -> tuple[dict[str, Any], str]:
+    """`ENGINE info --format '{{json .}}'` as a dict, with the command's stderr."""
+    res = _exec.run([path, "info", "--format", "{{json .}}"], check=False, what=f"{engine} info")
+    try:
+        data = json.loads(res.stdout) if res.stdout.strip() else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        tail = (res.stderr.strip() or res.stdout.strip()).splitlines()
+        raise ProviderError(
+            f"{engine} does not answer: {tail[-1] if tail else f'exit {res.returncode}'}"
+        )
+    return data, res.stderr
+
+
+def probe_docker(binary: str = "docker", host: HostFacts | None = None) -> ProviderInfo:
+    """Ask the daemon the docker CLI points at (DOCKER_HOST, else the current context)."""
+    path = shutil.which(binary)
+    if not path:
+        raise ProviderError("docker not found on PATH (apt-get install docker.io)")
+    data, stderr = info_json(path, "docker")
+    try:
+        return parse_docker_info(data, path, host or probe_host(), stderr)
+    except ProviderError as exc:
+        raise ProviderError(
+            f"{exc} (start dockerd, or check DOCKER_HOST and `docker context ls`)"
+        ) from exc
+
+
+def docker_endpoint(binary: str = "docker") -> str:
+    """The daemon address the docker CLI uses, as it resolves it (for logs and messages)."""
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    res = _exec.run(
+        [binary, "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], check=False
+    )
+    return res.stdout.strip() if res.ok else ""
+
+
+def is_caps_error(exc: CommandError) -> bool:
+    text = f"{exc.stderr}\n{exc.stdout}".lower()
+    return any(marker in text for marker in CAPS_ERROR_MARKERS)
+
+
+def explain_caps_error(info: ProviderInfo, what: str, exc: CommandError) -> HostError:
+    """Why a privileged container cannot start here, and what to change, in one message."""
+    lacking = sorted(info.host.missing_capabilities | info.host.ineffective_capabilities)
+    caps = ", ".join(lacking) if lacking else "some capabilities the engine asks for"
+    engine = info.name
+    if engine == "docker":
+        fix = (
+            "dockerd asks runc for every capability when --privileged is used; give it a default "
+            "runtime that drops these: a wrapper around runc that removes them from the OCI "
+            "config's process.capabilities lists, registered with `dockerd --add-runtime "
+            'NAME=/path/to/wrapper --default-runtime NAME` (or "runtimes" and '
+            '"default-runtime" in /etc/docker/daemon.json)'
+        )
+    else:
+        fix = (
+            f"{engine} asks runc for every capability when --privileged is used; point "
+            "containerd's runc runtime at a wrapper around runc that removes these from the OCI "
+            "config's process.capabilities lists (BinaryName in containerd's runc options)"
+        )
+    return HostError(
+        f"{what}: privileged containers cannot start here (runc: unable to apply caps): the "
+        f"capability bounding set lacks {caps}. {fix}; or use --provider podman, which only asks "
+        "for capabilities it can have. See `nestkube doctor`."
+    )
+
+
+class DockerLikeProvider(CliProvider):
+    """What Docker and nerdctl share: AppArmor opt-out and runc's caps error explained."""
+
+    def security_args(self) -> list[str]:
+        # Both confine containers with AppArmor where the host has it; systemd and the kubelet
+        # in a node need mounts that the default profile forbids.
+        return [
+            "--privileged",
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "apparmor=unconfined",
+        ]
+
+    def create_node(self, spec: NodeSpec) -> Node:
+        try:
+            return super().create_node(spec)
+        except CommandError as exc:
+            if is_caps_error(exc):
+                raise explain_caps_error(self._info, f"creating node {spec.name}", exc) from exc
+            raise
+
+    def run_build_container(self, image: str, name: str, mounts: Sequence[Mount]) -> None:
+        try:
+            super().run_build_container(image, name, mounts)
+        except CommandError as exc:
+            if is_caps_error(exc):
+                raise explain_caps_error(self._info, f"starting {name}", exc) from exc
+            raise
+
+
+class DockerProvider(DockerLikeProvider):
+    name = "docker"
+
+    def endpoint(self) -> str:
+        return docker_endpoint(self._info.binary)
+
+    def engine_info(self) -> str:
+        text = super().engine_info()
+        endpoint = self.endpoint()
+        return f"{text.rstrip()}\n\nendpoint: {endpoint}\n" if endpoint else text
