@@ -37,7 +37,11 @@ def _overlay_fix(ctx: DoctorContext) -> Fix:
         return fixes.root_file(ctx, path, content, then=restart, note=note)
     if p == "podman":
         content = '[storage]\ndriver = "overlay"\n'
-        note = "`podman system reset` first: it deletes every image and container"
+        note = (
+            "`podman system reset` first: it deletes every image and container. If overlay "
+            'then fails, set mount_program = "/usr/bin/fuse-overlayfs" under '
+            "[storage.options.overlay] (needs /dev/fuse, see device.fuse)"
+        )
         if ctx.rootless:
             path = f"{ctx.user.home.rstrip('/')}/.config/containers/storage.conf"
             return Fix("file", path=path, content=content, action="merge", note=note)
