@@ -83,6 +83,7 @@ def doctor(
                 report.findings,
                 report.applied,
                 colour=colour_allowed(sys.stdout),
+                fix_requested=fix,
             ),
             nl=False,
         )

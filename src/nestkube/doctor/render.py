@@ -57,9 +57,12 @@ def text_report(
     applied: Sequence[Applied] = (),
     *,
     colour: bool = False,
+    fix_requested: bool = False,
 ) -> str:
     mode = "rootless" if ctx.rootless else "rootful"
     lines = [f"nestkube doctor: {ctx.provider} ({mode}) as {ctx.user.name} (uid {ctx.user.uid})"]
+    if fix_requested and not applied:
+        lines.append("--fix: nothing safe to apply here; fixes below are for you to run")
     for a in applied:
         if a.changed:
             saved = f" (previous copy: {a.backup})" if a.backup else ""

@@ -220,6 +220,8 @@ def test_cli_text_fix_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     )
     second = CliRunner().invoke(groups.app, ["doctor", "--fix", "-o", "json"])
     assert json.loads(second.stdout)["fixes_applied"] == []
+    third = CliRunner().invoke(groups.app, ["doctor", "--fix"])
+    assert third.stdout.splitlines()[1].startswith("--fix: nothing safe to apply here")
 
 
 def test_cli_nixos_fix_kind_in_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
