@@ -13,11 +13,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from nestkube import _exec
+from nestkube._exec import Result
 from nestkube.errors import CommandError, HostError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import Mount, Node, NodeSpec, ProviderInfo
 from nestkube.providers.engine import CliProvider
 
+# The Dockerfile instructions `docker commit --change` accepts; it refuses others (STOPSIGNAL
+# among them) and fails the whole commit.
+COMMIT_INSTRUCTIONS = frozenset(
+    {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER", "VOLUME", "WORKDIR"}
+)
 # What runc prints when the OCI config asks for capabilities outside the bounding set.
 CAPS_ERROR_MARKERS = ("unable to apply caps", "apply caps: operation not permitted")
 
@@ -132,19 +138,21 @@ def explain_caps_error(info: ProviderInfo, what: str, exc: CommandError) -> Host
     if engine == "docker":
         fix = (
             "dockerd asks runc for every capability when --privileged is used; give it a default "
-            "runtime that drops these: a wrapper around runc that removes them from the OCI "
-            "config's process.capabilities lists, registered with `dockerd --add-runtime "
+            "runtime that drops these: a wrapper around runc that removes them from the "
+            "capability lists of the OCI config (on create) and the process spec (on exec), "
+            "registered with `dockerd --add-runtime "
             'NAME=/path/to/wrapper --default-runtime NAME` (or "runtimes" and '
             '"default-runtime" in /etc/docker/daemon.json)'
         )
     else:
         fix = (
             f"{engine} asks runc for every capability when --privileged is used; point "
-            "containerd's runc runtime at a wrapper around runc that removes these from the OCI "
-            "config's process.capabilities lists (BinaryName in containerd's runc options)"
+            "containerd's runc runtime at a wrapper around runc that removes these from the "
+            "capability lists of the OCI config and process spec (BinaryName in containerd's "
+            "runc options)"
         )
     return HostError(
-        f"{what}: privileged containers cannot start here (runc: unable to apply caps): the "
+        f"{what}: privileged containers cannot run here (runc: unable to apply caps): the "
         f"capability bounding set lacks {caps}. {fix}; or use --provider podman, which only asks "
         "for capabilities it can have. See `nestkube doctor`."
     )
@@ -180,12 +188,36 @@ class DockerLikeProvider(CliProvider):
                 raise explain_caps_error(self._info, f"starting {name}", exc) from exc
             raise
 
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        # A runtime wrapper that filters `create` but not `exec` lets nodes start and then
+        # fails every exec into them with the same runc error.
+        try:
+            return super().exec(node, args, input=input, check=check, what=what, timeout=timeout)
+        except CommandError as exc:
+            if is_caps_error(exc):
+                raise explain_caps_error(self._info, f"exec in {node}", exc) from exc
+            raise
+
 
 class DockerProvider(DockerLikeProvider):
     name = "docker"
 
     def endpoint(self) -> str:
         return docker_endpoint(self._info.binary)
+
+    def commit(self, container: str, image: str, changes: Sequence[str]) -> None:
+        # Dropping STOPSIGNAL loses nothing: nodes are always run with --stop-signal.
+        kept = [c for c in changes if c.split(None, 1)[0].upper() in COMMIT_INSTRUCTIONS]
+        super().commit(container, image, kept)
 
     def engine_info(self) -> str:
         text = super().engine_info()

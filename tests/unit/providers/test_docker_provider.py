@@ -262,3 +262,36 @@ def test_engine_info_includes_endpoint(
     text = DockerProvider(info()).engine_info()
     assert "Server Version: 20.10.24" in text
     assert "endpoint: unix:///run/docker.sock" in text
+
+
+def test_commit_drops_changes_docker_refuses(fake_engine: FakeEngine) -> None:
+    changes = ['ENTRYPOINT ["/sbin/init"]', "STOPSIGNAL SIGRTMIN+3", "LABEL a=b", "ENV x=y"]
+    DockerProvider(info()).commit("build", "img:1", changes)
+    call = fake_engine.commands("commit")[0]
+    assert "STOPSIGNAL SIGRTMIN+3" not in call
+    assert call == [
+        "docker",
+        "commit",
+        "--change",
+        'ENTRYPOINT ["/sbin/init"]',
+        "--change",
+        "LABEL a=b",
+        "--change",
+        "ENV x=y",
+        "build",
+        "img:1",
+    ]
+
+
+def test_exec_caps_failure_explained(fake_engine: FakeEngine) -> None:
+    fake_engine.on(
+        ["exec"],
+        code=126,
+        err="OCI runtime exec failed: exec failed: unable to start container process: unable to "
+        "apply caps: operation not permitted: unknown\n",
+    )
+    with pytest.raises(HostError, match=r"exec in dk-control-plane.*process spec"):
+        DockerProvider(info()).exec("dk-control-plane", ["true"])
+    # Callers that check the result themselves still get it.
+    res = DockerProvider(info()).exec("dk-control-plane", ["true"], check=False)
+    assert res.returncode == 126
