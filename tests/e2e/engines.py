@@ -1,0 +1,189 @@
+"""Engine harness for the end-to-end tests: make Podman and Docker usable on the test host.
+
+No systemd runs on the test machines, so dockerd is started here when `docker info` does not
+answer. Its default runtime is tests/e2e/capfilter-runc, a runc wrapper that drops the
+capabilities missing from the host's bounding set: without it `docker run --privileged`
+fails on these hosts ("unable to apply caps"). That is a test-host fix; the product only
+detects and explains the condition (DockerProvider -> HostError).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.providers.docker import DockerProvider, probe_docker
+from nestkube.providers.podman import PodmanProvider, probe_podman
+
+HERE = Path(__file__).resolve().parent
+CAPFILTER = HERE / "capfilter-runc"
+CAPFILTER_RUNTIME = "nestkube-capfilter"
+DOCKERD_LOG = Path("/tmp/nestkube-e2e-dockerd.log")
+BUSYBOX = Path("/bin/busybox")
+APPLETS = ("sh", "true", "echo", "cat", "sleep", "ls", "grep", "id", "hostname")
+
+
+class HarnessError(RuntimeError):
+    """The test host cannot provide an engine; the message says what is missing."""
+
+
+def ensure_podman() -> PodmanProvider:
+    """Podman, answering. Installing it is the job of scripts/install-system-deps.sh."""
+    if not shutil.which("podman"):
+        raise HarnessError("podman missing: run scripts/install-system-deps.sh")
+    return PodmanProvider(probe_podman())
+
+
+def _docker_info() -> tuple[dict[str, object] | None, str]:
+    proc = subprocess.run(
+        ["docker", "info", "--format", "{{json .}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    try:
+        data = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("ServerVersion"):
+        return data, proc.stderr
+    return None, proc.stderr or proc.stdout
+
+
+def _pin_api_version(stderr: str) -> bool:
+    """Pin DOCKER_API_VERSION when the client refuses the daemon's older API.
+
+    The preinstalled client is newer than Debian's dockerd 20.10. Current clients negotiate
+    down by themselves; one that refuses says which version the daemon speaks.
+    """
+    m = re.search(r"[Mm]aximum supported API version is (\d+\.\d+)", stderr)
+    if not m or os.environ.get("DOCKER_API_VERSION") == m.group(1):
+        return False
+    os.environ["DOCKER_API_VERSION"] = m.group(1)
+    return True
+
+
+def _dockerd_command() -> list[str]:
+    return [
+        "dockerd",
+        "--add-runtime",
+        f"{CAPFILTER_RUNTIME}={CAPFILTER}",
+        "--default-runtime",
+        CAPFILTER_RUNTIME,
+    ]
+
+
+def ensure_dockerd(timeout: float = 60.0) -> DockerProvider:
+    """A DockerProvider on a daemon that answers, starting dockerd if none does (idempotent).
+
+    A daemon already running is used as it is: if it lacks the capability filter, privileged
+    nodes fail with nestkube's explanation, which is what a user would see too.
+    """
+    if not shutil.which("docker"):
+        raise HarnessError("docker client missing: run scripts/install-system-deps.sh")
+    info, stderr = _docker_info()
+    if info is None and _pin_api_version(stderr):
+        info, stderr = _docker_info()
+    if info is None:
+        _start_dockerd(timeout)
+    return DockerProvider(probe_docker())
+
+
+def _start_dockerd(timeout: float) -> None:
+    if os.environ.get("DOCKER_HOST"):
+        raise HarnessError(
+            f"DOCKER_HOST={os.environ['DOCKER_HOST']} does not answer; not starting a local dockerd"
+        )
+    if not shutil.which("dockerd"):
+        raise HarnessError("dockerd missing: apt-get install docker.io")
+    if os.geteuid() != 0:
+        raise HarnessError("dockerd is not running and only root can start it here")
+    if not os.access(CAPFILTER, os.X_OK):
+        raise HarnessError(f"{CAPFILTER} is not executable")
+    DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with DOCKERD_LOG.open("ab") as log:
+        # A session of its own: the daemon outlives the test process, like a service would.
+        proc = subprocess.Popen(
+            _dockerd_command(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    stderr = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HarnessError(
+                f"dockerd exited with {proc.returncode}; last lines of {DOCKERD_LOG}:\n"
+                + _tail(DOCKERD_LOG)
+            )
+        info, stderr = _docker_info()
+        if info is None and _pin_api_version(stderr):
+            info, stderr = _docker_info()
+        if info is not None:
+            return
+        time.sleep(0.5)
+    raise HarnessError(
+        f"dockerd did not answer within {timeout:.0f}s ({stderr.strip()}); "
+        f"last lines of {DOCKERD_LOG}:\n{_tail(DOCKERD_LOG)}"
+    )
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# --- tiny local images ----------------------------------------------------------------------
+def _busybox() -> Path:
+    if not BUSYBOX.is_file():
+        raise HarnessError("/bin/busybox missing: apt-get install busybox-static")
+    return BUSYBOX
+
+
+def busybox_rootfs(dest: Path) -> Path:
+    """A root filesystem tar (busybox and a few applets) for `docker import`/`podman import`."""
+    busybox = _busybox()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dest, "w") as tar:
+        for name in ("bin", "dev", "etc", "proc", "sys", "tmp"):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if name == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(busybox, "bin/busybox")
+        for applet in APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = "busybox"
+            tar.addfile(info)
+    return dest
+
+
+def busybox_archive(dest: Path, tag: str, marker: str = "") -> tuple[Path, str]:
+    """A docker-archive of a busybox image tagged ``tag``; returns it and the image ID.
+
+    ``marker`` lands in /marker so two tags can be made with different IDs.
+    """
+    layer = Layer().add_file("/bin/busybox", _busybox()).add_dir("/tmp", 0o1777)
+    for applet in APPLETS:
+        layer.add_symlink(f"/bin/{applet}", "busybox")
+    layers = [layer]
+    if marker:
+        marker_file = dest.parent / f"{dest.stem}-marker.txt"
+        marker_file.parent.mkdir(parents=True, exist_ok=True)
+        marker_file.write_text(marker + "\n")
+        layers.append(Layer().add_file("/marker", marker_file, 0o644))
+    image_id = write_image_archive(ImageSpec(tags=[tag], layers=layers, cmd=["/bin/sh"]), dest)
+    return dest, image_id
