@@ -292,7 +292,8 @@ def import_archive(provider: Provider, node: str, archive: Path) -> None:
             ) from exc
 
 
-def _find_source(image: str, engines: Sequence[Provider]) -> tuple[Provider, str] | None:
+def find_image_source(image: str, engines: Sequence[Provider]) -> tuple[Provider, str] | None:
+    """The first of ``engines`` that has ``image``, with the image's ID there."""
     for engine in engines:
         image_id = engine.image_id(image)
         if image_id:
@@ -325,7 +326,7 @@ def load_images(
     sources: dict[str, tuple[Provider, str]] = {}
     missing = []
     for image in images:
-        found = _find_source(image, search)
+        found = find_image_source(image, search)
         if found is None:
             missing.append(image)
         else:
