@@ -15,7 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from engines import busybox_archive, busybox_rootfs, ensure_dockerd, ensure_podman
+from engines import (
+    busybox_archive,
+    busybox_rootfs,
+    ensure_dockerd,
+    ensure_nerdctl,
+    ensure_podman,
+)
 
 from nestkube.errors import HostError
 from nestkube.host import read_missing_capabilities
@@ -24,6 +30,7 @@ from nestkube.kit.kubernetes import KubernetesBinaries, build_from_debian_source
 from nestkube.load import answering_engines, find_image_source, load_images
 from nestkube.providers.base import NodeSpec
 from nestkube.providers.docker import DockerProvider
+from nestkube.providers.nerdctl import NerdctlProvider
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import Status
 
@@ -181,3 +188,56 @@ def test_load_from_podman_into_docker_node_then_skip(
         )
     finally:
         podman_engine.remove_image(tag)
+
+
+# --- nerdctl: written to run where it is installed; skipped (reported as not run) here -------
+@pytest.fixture(scope="module")
+def nerdctl() -> NerdctlProvider:
+    return ensure_nerdctl()
+
+
+def test_nerdctl_privileged_node_starts_or_is_explained(
+    nerdctl: NerdctlProvider, tmp_path: Path
+) -> None:
+    tag = f"localhost/nestkube-e2e/nerdctl-busybox:{uuid.uuid4().hex[:8]}"
+    archive, _ = busybox_archive(tmp_path / "img.tar", tag)
+    nerdctl.load_image_archive(archive)
+    spec = NodeSpec(
+        name=f"e2e-nc-{uuid.uuid4().hex[:6]}",
+        role="worker",
+        image=tag,
+        cluster="e2e-nc",
+        network="bridge",
+    )
+    try:
+        if read_missing_capabilities(Path("/")):
+            # A restricted host without a filtering runtime: nestkube explains, not runc.
+            try:
+                nerdctl.create_node(spec)
+            except HostError as exc:
+                assert "BinaryName" in str(exc)
+                return
+        else:
+            nerdctl.create_node(spec)
+        res = nerdctl.exec(spec.name, ["echo", "up"])
+        assert res.stdout.strip() == "up"
+    finally:
+        subprocess.run([nerdctl.info.binary, "rm", "-f", spec.name], check=False)
+        nerdctl.remove_volume(nerdctl.volume_name(spec.name))
+        nerdctl.remove_image(tag)
+
+
+def test_image_only_nerdctl_has_is_found_there(nerdctl: NerdctlProvider, tmp_path: Path) -> None:
+    tag = f"localhost/nestkube-e2e/nerdctl-only:{uuid.uuid4().hex[:8]}"
+    archive, image_id = busybox_archive(tmp_path / "img.tar", tag, marker="nerdctl")
+    nerdctl.load_image_archive(archive)
+    try:
+        engines = answering_engines()
+        others = [e for e in engines if e.info.name != "nerdctl"]
+        assert all(not e.image_exists(tag) for e in others)
+        found = find_image_source(tag, [*others, nerdctl])
+        assert found is not None
+        assert found[0].info.name == "nerdctl"
+        assert found[1] == image_id
+    finally:
+        nerdctl.remove_image(tag)
