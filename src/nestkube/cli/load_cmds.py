@@ -82,8 +82,7 @@ def export_logs(
     status = groups.status()
     result = logs.export_logs(name, directory, tar=tar, provider=provider, status=status)
     if result.failures:
-        status.info(
-            f"{len(result.failures)} command(s) failed; their errors are in the files "
-            "(-v lists them)"
-        )
+        hint = "" if groups.GLOBAL.verbosity else " (-v lists them)"
+        count = len(result.failures)
+        status.info(f"{count} command(s) failed; their errors are in the files{hint}")
     typer.echo(str(result.path))
