@@ -48,8 +48,11 @@ class PodmanProvider(CliProvider):
     name = "podman"
 
     def extra_node_args(self, spec: NodeSpec) -> list[str]:
-        # systemd in the node manages its own cgroups; podman must not add an init of its own.
-        return ["--systemd=always"]
+        # Podman's systemd mode (on by default for /sbin/init) mounts the name=systemd
+        # hierarchy so that, on cgroup v1 with a private cgroup namespace, the node's systemd
+        # lands in the host's root cgroup: several nodes then share one system.slice and
+        # remove each other's cgroups. The node brings its own tmpfs mounts and stop signal.
+        return ["--systemd=false"]
 
     def save_args(self) -> list[str]:
         return ["--format", "docker-archive"]
