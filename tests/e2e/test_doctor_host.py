@@ -20,18 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import NESTKUBE, ensure_rootless_user, nestkube_as
 
 from nestkube.host import CAPABILITIES
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
-NESTKUBE = VENV_BIN / "nestkube"
-ENSURE_USER = REPO / "scripts/ensure-rootless-user.sh"
 ENGINE_RLIMIT = 1 << 20
-# Absolute, because the user's environment below has no sbin on PATH.
-RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 
 
 # --- the host, read independently -----------------------------------------------------------
@@ -194,33 +189,6 @@ def test_docker_verdict_matches_daemon_state() -> None:
 
 
 # --- rootless -------------------------------------------------------------------------------
-
-
-def ensure_rootless_user() -> pwd.struct_passwd:
-    assert os.geteuid() == 0, "creating the rootless test user needs root"
-    out = subprocess.run([str(ENSURE_USER)], capture_output=True, text=True, check=True, timeout=60)
-    return pwd.getpwnam(out.stdout.strip().splitlines()[-1])
-
-
-def nestkube_as(user: str, home: Path) -> list[str]:
-    """A nestkube command line that ``user`` can execute, with ``home`` as its HOME.
-
-    runuser resets HOME from the password database, so the environment is set inside it.
-    The venv's interpreter may be a symlink into root's private home (pyenv under /root);
-    then a system Python of the same minor version runs the same source and site-packages.
-    """
-    env = ["env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
-    python = Path(os.path.realpath(VENV_BIN / "python"))
-    probe = subprocess.run([RUNUSER, "-u", user, "--", "test", "-x", str(python)], check=False)
-    if probe.returncode == 0:
-        return [RUNUSER, "-u", user, "--", *env, str(NESTKUBE)]
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = shutil.which(version, path="/usr/bin:/bin")
-    assert system, f"{user} cannot run {python} and there is no /usr/bin/{version}"
-    site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
-    path = f"{REPO / 'src'}:{site}"
-    code = "from nestkube.cli.main import main; main()"
-    return [RUNUSER, "-u", user, "--", *env, f"PYTHONPATH={path}", system, "-c", code]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from nestkube import kubeconfig
+from nestkube import doctor, kubeconfig
+from nestkube.config.host_check import check_against_provider
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError, HostError
 from nestkube.images.node_image import LABEL_K8S_VERSION, LABEL_MISSING
@@ -68,6 +69,19 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
                 api_server_port=port,
             )
         )
+
+
+def preflight(ctx: CreateContext) -> None:
+    """The doctor's checks for this engine and mode, and what the config asks of the host.
+
+    They read files and already-probed facts only, so a host that cannot work fails here, in
+    the doctor's words, before any container exists.
+    """
+    host_ports = [p.host_port for s in ctx.specs for p in s.port_mappings if p.host_port]
+    doctor.raise_on_failures(
+        doctor.preflight(ctx.provider.info, nodes=len(ctx.specs), host_ports=host_ports)
+    )
+    check_against_provider(ctx.config, ctx.provider.info)
 
 
 def check_not_exists(ctx: CreateContext) -> None:

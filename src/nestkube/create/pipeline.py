@@ -29,6 +29,7 @@ def steps(ctx: CreateContext) -> list[Step]:
 
 def run(ctx: CreateContext) -> None:
     """Create the planned cluster. Nothing is made before the checks pass."""
+    actions.preflight(ctx)
     actions.check_not_exists(ctx)
     actions.check_mounts(ctx)
     actions.read_image_facts(ctx)

@@ -303,7 +303,12 @@ def find_binary(root: Path, name: str, path_env: str, extra: Sequence[str] = ())
             continue
         seen.add(d)
         candidate = _under(root, d) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
+        try:
+            found = candidate.is_file() and os.access(candidate, os.X_OK)
+        except OSError:
+            # A PATH entry this user may not enter (another user's home) holds nothing usable.
+            continue
+        if found:
             return str(Path(d) / name)
     return None
 
