@@ -23,6 +23,7 @@ from nestkube.config import default_config, load_config
 from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.providers.base import Provider
+from nestkube.testing import temporary_cluster
 
 SINGLE = "e2e-single"
 MULTI = "e2e-multi"
@@ -95,10 +96,13 @@ def kubeconfig_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def single(
     podman: Provider, podman_node_image: NodeImage, kubeconfig_file: Path, workload: Path
 ) -> Iterator[nestkube.Cluster]:
-    nestkube.delete_cluster(SINGLE, provider="podman", kubeconfig_path=str(kubeconfig_file))
-    cluster = make_cluster(SINGLE, 0, kubeconfig_file, podman, workload)
-    yield cluster
-    nestkube.delete_cluster(SINGLE, provider="podman", kubeconfig_path=str(kubeconfig_file))
+    # Built on the public pytest helper users get, so that helper is exercised for real.
+    with temporary_cluster(
+        default_config(SINGLE), provider="podman", kubeconfig_path=kubeconfig_file
+    ) as cluster:
+        import_into_nodes(podman, [n.name for n in cluster.nodes], workload)
+        yield cluster
+    assert engine_leftovers("podman", SINGLE) == {"containers": [], "volumes": [], "networks": []}
 
 
 @pytest.fixture(scope="module")
