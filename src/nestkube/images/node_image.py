@@ -208,17 +208,17 @@ def _read_preloaded(provider: Provider, container: str) -> list[str]:
 def _pull_missing(provider: Provider, refs: list[str], out_dir: Path, status: Status) -> list[str]:
     """Try the engine's registry for images with no offline source (CoreDNS)."""
     pulled: list[str] = []
+    if not isinstance(provider, CliProvider):
+        return pulled
     for ref in refs:
         with status.step(f"Pulling {ref}"):
-            if not isinstance(provider, CliProvider):
+            try:
+                res = _exec.run([provider.info.binary, "pull", ref], check=False, timeout=60)
+            except CommandError as exc:  # a registry that never answers times out here
+                status.detail(f"pull of {ref} failed: {exc}")
                 continue
-            res = (
-                _exec.run([provider.info.binary, "pull", ref], check=False, timeout=60)
-                if True
-                else None
-            )
-            if res is None or not res.ok:
-                status.detail(f"pull of {ref} failed: {res.stderr.strip()[-200:] if res else ''}")
+            if not res.ok:
+                status.detail(f"pull of {ref} failed: {res.stderr.strip()[-200:]}")
                 continue
             with (out_dir / f"pulled-{len(pulled)}.tar").open("wb") as fh:
                 provider.save_image([ref], fh)
