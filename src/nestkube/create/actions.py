@@ -34,21 +34,10 @@ KUBEADM_CONF = "/etc/nestkube/kubeadm.yaml"
 CNI_CONF = "/etc/cni/net.d/10-nestkube.conflist"
 
 
-def node_names(cluster: str, roles: list[str]) -> list[str]:
-    """kind's naming: <c>-control-plane, <c>-control-plane2, <c>-worker, <c>-worker2, ..."""
-    counts: dict[str, int] = {}
-    names = []
-    for role in roles:
-        counts[role] = counts.get(role, 0) + 1
-        suffix = "" if counts[role] == 1 else str(counts[role])
-        names.append(f"{cluster}-{role}{suffix}")
-    return names
-
-
 def plan_nodes(ctx: CreateContext, default_image: str) -> None:
     cfg = ctx.config
     ctx.network = f"nestkube-{cfg.name}"
-    names = node_names(cfg.name, [n.role for n in cfg.nodes])
+    names = cfg.node_names()
     api_port = cfg.networking.api_server_port
     first_cp = True
     for name, node in zip(names, cfg.nodes, strict=True):
