@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from fakes_engine import AnsweringProvider
 
 from nestkube._exec import Result
 from nestkube.errors import ClusterError, NestkubeError
@@ -32,7 +33,6 @@ from nestkube.load import (
     ref_candidates,
 )
 from nestkube.providers.base import Node, ProviderInfo, ProviderName
-from nestkube.providers.engine import CliProvider
 from nestkube.status import Status
 
 ID_A = "sha256:" + "a" * 64
@@ -44,7 +44,7 @@ MAIN = "from nestkube.cli.main import main; main()"
 MEDIA = "application/vnd.docker.distribution.manifest.v2+json"
 
 
-class FakeProvider(CliProvider):
+class FakeProvider(AnsweringProvider):
     """An engine holding ``images`` (name -> ID) and running cluster ``cluster``."""
 
     def __init__(
@@ -79,17 +79,7 @@ class FakeProvider(CliProvider):
         self.saved.append(list(images))
         dest.write(f"archive of {','.join(images)}".encode())
 
-    def exec(
-        self,
-        node: str,
-        args: Sequence[str],
-        *,
-        input: str | bytes | None = None,
-        check: bool = True,
-        what: str | None = None,
-        timeout: float | None = None,
-    ) -> Result:
-        argv = list(args)
+    def answer(self, node: str, argv: list[str]) -> Result:
         self.execs.append((node, argv))
         if argv == ["ctr", "-n", "k8s.io", "images", "ls"]:
             lines = [HEADER] + [

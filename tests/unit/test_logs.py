@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import tarfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from fakes_engine import AnsweringProvider
 
 from nestkube._exec import Result
 from nestkube._version import __version__
@@ -16,7 +16,6 @@ from nestkube.errors import ClusterError, CommandError
 from nestkube.host import HostFacts
 from nestkube.logs import NODE_COMMANDS, export_logs
 from nestkube.providers.base import Node, ProviderInfo
-from nestkube.providers.engine import CliProvider
 
 NODES = ("lg-control-plane", "lg-worker")
 PER_NODE = {name for name, _ in NODE_COMMANDS} | {"inspect.json"}
@@ -32,7 +31,7 @@ def pods_tar_b64() -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-class LogsProvider(CliProvider):
+class LogsProvider(AnsweringProvider):
     """Nodes whose journal and tools answer from a table; crictl is absent, as in our image."""
 
     def __init__(self, broken_node: str = "") -> None:
@@ -52,17 +51,7 @@ class LogsProvider(CliProvider):
     def engine_info(self) -> str:
         return "host:\n  arch: amd64\n"
 
-    def exec(
-        self,
-        node: str,
-        args: Sequence[str],
-        *,
-        input: str | bytes | None = None,
-        check: bool = True,
-        what: str | None = None,
-        timeout: float | None = None,
-    ) -> Result:
-        argv = list(args)
+    def answer(self, node: str, argv: list[str]) -> Result:
         if node == self.broken_node:
             raise CommandError(["podman", "exec", node, *argv], 125, "", "container not running")
         if argv[:2] == ["journalctl", "--no-pager"]:
