@@ -10,10 +10,18 @@ from typing import Any
 import pytest
 
 from nestkube.errors import CommandError, HostError, ProviderError
-from nestkube.providers.base import LABEL_CLUSTER, LABEL_ROLE, Mount, NodeSpec, ProviderInfo
+from nestkube.providers.base import (
+    LABEL_CLUSTER,
+    LABEL_ROLE,
+    Mount,
+    NodeRole,
+    NodeSpec,
+    ProviderInfo,
+)
 from nestkube.providers.docker import DockerProvider, parse_docker_info, probe_docker
 
 from .fakes import RESTRICTED_HOST, FakeEngine
+from .nodes import assert_node_run_args, node_spec
 
 # Trimmed from `docker info --format '{{json .}}'` of dockerd 20.10 on a cgroup v1 host.
 ROOTFUL_V1: dict[str, Any] = {
@@ -46,15 +54,8 @@ def info(rootless: bool = False) -> ProviderInfo:
     return ProviderInfo("docker", "docker", "20.10.24", rootless, RESTRICTED_HOST)
 
 
-def spec(role: str = "control-plane") -> NodeSpec:
-    return NodeSpec(
-        name="dk-control-plane" if role == "control-plane" else "dk-worker",
-        role="control-plane" if role == "control-plane" else "worker",
-        image="localhost/nestkube/node:v1.20.2",
-        cluster="dk",
-        network="nestkube-dk",
-        api_server_port=40001,
-    )
+def spec(role: NodeRole = "control-plane") -> NodeSpec:
+    return node_spec("dk", 40001, role)
 
 
 # --- info ---------------------------------------------------------------------------------
@@ -141,28 +142,22 @@ def test_endpoint_prefers_docker_host(
 # --- node command line ----------------------------------------------------------------------
 def test_node_run_args() -> None:
     args = DockerProvider(info()).node_run_args(spec())
-    joined = " ".join(args)
-    assert args[0] == "run"
-    assert args[-1] == "localhost/nestkube/node:v1.20.2"
-    for flag in (
-        "--privileged",
-        "--security-opt seccomp=unconfined",
-        "--security-opt apparmor=unconfined",
-        "--cgroupns=private",
-        "--volume dk-control-plane-var:/var",
-        "--stop-signal SIGRTMIN+3",
-        "--tmpfs /tmp",
-        "--tmpfs /run",
-        "--network nestkube-dk",
-        "--env container=docker",
-        "--hostname dk-control-plane",
-        "--publish 127.0.0.1:40001:6443/tcp",
-        f"--label {LABEL_CLUSTER}=dk",
-        f"--label {LABEL_ROLE}=control-plane",
-    ):
-        assert flag in joined, flag
-    # Podman-only flags, and no runtime override that would bypass dockerd's default runtime.
-    assert "--systemd" not in joined
+    # No Podman-only flags (checked by the helper), and no runtime override that would bypass
+    # dockerd's default runtime.
+    assert_node_run_args(
+        args,
+        (
+            "--volume dk-control-plane-var:/var",
+            "--tmpfs /tmp",
+            "--tmpfs /run",
+            "--network nestkube-dk",
+            "--env container=docker",
+            "--hostname dk-control-plane",
+            "--publish 127.0.0.1:40001:6443/tcp",
+            f"--label {LABEL_CLUSTER}=dk",
+            f"--label {LABEL_ROLE}=control-plane",
+        ),
+    )
     assert "--runtime" not in args
     # Below this host's hard limits (nofile 20000, nproc 96365).
     assert "nofile=16384:16384" in args
