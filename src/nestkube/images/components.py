@@ -93,6 +93,7 @@ def write_component_archives(
         write_image_archive(
             ImageSpec(tags=[ref], layers=spec_layers, entrypoint=entrypoint),
             out_dir / f"{name}.tar",
+            compress=True,
         )
         written.append(ref)
 

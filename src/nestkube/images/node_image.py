@@ -34,7 +34,7 @@ from nestkube.providers.engine import CliProvider
 from nestkube.status import SILENT, Status
 
 NODE_FILES = Path(__file__).with_name("node")
-RECIPE = "node-1"
+RECIPE = "node-2"
 LABEL_K8S_VERSION = "io.nestkube.kubernetes-version"
 LABEL_RUNTIME = "io.nestkube.runtime"
 LABEL_PRELOADED = "io.nestkube.preloaded-images"
