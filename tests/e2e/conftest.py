@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engines import ensure_dockerd, ensure_podman
 from support import workload_archive
 
 from nestkube.images.node_image import NodeImage, build_node_image
 from nestkube.kit.kubernetes import KubernetesBinaries, build_from_debian_source
 from nestkube.providers.base import Provider
+from nestkube.providers.docker import DockerProvider
 from nestkube.providers.podman import PodmanProvider, probe_podman
 from nestkube.status import Status
 
@@ -58,6 +60,25 @@ def podman() -> Provider:
 @pytest.fixture(scope="session")
 def podman_node_image(podman: Provider, kit: KubernetesBinaries, progress: Status) -> NodeImage:
     return build_node_image(podman, kit, pull_missing=False, status=progress)
+
+
+# Docker, and Podman through the harness (which says what is missing), once per module.
+@pytest.fixture(scope="module")
+def docker() -> DockerProvider:
+    return ensure_dockerd()
+
+
+@pytest.fixture(scope="module")
+def podman_engine() -> PodmanProvider:
+    return ensure_podman()
+
+
+@pytest.fixture(scope="module")
+def docker_node_image(
+    docker: DockerProvider, kit: KubernetesBinaries, progress: Status
+) -> NodeImage:
+    # A label check when another module built it already: the build is keyed by content.
+    return build_node_image(docker, kit, pull_missing=False, status=progress)
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,16 @@ import shutil
 import subprocess
 import tarfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.docker import DockerProvider, probe_docker
+from nestkube.providers.engine import CliProvider
 from nestkube.providers.nerdctl import NerdctlProvider, probe_nerdctl
 from nestkube.providers.podman import PodmanProvider, probe_podman
 
@@ -204,3 +208,20 @@ def busybox_archive(dest: Path, tag: str, marker: str = "") -> tuple[Path, str]:
         layers.append(Layer().add_file("/marker", marker_file, 0o644))
     image_id = write_image_archive(ImageSpec(tags=[tag], layers=layers, cmd=["/bin/sh"]), dest)
     return dest, image_id
+
+
+@contextmanager
+def busybox_loaded_into(
+    engine: CliProvider, tmp_path: Path, name: str, marker: str = ""
+) -> Iterator[tuple[str, str]]:
+    """A busybox image (see busybox_archive) loaded into ``engine`` alone, removed afterwards.
+
+    Tagged ``localhost/nestkube-e2e/<name>:<random>``; yields the tag and the image ID.
+    """
+    tag = f"localhost/nestkube-e2e/{name}:{uuid.uuid4().hex[:8]}"
+    archive, image_id = busybox_archive(tmp_path / "img.tar", tag, marker=marker)
+    engine.load_image_archive(archive)
+    try:
+        yield tag, image_id
+    finally:
+        engine.remove_image(tag)

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import busybox_archive, ensure_dockerd, ensure_podman
+from engines import busybox_loaded_into
+from support import engine_leftovers
 
 import nestkube
 from nestkube.config import default_config
 from nestkube.images.node_image import NodeImage, build_node_image
-from nestkube.kit.kubernetes import KubernetesBinaries, build_from_debian_source
-from nestkube.providers.base import LABEL_CLUSTER
+from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.providers.docker import DockerProvider
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import Status
@@ -37,29 +37,12 @@ CLI = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "nestkube")
 
 
 # --- fixtures -------------------------------------------------------------------------------
+# docker, podman_engine, kit, progress and docker_node_image come from conftest.py.
 @pytest.fixture(scope="module")
-def docker() -> DockerProvider:
-    return ensure_dockerd()
-
-
-@pytest.fixture(scope="module")
-def podman_engine() -> PodmanProvider:
-    return ensure_podman()
-
-
-@pytest.fixture(scope="module")
-def binaries() -> KubernetesBinaries:
-    return build_from_debian_source(Status(verbosity=1))
-
-
-@pytest.fixture(scope="module")
-def docker_image(docker: DockerProvider, binaries: KubernetesBinaries) -> NodeImage:
-    return build_node_image(docker, binaries, pull_missing=False, status=Status(verbosity=1))
-
-
-@pytest.fixture(scope="module")
-def podman_image(podman_engine: PodmanProvider, binaries: KubernetesBinaries) -> NodeImage:
-    return build_node_image(podman_engine, binaries, pull_missing=False, status=Status(verbosity=1))
+def podman_image(
+    podman_engine: PodmanProvider, kit: KubernetesBinaries, progress: Status
+) -> NodeImage:
+    return build_node_image(podman_engine, kit, pull_missing=False, status=progress)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +50,10 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("kube") / "config"
 
 
-def make_cluster(name: str, workers: int, engine: str, kubeconfig: Path) -> nestkube.Cluster:
+def fresh_cluster(
+    name: str, workers: int, engine: str, kubeconfig: Path
+) -> Iterator[nestkube.Cluster]:
+    """The body of a cluster fixture: create ``name`` anew, yield it, delete it afterwards."""
     nestkube.delete_cluster(name, provider=engine, kubeconfig_path=str(kubeconfig))
     start = time.monotonic()
     cluster = nestkube.create_cluster(
@@ -77,34 +63,29 @@ def make_cluster(name: str, workers: int, engine: str, kubeconfig: Path) -> nest
         status=Status(verbosity=1),
     )
     print(f"created {name} on {engine} in {time.monotonic() - start:.0f}s")
-    return cluster
+    yield cluster
+    nestkube.delete_cluster(name, provider=engine, kubeconfig_path=str(kubeconfig))
 
 
 @pytest.fixture(scope="module")
 def dk_single(
-    docker: DockerProvider, docker_image: NodeImage, kubeconfig: Path
+    docker: DockerProvider, docker_node_image: NodeImage, kubeconfig: Path
 ) -> Iterator[nestkube.Cluster]:
-    cluster = make_cluster(DK_SINGLE, 0, "docker", kubeconfig)
-    yield cluster
-    nestkube.delete_cluster(DK_SINGLE, provider="docker", kubeconfig_path=str(kubeconfig))
+    yield from fresh_cluster(DK_SINGLE, 0, "docker", kubeconfig)
 
 
 @pytest.fixture(scope="module")
 def dk_multi(
-    docker: DockerProvider, docker_image: NodeImage, kubeconfig: Path
+    docker: DockerProvider, docker_node_image: NodeImage, kubeconfig: Path
 ) -> Iterator[nestkube.Cluster]:
-    cluster = make_cluster(DK_MULTI, 2, "docker", kubeconfig)
-    yield cluster
-    nestkube.delete_cluster(DK_MULTI, provider="docker", kubeconfig_path=str(kubeconfig))
+    yield from fresh_cluster(DK_MULTI, 2, "docker", kubeconfig)
 
 
 @pytest.fixture(scope="module")
 def pm_cluster(
     podman_engine: PodmanProvider, podman_image: NodeImage, kubeconfig: Path
 ) -> Iterator[nestkube.Cluster]:
-    cluster = make_cluster(PM_LOAD, 0, "podman", kubeconfig)
-    yield cluster
-    nestkube.delete_cluster(PM_LOAD, provider="podman", kubeconfig_path=str(kubeconfig))
+    yield from fresh_cluster(PM_LOAD, 0, "podman", kubeconfig)
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -116,7 +97,12 @@ def nk(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def kubectl(
-    binaries: KubernetesBinaries, kubeconfig: Path, cluster: nestkube.Cluster, *args: str
+    binaries: KubernetesBinaries,
+    kubeconfig: Path,
+    cluster: nestkube.Cluster,
+    *args: str,
+    input: str | None = None,
+    timeout: float | None = 120,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -125,10 +111,11 @@ def kubectl(
             f"--context={cluster.context}",
             *args,
         ],
+        input=input,
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=timeout,
     )
 
 
@@ -179,19 +166,8 @@ def run_pod_never_pull(
             ],
         },
     }
-    applied = subprocess.run(
-        [
-            str(binaries.path("kubectl")),
-            f"--kubeconfig={kubeconfig}",
-            f"--context={cluster.context}",
-            "apply",
-            "-f",
-            "-",
-        ],
-        input=json.dumps(manifest),
-        capture_output=True,
-        text=True,
-        check=False,
+    applied = kubectl(
+        binaries, kubeconfig, cluster, "apply", "-f", "-", input=json.dumps(manifest), timeout=None
     )
     assert applied.returncode == 0, applied.stderr
     deadline = time.monotonic() + timeout
@@ -207,28 +183,12 @@ def run_pod_never_pull(
     return logs
 
 
-def leftovers(engine: str, cluster: str) -> list[str]:
-    label = f"label={LABEL_CLUSTER}={cluster}"
-    found = []
-    for args in (("ps", "-aq", "--filter", label), ("volume", "ls", "-q", "--filter", label)):
-        out = subprocess.run([engine, *args], capture_output=True, text=True, check=True).stdout
-        found += out.split()
-    networks = subprocess.run(
-        [engine, "network", "ls", "--format", "{{.Name}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    found += [n for n in networks if n == f"nestkube-{cluster}"]
-    return found
-
-
 # --- single node ----------------------------------------------------------------------------
 def test_docker_single_node_is_ready(
-    dk_single: nestkube.Cluster, binaries: KubernetesBinaries, kubeconfig: Path
+    dk_single: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig: Path
 ) -> None:
     assert dk_single.provider == "docker"
-    assert ready_nodes(binaries, kubeconfig, dk_single) == [f"{DK_SINGLE}-control-plane"]
+    assert ready_nodes(kit, kubeconfig, dk_single) == [f"{DK_SINGLE}-control-plane"]
 
 
 def test_export_logs_holds_the_kubelet_failure(
@@ -266,9 +226,9 @@ def test_export_logs_holds_the_kubelet_failure(
 
 # --- one control plane, two workers, and images across engines ------------------------------
 def test_docker_multi_node_is_ready(
-    dk_multi: nestkube.Cluster, binaries: KubernetesBinaries, kubeconfig: Path
+    dk_multi: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig: Path
 ) -> None:
-    assert ready_nodes(binaries, kubeconfig, dk_multi) == [
+    assert ready_nodes(kit, kubeconfig, dk_multi) == [
         f"{DK_MULTI}-control-plane",
         f"{DK_MULTI}-worker",
         f"{DK_MULTI}-worker2",
@@ -279,52 +239,44 @@ def test_podman_image_into_docker_cluster(
     dk_multi: nestkube.Cluster,
     podman_engine: PodmanProvider,
     docker: DockerProvider,
-    binaries: KubernetesBinaries,
+    kit: KubernetesBinaries,
     kubeconfig: Path,
     tmp_path: Path,
 ) -> None:
-    tag = f"localhost/nestkube-e2e/from-podman:{uuid.uuid4().hex[:8]}"
-    archive, _ = busybox_archive(tmp_path / "img.tar", tag, marker="built-with-podman")
-    podman_engine.load_image_archive(archive)
-    try:
+    with busybox_loaded_into(
+        podman_engine, tmp_path, "from-podman", marker="built-with-podman"
+    ) as (tag, _):
         assert not docker.image_exists(tag)
         start = time.monotonic()
         first = nk("load", "image", tag, "--name", DK_MULTI)
         print(f"load into 3 docker nodes: {time.monotonic() - start:.1f}s")
         assert "skipped" not in first.stderr
         assert run_pod_never_pull(
-            binaries, kubeconfig, dk_multi, tag, f"{DK_MULTI}-worker2"
+            kit, kubeconfig, dk_multi, tag, f"{DK_MULTI}-worker2"
         ).strip() == ("built-with-podman")
 
         second = nk("load", "image", tag, "--name", DK_MULTI)
         for node in (f"{DK_MULTI}-control-plane", f"{DK_MULTI}-worker", f"{DK_MULTI}-worker2"):
             assert f"image {tag} already present on node {node}, skipped" in second.stderr
-    finally:
-        podman_engine.remove_image(tag)
 
 
 def test_docker_image_into_podman_cluster(
     pm_cluster: nestkube.Cluster,
     podman_engine: PodmanProvider,
     docker: DockerProvider,
-    binaries: KubernetesBinaries,
+    kit: KubernetesBinaries,
     kubeconfig: Path,
     tmp_path: Path,
 ) -> None:
-    tag = f"localhost/nestkube-e2e/from-docker:{uuid.uuid4().hex[:8]}"
-    archive, _ = busybox_archive(tmp_path / "img.tar", tag, marker="built-with-docker")
-    docker.load_image_archive(archive)
-    try:
+    with busybox_loaded_into(docker, tmp_path, "from-docker", "built-with-docker") as (tag, _):
         assert not podman_engine.image_exists(tag)
         nk("load", "image", tag, "--name", PM_LOAD)
         node = f"{PM_LOAD}-control-plane"
-        assert run_pod_never_pull(binaries, kubeconfig, pm_cluster, tag, node).strip() == (
+        assert run_pod_never_pull(kit, kubeconfig, pm_cluster, tag, node).strip() == (
             "built-with-docker"
         )
         second = nk("load", "image", tag, "--name", PM_LOAD)
         assert f"image {tag} already present on node {node}, skipped" in second.stderr
-    finally:
-        docker.remove_image(tag)
 
 
 def test_bad_input_is_one_line_exit_1(dk_multi: nestkube.Cluster, tmp_path: Path) -> None:
@@ -356,7 +308,11 @@ def test_delete_leaves_nothing(
             str(kubeconfig),
         )
         assert proc.returncode == 0
-        assert leftovers("docker", name) == [], name
+        assert engine_leftovers("docker", name) == {
+            "containers": [],
+            "volumes": [],
+            "networks": [],
+        }, name
     contexts = kubeconfig.read_text() if kubeconfig.exists() else ""
     assert f"nestkube-{DK_SINGLE}" not in contexts
     assert f"nestkube-{DK_MULTI}" not in contexts

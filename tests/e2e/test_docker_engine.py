@@ -16,37 +16,25 @@ from pathlib import Path
 
 import pytest
 from engines import (
-    busybox_archive,
+    busybox_loaded_into,
     busybox_rootfs,
     ensure_dockerd,
     ensure_nerdctl,
-    ensure_podman,
 )
 
 from nestkube.errors import HostError
 from nestkube.host import read_missing_capabilities
-from nestkube.images.node_image import NodeImage, build_node_image
-from nestkube.kit.kubernetes import KubernetesBinaries, build_from_debian_source
+from nestkube.images.node_image import NodeImage
 from nestkube.load import answering_engines, find_image_source, load_images
 from nestkube.providers.base import NodeSpec
 from nestkube.providers.docker import DockerProvider
 from nestkube.providers.nerdctl import NerdctlProvider
 from nestkube.providers.podman import PodmanProvider
-from nestkube.status import Status
 
 pytestmark = pytest.mark.e2e
 
 BARE = "e2e-dk-bare"
-
-
-@pytest.fixture(scope="module")
-def docker() -> DockerProvider:
-    return ensure_dockerd()
-
-
-@pytest.fixture(scope="module")
-def podman_engine() -> PodmanProvider:
-    return ensure_podman()
+# docker, podman_engine and docker_node_image are module-scoped fixtures of conftest.py.
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +106,7 @@ def test_caps_error_is_explained_without_the_filter(
 def test_image_only_podman_has_is_found_there(
     docker: DockerProvider, podman_engine: PodmanProvider, tmp_path: Path
 ) -> None:
-    tag = f"localhost/nestkube-e2e/podman-only:{uuid.uuid4().hex[:8]}"
-    archive, image_id = busybox_archive(tmp_path / "img.tar", tag, marker="podman")
-    podman_engine.load_image_archive(archive)
-    try:
+    with busybox_loaded_into(podman_engine, tmp_path, "podman-only", "podman") as (tag, image_id):
         assert not docker.image_exists(tag)
         engines = answering_engines()
         assert {e.info.name for e in engines} >= {"podman", "docker"}
@@ -131,21 +116,9 @@ def test_image_only_podman_has_is_found_there(
         source, got_id = found
         assert source.info.name == "podman"
         assert got_id == image_id
-    finally:
-        podman_engine.remove_image(tag)
 
 
 # --- a bare node (no Kubernetes started) run by Docker --------------------------------------
-@pytest.fixture(scope="module")
-def docker_kit() -> KubernetesBinaries:
-    return build_from_debian_source(Status(verbosity=1))
-
-
-@pytest.fixture(scope="module")
-def docker_node_image(docker: DockerProvider, docker_kit: KubernetesBinaries) -> NodeImage:
-    return build_node_image(docker, docker_kit, pull_missing=False, status=Status(verbosity=1))
-
-
 @pytest.fixture(scope="module")
 def bare_node(docker: DockerProvider, docker_node_image: NodeImage) -> Iterator[str]:
     docker.delete_nodes(docker.list_nodes(BARE))
@@ -170,10 +143,8 @@ def bare_node(docker: DockerProvider, docker_node_image: NodeImage) -> Iterator[
 def test_load_from_podman_into_docker_node_then_skip(
     docker: DockerProvider, podman_engine: PodmanProvider, bare_node: str, tmp_path: Path
 ) -> None:
-    tag = f"localhost/nestkube-e2e/into-docker:{uuid.uuid4().hex[:8]}"
-    archive, image_id = busybox_archive(tmp_path / "img.tar", tag, marker="into-docker")
-    podman_engine.load_image_archive(archive)
-    try:
+    image = busybox_loaded_into(podman_engine, tmp_path, "into-docker", marker="into-docker")
+    with image as (tag, image_id):
         first = load_images([tag], cluster=BARE)
         assert [(o.node, o.loaded, o.source) for o in first] == [(bare_node, True, "podman")]
         refs = docker.exec(bare_node, ["ctr", "-n", "k8s.io", "images", "ls", "-q"]).stdout
@@ -186,8 +157,6 @@ def test_load_from_podman_into_docker_node_then_skip(
             image_id in refs.split()
             or image_id in docker.exec(bare_node, ["ctr", "-n", "k8s.io", "images", "ls"]).stdout
         )
-    finally:
-        podman_engine.remove_image(tag)
 
 
 # --- nerdctl: written to run where it is installed; skipped (reported as not run) here -------
@@ -199,39 +168,33 @@ def nerdctl() -> NerdctlProvider:
 def test_nerdctl_privileged_node_starts_or_is_explained(
     nerdctl: NerdctlProvider, tmp_path: Path
 ) -> None:
-    tag = f"localhost/nestkube-e2e/nerdctl-busybox:{uuid.uuid4().hex[:8]}"
-    archive, _ = busybox_archive(tmp_path / "img.tar", tag)
-    nerdctl.load_image_archive(archive)
-    spec = NodeSpec(
-        name=f"e2e-nc-{uuid.uuid4().hex[:6]}",
-        role="worker",
-        image=tag,
-        cluster="e2e-nc",
-        network="bridge",
-    )
-    try:
-        if read_missing_capabilities(Path("/")):
-            # A restricted host without a filtering runtime: nestkube explains, not runc.
-            try:
+    with busybox_loaded_into(nerdctl, tmp_path, "nerdctl-busybox") as (tag, _):
+        spec = NodeSpec(
+            name=f"e2e-nc-{uuid.uuid4().hex[:6]}",
+            role="worker",
+            image=tag,
+            cluster="e2e-nc",
+            network="bridge",
+        )
+        try:
+            if read_missing_capabilities(Path("/")):
+                # A restricted host without a filtering runtime: nestkube explains, not runc.
+                try:
+                    nerdctl.create_node(spec)
+                except HostError as exc:
+                    assert "BinaryName" in str(exc)
+                    return
+            else:
                 nerdctl.create_node(spec)
-            except HostError as exc:
-                assert "BinaryName" in str(exc)
-                return
-        else:
-            nerdctl.create_node(spec)
-        res = nerdctl.exec(spec.name, ["echo", "up"])
-        assert res.stdout.strip() == "up"
-    finally:
-        subprocess.run([nerdctl.info.binary, "rm", "-f", spec.name], check=False)
-        nerdctl.remove_volume(nerdctl.volume_name(spec.name))
-        nerdctl.remove_image(tag)
+            res = nerdctl.exec(spec.name, ["echo", "up"])
+            assert res.stdout.strip() == "up"
+        finally:
+            subprocess.run([nerdctl.info.binary, "rm", "-f", spec.name], check=False)
+            nerdctl.remove_volume(nerdctl.volume_name(spec.name))
 
 
 def test_image_only_nerdctl_has_is_found_there(nerdctl: NerdctlProvider, tmp_path: Path) -> None:
-    tag = f"localhost/nestkube-e2e/nerdctl-only:{uuid.uuid4().hex[:8]}"
-    archive, image_id = busybox_archive(tmp_path / "img.tar", tag, marker="nerdctl")
-    nerdctl.load_image_archive(archive)
-    try:
+    with busybox_loaded_into(nerdctl, tmp_path, "nerdctl-only", "nerdctl") as (tag, image_id):
         engines = answering_engines()
         others = [e for e in engines if e.info.name != "nerdctl"]
         assert all(not e.image_exists(tag) for e in others)
@@ -239,5 +202,3 @@ def test_image_only_nerdctl_has_is_found_there(nerdctl: NerdctlProvider, tmp_pat
         assert found is not None
         assert found[0].info.name == "nerdctl"
         assert found[1] == image_id
-    finally:
-        nerdctl.remove_image(tag)

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import ensure_dockerd
 from support import engine_leftovers, nestkube_cli
 
 from nestkube.images.archive import host_arch
@@ -37,13 +36,11 @@ from nestkube.images.node_image import (
     LABEL_PRELOADED,
     LABEL_RUNTIME,
     NodeImage,
-    build_node_image,
 )
 from nestkube.kit.base_image import base_image_name
 from nestkube.kit.kubernetes import KUBE_COMMANDS, KubernetesBinaries
 from nestkube.providers.base import Node, NodeSpec, Provider
 from nestkube.providers.docker import DockerProvider
-from nestkube.status import Status
 
 MIRROR_IMAGE = "localhost/nestkube/node:mirror-test"
 # The last command downloaded, so a mismatch there proves earlier good files are not kept.
@@ -62,18 +59,7 @@ FLAGS = (
 
 
 # --- fixtures -------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def docker() -> DockerProvider:
-    return ensure_dockerd()
-
-
-@pytest.fixture(scope="module")
-def docker_node_image(
-    docker: DockerProvider, kit: KubernetesBinaries, progress: Status
-) -> NodeImage:
-    # test_docker_cluster.py builds the same image in a module fixture; the build key makes
-    # this a label check when it is already there.
-    return build_node_image(docker, kit, pull_missing=False, status=progress)
+# docker and docker_node_image (module scope), kit and podman_node_image come from conftest.py.
 
 
 @dataclass(frozen=True)
