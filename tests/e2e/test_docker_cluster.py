@@ -22,7 +22,7 @@ from support import engine_leftovers
 
 import nestkube
 from nestkube.config import default_config
-from nestkube.images.node_image import NodeImage, build_node_image
+from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.providers.docker import DockerProvider
 from nestkube.providers.podman import PodmanProvider
@@ -37,14 +37,7 @@ CLI = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "nestkube")
 
 
 # --- fixtures -------------------------------------------------------------------------------
-# docker, podman_engine, kit, progress and docker_node_image come from conftest.py.
-@pytest.fixture(scope="module")
-def podman_image(
-    podman_engine: PodmanProvider, kit: KubernetesBinaries, progress: Status
-) -> NodeImage:
-    return build_node_image(podman_engine, kit, pull_missing=False, status=progress)
-
-
+# docker, podman_engine, kit, docker_node_image and podman_node_image come from conftest.py.
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("kube") / "config"
@@ -83,7 +76,7 @@ def dk_multi(
 
 @pytest.fixture(scope="module")
 def pm_cluster(
-    podman_engine: PodmanProvider, podman_image: NodeImage, kubeconfig: Path
+    podman_engine: PodmanProvider, podman_node_image: NodeImage, kubeconfig: Path
 ) -> Iterator[nestkube.Cluster]:
     yield from fresh_cluster(PM_LOAD, 0, "podman", kubeconfig)
 
