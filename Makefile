@@ -41,13 +41,13 @@ lint: venv
 	$(BIN)/mypy
 
 unit: venv
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit bench
 
 e2e: deps venv
 	$(BIN)/pytest -v -m e2e tests/e2e
 
 test: deps venv lint
-	$(BIN)/pytest -v tests/unit tests/e2e
+	$(BIN)/pytest -v tests/unit bench tests/e2e
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
