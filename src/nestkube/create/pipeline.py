@@ -62,13 +62,25 @@ def run(ctx: CreateContext) -> None:
 
 
 def cleanup(ctx: CreateContext) -> None:
-    """Remove every container, volume, network and kubeconfig entry this create made."""
-    with ctx.status.step(f"Removing what the failed create of {ctx.name!r} made"):
-        nodes = ctx.provider.list_nodes(ctx.name)
-        ctx.provider.delete_nodes(nodes)
+    """Remove every container, volume, network and kubeconfig entry this create made.
+
+    Each part is tried even when an earlier one fails, and a failure here is reported as a
+    warning so the error that stopped the create is the one the user sees.
+    """
+
+    def nodes_and_volumes() -> None:
+        ctx.provider.delete_nodes(ctx.provider.list_nodes(ctx.name))
         for volume in ctx.provider.cluster_volumes(ctx.name):
             ctx.provider.remove_volume(volume)
-        if ctx.network_created:
-            ctx.provider.delete_network_if_unused(ctx.network)
-        if ctx.kubeconfig_written:
-            kubeconfig.remove_cluster(ctx.name, ctx.kubeconfig)
+
+    parts: list[tuple[str, Callable[[], object]]] = [("nodes and volumes", nodes_and_volumes)]
+    if ctx.network_created:
+        parts.append(("network", lambda: ctx.provider.delete_network_if_unused(ctx.network)))
+    if ctx.kubeconfig_written:
+        parts.append(("kubeconfig", lambda: kubeconfig.remove_cluster(ctx.name, ctx.kubeconfig)))
+    with ctx.status.step(f"Removing what the failed create of {ctx.name!r} made"):
+        for what, part in parts:
+            try:
+                part()
+            except NestkubeError as exc:
+                ctx.status.warn(f"could not remove the {what} of {ctx.name!r}: {exc}")

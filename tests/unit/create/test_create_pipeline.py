@@ -1,0 +1,229 @@
+"""The create pipeline's guarantees, on an in-memory engine: a failure anywhere removes what
+was made (unless --retain), names the step with its log tail, and never touches an existing
+cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from nestkube import kubeconfig
+from nestkube.config import default_config
+from nestkube.create import actions, pipeline
+from nestkube.create.context import CreateContext
+from nestkube.errors import ClusterError, CommandError
+from nestkube.host import HostFacts
+from nestkube.images.node_image import LABEL_K8S_VERSION
+from nestkube.providers.base import LABEL_CLUSTER, Mount, Node, NodeSpec, ProviderInfo
+from nestkube.status import SILENT
+
+ADMIN = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: kubernetes
+  cluster: {server: "https://x:6443", certificate-authority-data: Q0E=}
+users:
+- name: kubernetes-admin
+  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
+contexts:
+- name: kubernetes-admin@kubernetes
+  context: {cluster: kubernetes, user: kubernetes-admin}
+current-context: kubernetes-admin@kubernetes
+"""
+
+
+class MemoryEngine:
+    """Just enough of a provider to hold containers, volumes and networks in memory."""
+
+    def __init__(self) -> None:
+        self.info = ProviderInfo(
+            name="podman", binary="podman", version="4.3.1", rootless=False, host=HostFacts()
+        )
+        self.nodes: dict[str, Node] = {}
+        self.volumes: dict[str, str] = {}
+        self.networks: set[str] = set()
+
+    def create_node(self, spec: NodeSpec) -> Node:
+        node = Node(spec.name, spec.role, spec.cluster, "running", {LABEL_CLUSTER: spec.cluster})
+        self.volumes[f"{spec.name}-var"] = spec.cluster
+        self.nodes[spec.name] = node
+        return node
+
+    def node_ip(self, node: str, network: str) -> str:
+        return f"10.0.0.{sorted(self.nodes).index(node) + 2}"
+
+    def list_clusters(self) -> list[str]:
+        return sorted({n.cluster for n in self.nodes.values()})
+
+    def list_nodes(self, cluster: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.cluster == cluster]
+
+    def delete_nodes(self, nodes: Sequence[Node]) -> None:
+        for node in nodes:
+            self.nodes.pop(node.name, None)
+
+    def cluster_volumes(self, cluster: str) -> list[str]:
+        return [v for v, c in self.volumes.items() if c == cluster]
+
+    def remove_volume(self, name: str) -> None:
+        self.volumes.pop(name, None)
+
+    def network_exists(self, name: str) -> bool:
+        return name in self.networks
+
+    def ensure_network(self, name: str, cluster: str) -> None:
+        self.networks.add(name)
+
+    def delete_network_if_unused(self, name: str) -> None:
+        self.networks.discard(name)
+
+    def image_exists(self, image: str) -> bool:
+        return True
+
+    def image_labels(self, image: str) -> dict[str, str]:
+        return {LABEL_K8S_VERSION: "v1.20.2"}
+
+
+def context(engine: MemoryEngine, name: str, kubeconfig_path: Path, **kw: object) -> CreateContext:
+    ctx = CreateContext(
+        config=default_config(name, workers=1),
+        provider=engine,  # type: ignore[arg-type]
+        status=SILENT,
+        kubeconfig=str(kubeconfig_path),
+        **kw,  # type: ignore[arg-type]
+    )
+    actions.plan_nodes(ctx, "localhost/nestkube/node:v1.20.2")
+    return ctx
+
+
+def fail_with(message: str) -> Callable[[CreateContext], None]:
+    def step(ctx: CreateContext) -> None:
+        raise CommandError(["kubeadm", "init"], 1, "", f"line one\n{message}")
+
+    return step
+
+
+def write_kubeconfig(ctx: CreateContext) -> None:
+    ctx.kubeconfig_written = True
+    kubeconfig.merge_cluster(ADMIN, ctx.name, "https://127.0.0.1:1", ctx.kubeconfig)
+
+
+@pytest.fixture(autouse=True)
+def no_host_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(actions, "preflight", lambda ctx: None)
+
+
+def use_steps(monkeypatch: pytest.MonkeyPatch, *steps: pipeline.Step) -> None:
+    monkeypatch.setattr(pipeline, "steps", lambda ctx: list(steps))
+
+
+def test_a_failed_step_removes_everything_and_names_itself(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = MemoryEngine()
+    path = tmp_path / "config"
+    use_steps(
+        monkeypatch,
+        ("Preparing nodes", actions.provision_nodes),
+        ("Writing kubeconfig", write_kubeconfig),
+        ("Starting the control plane (kubeadm init)", fail_with("kubeadm: the reason")),
+    )
+    ctx = context(engine, "c1", path)
+    with pytest.raises(ClusterError) as err:
+        pipeline.run(ctx)
+    assert str(err.value).startswith("step 'Starting the control plane (kubeadm init)' failed")
+    assert "kubeadm: the reason" in err.value.detail
+    assert engine.nodes == {} and engine.volumes == {} and engine.networks == set()
+    assert not kubeconfig.has_entries("c1", str(path))
+
+
+def test_retain_keeps_the_nodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    engine = MemoryEngine()
+    use_steps(
+        monkeypatch,
+        ("Preparing nodes", actions.provision_nodes),
+        ("Starting the control plane (kubeadm init)", fail_with("boom")),
+    )
+    with pytest.raises(ClusterError):
+        pipeline.run(context(engine, "c2", tmp_path / "config", retain=True))
+    assert sorted(engine.nodes) == ["c2-control-plane", "c2-worker"]
+    assert "nestkube-c2" in engine.networks
+
+
+def test_an_existing_cluster_is_never_cleaned_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = MemoryEngine()
+    use_steps(monkeypatch, ("Preparing nodes", actions.provision_nodes))
+    pipeline.run(context(engine, "c3", tmp_path / "config"))
+    before = dict(engine.nodes)
+    with pytest.raises(ClusterError, match="already exists"):
+        pipeline.run(context(engine, "c3", tmp_path / "config"))
+    assert engine.nodes == before
+
+
+def test_a_shared_network_made_by_someone_else_stays(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = MemoryEngine()
+    engine.networks.add("nestkube-c4")
+    use_steps(
+        monkeypatch,
+        ("Preparing nodes", actions.provision_nodes),
+        ("Joining nodes", fail_with("join failed")),
+    )
+    with pytest.raises(ClusterError):
+        pipeline.run(context(engine, "c4", tmp_path / "config"))
+    assert engine.nodes == {}
+    assert "nestkube-c4" in engine.networks
+
+
+def test_a_cleanup_failure_does_not_hide_the_cause(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = MemoryEngine()
+
+    def broken_delete(nodes: Sequence[Node]) -> None:
+        raise CommandError(["podman", "rm"], 125, "", "engine went away")
+
+    monkeypatch.setattr(engine, "delete_nodes", broken_delete)
+    use_steps(
+        monkeypatch,
+        ("Preparing nodes", actions.provision_nodes),
+        ("Starting the control plane (kubeadm init)", fail_with("the real cause")),
+    )
+    with pytest.raises(ClusterError) as err:
+        pipeline.run(context(engine, "c5", tmp_path / "config"))
+    assert "the real cause" in err.value.detail
+    assert engine.networks == set()  # the parts after the failed one still ran
+
+
+def test_a_missing_mount_fails_before_anything_is_made(tmp_path: Path) -> None:
+    engine = MemoryEngine()
+    ctx = context(engine, "c6", tmp_path / "config")
+    spec = ctx.specs[1]
+    ctx.specs[1] = NodeSpec(**{**spec.__dict__, "mounts": (Mount("/does/not/exist", "/x"),)})
+    with pytest.raises(ClusterError, match="/does/not/exist does not exist"):
+        pipeline.run(ctx)
+    assert engine.nodes == {} and engine.networks == set()
+
+
+def test_kind_node_names(tmp_path: Path) -> None:
+    ctx = CreateContext(
+        config=default_config("n", workers=2, control_planes=2),
+        provider=MemoryEngine(),  # type: ignore[arg-type]
+        status=SILENT,
+    )
+    actions.plan_nodes(ctx, "img")
+    assert [s.name for s in ctx.specs] == [
+        "n-control-plane",
+        "n-control-plane2",
+        "n-worker",
+        "n-worker2",
+    ]
+    # Only the first control plane publishes the API server.
+    assert [s.api_server_port > 0 for s in ctx.specs] == [True, False, False, False]
+    assert {s.network for s in ctx.specs} == {"nestkube-n"}
