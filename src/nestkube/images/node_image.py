@@ -150,8 +150,12 @@ def build_node_image(
             "ENV container=docker",
             *[f"LABEL {k}={_label_value(v)}" for k, v in labels.items()],
         ]
+        previous = provider.image_id(target)
         with status.step(f"Committing {target}"):
             provider.commit(container, target, changes)
+        if previous and previous != provider.image_id(target) and isinstance(provider, CliProvider):
+            # The tag moved; drop the old image unless a node still runs from it.
+            provider.remove_unused_image(previous)
         for ref in missing:
             status.warn(f"{ref} has no offline source and no registry answered: not preloaded")
     finally:

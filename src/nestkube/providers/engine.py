@@ -329,6 +329,10 @@ class CliProvider:
     def remove_image(self, image: str) -> None:
         self._run("rmi", "--force", image, check=False)
 
+    def remove_unused_image(self, image: str) -> None:
+        """Remove ``image`` only if no container uses it (the engine refuses otherwise)."""
+        self._run("rmi", image, check=False)
+
     def import_rootfs(self, tarball: Path, image: str) -> None:
         self._run("import", str(tarball), image, what=f"importing {tarball} as {image}")
 
