@@ -18,7 +18,6 @@ from nestkube.create import actions, pipeline
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.images.node_image import LABEL_K8S_VERSION, default_node_image
-from nestkube.kit.kubernetes import KUBE_COMMANDS  # noqa: F401  (re-exported for tools)
 from nestkube.providers import get_provider
 from nestkube.providers.base import LABEL_NETWORK, Node, Provider
 from nestkube.status import SILENT, Status
@@ -167,16 +166,10 @@ def get_kubeconfig(
 ) -> str:
     """The cluster's kubeconfig text; ``internal`` addresses the API server inside the network."""
     prov = engine or get_provider(provider)
-    nodes = [n for n in prov.list_nodes(name) if n.role == "control-plane"]
-    if not nodes:
-        raise ClusterError(f"no cluster named {name!r}")
-    node = nodes[0]
-    admin = prov.exec(node.name, ["cat", actions.ADMIN_CONF], what="reading admin.conf").stdout
+    node = _control_plane(prov, name)
+    admin, server = actions.admin_kubeconfig(prov, node)
     if internal:
         server = f"https://{node.name}:6443"
-    else:
-        host, port = prov.api_server_endpoint(node)
-        server = f"https://{host}:{port}"
     return kubeconfig.build_kubeconfig(admin, name, server)
 
 
@@ -188,12 +181,16 @@ def export_kubeconfig(
     engine: Provider | None = None,
 ) -> Path:
     prov = engine or get_provider(provider)
+    admin, server = actions.admin_kubeconfig(prov, _control_plane(prov, name))
+    return kubeconfig.merge_cluster(admin, name, server, kubeconfig_path)
+
+
+def _control_plane(prov: Provider, name: str) -> Node:
+    """The first control-plane node of cluster ``name`` (list_nodes sorts them first)."""
     nodes = [n for n in prov.list_nodes(name) if n.role == "control-plane"]
     if not nodes:
         raise ClusterError(f"no cluster named {name!r}")
-    admin = prov.exec(nodes[0].name, ["cat", actions.ADMIN_CONF], what="reading admin.conf").stdout
-    host, port = prov.api_server_endpoint(nodes[0])
-    return kubeconfig.merge_cluster(admin, name, f"https://{host}:{port}", kubeconfig_path)
+    return nodes[0]
 
 
 def dry_run_plan(

@@ -15,7 +15,7 @@ from nestkube import doctor, kubeconfig
 from nestkube.config.host_check import check_against_provider
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError, HostError
-from nestkube.images.node_image import LABEL_K8S_VERSION, LABEL_MISSING
+from nestkube.images.node_image import LABEL_K8S_VERSION, LABEL_MISSING, LABEL_PRELOADED
 from nestkube.kubeadm.cni import masquerade_rules, render_bridge_cni, route_commands
 from nestkube.kubeadm.config import (
     KubeadmParams,
@@ -25,8 +25,8 @@ from nestkube.kubeadm.config import (
 )
 from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.kubeadm.patches import apply_patches
-from nestkube.providers.base import NodeSpec
-from nestkube.providers.engine import free_port
+from nestkube.providers.base import Node, NodeSpec, Provider
+from nestkube.providers.engine import bracket_ipv6, client_address, free_port
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBECTL = ["kubectl", f"--kubeconfig={ADMIN_CONF}"]
@@ -101,6 +101,7 @@ def read_image_facts(ctx: CreateContext) -> None:
     if not ctx.kubernetes_version:
         raise ClusterError(f"{ctx.specs[0].image} is not a nestkube node image (no version label)")
     ctx.missing_images = tuple(x for x in labels.get(LABEL_MISSING, "").split(",") if x)
+    ctx.preloaded_images = tuple(x for x in labels.get(LABEL_PRELOADED, "").split(",") if x)
 
 
 def create_network(ctx: CreateContext) -> None:
@@ -168,7 +169,7 @@ def _restrict_oom(ctx: CreateContext) -> bool:
 
 
 def configure_containerd(ctx: CreateContext) -> None:
-    sandbox = next((i for i in _preloaded_pause(ctx)), "k8s.gcr.io/pause:3.2")
+    sandbox = next((i for i in ctx.preloaded_images if "/pause:" in i), "k8s.gcr.io/pause:3.2")
     text = render_containerd_config(
         restrict_oom_score_adj=_restrict_oom(ctx),
         cgroup_driver=ctx.provider.info.cgroup_driver,
@@ -187,12 +188,6 @@ def configure_containerd(ctx: CreateContext) -> None:
         list(pool.map(one, ctx.specs))
 
 
-def _preloaded_pause(ctx: CreateContext) -> list[str]:
-    labels = ctx.provider.image_labels(ctx.specs[0].image)
-    refs = labels.get("io.nestkube.preloaded-images", "").split(",")
-    return [r for r in refs if "/pause:" in r]
-
-
 def write_file(ctx: CreateContext, node: str, path: str, content: str) -> None:
     ctx.provider.exec(
         node,
@@ -207,7 +202,13 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
     bootstrap = ctx.control_planes[0]
     cp_ip = ctx.node_ips[bootstrap.name]
     node_cfg = cfg.nodes[ctx.specs.index(spec)]
-    sans = ("localhost", "127.0.0.1", bootstrap.name, cp_ip, spec_api_host(bootstrap))
+    sans = (
+        "localhost",
+        "127.0.0.1",
+        bootstrap.name,
+        cp_ip,
+        client_address(bootstrap.api_server_address),
+    )
     return KubeadmParams(
         kubernetes_version=ctx.kubernetes_version,
         cluster_name=cfg.name,
@@ -226,11 +227,6 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         token=ctx.token,
         control_plane=spec.role == "control-plane",
     )
-
-
-def spec_api_host(spec: NodeSpec) -> str:
-    addr = spec.api_server_address
-    return "127.0.0.1" if addr in ("0.0.0.0", "") else addr
 
 
 def patched_config(ctx: CreateContext, spec: NodeSpec, rendered: str) -> str:
@@ -340,17 +336,18 @@ def _pairs(rules: list[list[str]]) -> list[tuple[list[str], list[str]]]:
     return [(rules[i], rules[i + 1]) for i in range(0, len(rules), 2)]
 
 
+def admin_kubeconfig(provider: Provider, node: Node) -> tuple[str, str]:
+    """A control plane's admin.conf and the URL its API server answers on from the host."""
+    admin = provider.exec(node.name, ["cat", ADMIN_CONF], what="reading admin.conf").stdout
+    host, port = provider.api_server_endpoint(node)
+    return admin, f"https://{bracket_ipv6(host)}:{port}"
+
+
 def export_kubeconfig(ctx: CreateContext) -> None:
-    node = ctx.provider.list_nodes(ctx.name)[0]
-    admin = ctx.provider.exec(node.name, ["cat", ADMIN_CONF], what="reading admin.conf").stdout
-    host, port = ctx.provider.api_server_endpoint(node)
-    server = f"https://{_url_host(host)}:{port}"
+    node = next(n for n in ctx.provider.list_nodes(ctx.name) if n.name == ctx.bootstrap_node)
+    admin, server = admin_kubeconfig(ctx.provider, node)
     ctx.kubeconfig_written = True
     kubeconfig.merge_cluster(admin, ctx.name, server, ctx.kubeconfig)
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def wait_ready(ctx: CreateContext) -> None:

@@ -31,6 +31,7 @@ class CreateContext:
     network: str = ""
     kubernetes_version: str = ""
     missing_images: tuple[str, ...] = ()
+    preloaded_images: tuple[str, ...] = ()
     specs: list[NodeSpec] = field(default_factory=list)
     node_ips: dict[str, str] = field(default_factory=dict)
     pod_cidrs: dict[str, str] = field(default_factory=dict)

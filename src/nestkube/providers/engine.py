@@ -118,13 +118,13 @@ class CliProvider:
         if spec.role == "control-plane":
             args += [
                 "--publish",
-                f"{_host_ip(spec.api_server_address)}:{spec.api_server_port}:{API_SERVER_PORT}/tcp",
+                f"{bracket_ipv6(spec.api_server_address)}:{spec.api_server_port}:{API_SERVER_PORT}/tcp",
             ]
         for pm in spec.port_mappings:
             host_port = str(pm.host_port) if pm.host_port else ""
             args += [
                 "--publish",
-                f"{_host_ip(pm.listen_address)}:{host_port}:{pm.container_port}/{pm.protocol.lower()}",
+                f"{bracket_ipv6(pm.listen_address)}:{host_port}:{pm.container_port}/{pm.protocol.lower()}",
             ]
         args += self.extra_node_args(spec)
         args.append(spec.image)
@@ -257,11 +257,11 @@ class CliProvider:
         port = node.labels.get(LABEL_API_PORT)
         address = node.labels.get(LABEL_API_ADDRESS, "127.0.0.1")
         if port and port != "0":
-            return _client_address(address), int(port)
+            return client_address(address), int(port)
         data = self._inspect("container", node.name)
         ports = data.get("NetworkSettings", {}).get("Ports", {}) or {}
         for binding in ports.get(f"{API_SERVER_PORT}/tcp") or []:
-            return _client_address(binding.get("HostIp") or address), int(binding["HostPort"])
+            return client_address(binding.get("HostIp") or address), int(binding["HostPort"])
         raise ProviderError(f"node {node.name} publishes no API server port")
 
     def copy_to(self, node: str, src: Path, dest: str) -> None:
@@ -356,11 +356,11 @@ class CliProvider:
         self._run("rm", "--force", name, check=False)
 
 
-def _host_ip(address: str) -> str:
+def bracket_ipv6(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-def _client_address(address: str) -> str:
+def client_address(address: str) -> str:
     """Where a client on the host connects for a bind address (0.0.0.0 means loopback)."""
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(address, address)
 
