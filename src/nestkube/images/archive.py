@@ -25,26 +25,65 @@ def host_arch() -> str:
     return _ARCH.get(machine, machine)
 
 
+REGULAR = tarfile.REGTYPE
+DIRECTORY = tarfile.DIRTYPE
+SYMLINK = tarfile.SYMTYPE
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path of a layer with exactly the metadata it is written with."""
+
+    path: str  # inside the image, without the leading "/"
+    type: bytes  # REGULAR, DIRECTORY or SYMLINK
+    mode: int  # permission bits including setuid, setgid and sticky (0o7777 at most)
+    uid: int = 0
+    gid: int = 0
+    source: Path | None = None  # a regular file's content
+    target: str = ""  # a symlink's target
+
+
 @dataclass
 class Layer:
-    """Files for one layer: (path inside the image, content source) plus symlinks and dirs."""
+    """The entries of one layer, by path, or a prepared layer tar used as-is.
 
-    files: list[tuple[str, Path, int]] = field(default_factory=list)
-    symlinks: list[tuple[str, str]] = field(default_factory=list)
-    dirs: list[tuple[str, int]] = field(default_factory=list)
-    tarball: Path | None = None  # a prepared layer tar used as-is
+    Parents that are not declared are written as directories 0755 owned by root; declare a
+    directory to give it other metadata. In a layer above others, even an implicit parent
+    replaces the metadata of that directory below, so declare it there too.
+    """
 
-    def add_file(self, dest: str, src: Path, mode: int = 0o755) -> Layer:
-        self.files.append((dest.lstrip("/"), src, mode))
+    entries: dict[str, Entry] = field(default_factory=dict)
+    tarball: Path | None = None
+
+    def add_file(
+        self, dest: str, src: Path, mode: int = 0o755, *, uid: int = 0, gid: int = 0
+    ) -> Layer:
+        return self._add(Entry(_path(dest), REGULAR, mode, uid, gid, source=src))
+
+    def add_symlink(self, dest: str, target: str, *, uid: int = 0, gid: int = 0) -> Layer:
+        # Symlink permission bits mean nothing on Linux; 0777 is what the kernel shows.
+        return self._add(Entry(_path(dest), SYMLINK, 0o777, uid, gid, target=target))
+
+    def add_dir(self, dest: str, mode: int = 0o755, *, uid: int = 0, gid: int = 0) -> Layer:
+        return self._add(Entry(_path(dest), DIRECTORY, mode, uid, gid))
+
+    def _add(self, entry: Entry) -> Layer:
+        if not 0 <= entry.mode <= 0o7777:
+            raise ValueError(f"/{entry.path}: mode {entry.mode:#o} is not a permission mode")
+        if entry.uid < 0 or entry.gid < 0:
+            raise ValueError(f"/{entry.path}: owner {entry.uid}:{entry.gid} is negative")
+        if entry.path in self.entries and self.entries[entry.path] != entry:
+            # Two different answers for one path: writing either would drop the other.
+            raise ValueError(f"/{entry.path} is declared twice with different metadata")
+        self.entries[entry.path] = entry
         return self
 
-    def add_symlink(self, dest: str, target: str) -> Layer:
-        self.symlinks.append((dest.lstrip("/"), target))
-        return self
 
-    def add_dir(self, dest: str, mode: int = 0o755) -> Layer:
-        self.dirs.append((dest.lstrip("/"), mode))
-        return self
+def _path(dest: str) -> str:
+    path = dest.strip("/")
+    if not path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError(f"{dest!r} is not a plain absolute path inside an image")
+    return path
 
 
 @dataclass(frozen=True)
@@ -62,38 +101,34 @@ class ImageSpec:
 def _layer_bytes(layer: Layer) -> bytes:
     if layer.tarball is not None:
         return layer.tarball.read_bytes()
+    entries = dict(layer.entries)
+    for path in layer.entries:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            declared = entries.setdefault(parent, Entry(parent, DIRECTORY, 0o755))
+            if declared.type != DIRECTORY:
+                raise ValueError(f"/{parent} is not a directory but /{path} is inside it")
     buf = io.BytesIO()
-    # Fixed mtimes and owners make identical inputs give identical layer digests.
+    # Fixed mtimes and sorted paths make identical inputs give identical layer digests; a
+    # sorted order also puts every directory before what it contains.
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        parents: set[str] = set()
-
-        def add_parents(path: str) -> None:
-            parts = path.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                parent = "/".join(parts[:i])
-                if parent and parent not in parents:
-                    parents.add(parent)
-                    info = tarfile.TarInfo(parent)
-                    info.type = tarfile.DIRTYPE
-                    info.mode = 0o755
-                    tar.addfile(info)
-
-        for dest, _mode in sorted(layer.dirs):
-            add_parents(dest + "/x")
-        for dest, src, mode in sorted(layer.files):
-            add_parents(dest)
-            data = src.read_bytes()
-            info = tarfile.TarInfo(dest)
-            info.size = len(data)
-            info.mode = mode
-            tar.addfile(info, io.BytesIO(data))
-        for dest, target in sorted(layer.symlinks):
-            add_parents(dest)
-            info = tarfile.TarInfo(dest)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            info.mode = 0o777
-            tar.addfile(info)
+        for path in sorted(entries):
+            entry = entries[path]
+            info = tarfile.TarInfo(path)
+            info.type = entry.type
+            info.mode = entry.mode
+            info.uid = entry.uid
+            info.gid = entry.gid
+            if entry.type == SYMLINK:
+                info.linkname = entry.target
+                tar.addfile(info)
+            elif entry.type == REGULAR and entry.source is not None:
+                data = entry.source.read_bytes()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
     return buf.getvalue()
 
 
