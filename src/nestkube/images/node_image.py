@@ -144,7 +144,7 @@ def build_node_image(
             LABEL_BUILDER: __version__,
         }
         changes = [
-            'ENTRYPOINT ["/sbin/init"]',
+            'ENTRYPOINT ["/usr/local/bin/nestkube-entrypoint"]',
             "CMD []",
             "STOPSIGNAL SIGRTMIN+3",
             "ENV container=docker",
@@ -176,7 +176,7 @@ def _stage(work: Path, binaries: KubernetesBinaries, plan: ComponentPlan) -> tup
     (out_dir / "images").mkdir(parents=True)
     for command in ("kubeadm", "kubelet", "kubectl"):
         shutil.copy2(binaries.path(command), in_dir / "bin" / command)
-    for script in ("prepare.sh", "finish.sh"):
+    for script in ("prepare.sh", "finish.sh", "entrypoint.sh"):
         shutil.copy2(NODE_FILES / script, in_dir / script)
     shutil.copy2(NODE_FILES / "packages", in_dir / "packages")
     for unit in ("kubelet.service", "10-kubeadm.conf", "crictl.yaml"):

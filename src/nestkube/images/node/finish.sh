@@ -10,6 +10,8 @@ install -D -m 0644 "$IN/files/kubelet.service" /etc/systemd/system/kubelet.servi
 install -D -m 0644 "$IN/files/10-kubeadm.conf" /etc/systemd/system/kubelet.service.d/10-kubeadm.conf
 install -D -m 0644 "$IN/files/containerd.toml" /etc/containerd/config.toml
 install -D -m 0644 "$IN/files/crictl.yaml" /etc/crictl.yaml
+# PID 1 of every node: makes its machine-id and product_uuid, then execs /sbin/init.
+install -m 0755 "$IN/entrypoint.sh" /usr/local/bin/nestkube-entrypoint
 mkdir -p /etc/nestkube /etc/cni/net.d /opt/cni/bin /var/lib/kubelet /etc/kubernetes/manifests
 # Debian puts the CNI plugins under /usr/lib/cni; containerd and kubelet look in /opt/cni/bin.
 for plugin in /usr/lib/cni/*; do ln -sf "$plugin" /opt/cni/bin/; done
@@ -43,3 +45,5 @@ apt-get clean
 rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
   /usr/share/locale/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old \
   /run/containerd /var/lib/containerd/tmpmounts
+# No machine-id in the image: each node container makes its own at first boot.
+: >/etc/machine-id
