@@ -1,23 +1,35 @@
 """The one way nestkube runs external commands.
 
 Commands are argument lists, never shell strings, so the same code path serves every engine
-and rootless mode. Failures raise :class:`~nestkube.errors.CommandError`.
+and rootless mode. Failures raise :class:`~nestkube.errors.CommandError`; a command that runs
+past its timeout raises :class:`~nestkube.errors.CommandTimeout`.
+
+Every child process is registered while it runs, so an interrupted create can stop the engine
+clients its worker threads are waiting on (:func:`abort_others`) before it cleans up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from nestkube.errors import CommandError
+from nestkube.errors import CommandError, CommandTimeout
 
 log = logging.getLogger("nestkube.exec")
+
+_live: dict[subprocess.Popen[bytes], threading.Thread] = {}
+# Re-entrant: a signal handler runs in the main thread, possibly while it holds the lock.
+_live_lock = threading.RLock()
+# Set by abort_others: runs from any thread but this one fail at once instead of starting.
+_aborted_by: threading.Thread | None = None
 
 
 @dataclass(frozen=True)
@@ -42,41 +54,77 @@ def run(
     timeout: float | None = None,
     what: str | None = None,
     stdout: IO[bytes] | None = None,
+    stdin: IO[bytes] | None = None,
+    hint: str = "",
 ) -> Result:
     """Run ``args`` and capture its output as text.
 
     ``env`` is merged over the current environment. ``stdout`` may be a binary file to stream
-    large output (an image archive, say) instead of capturing it. ``what`` names the step in
-    the error message.
+    large output (an image archive, say) instead of capturing it; ``stdin`` a binary file to
+    stream in. ``what`` names the step in the error message; ``hint`` says what to check
+    when the command times out.
     """
     argv = [str(a) for a in args]
     log.debug("run: %s", shlex.join(argv))
+    if _aborted_by is not None and _aborted_by is not threading.current_thread():
+        raise CommandError(argv, 130, "", "not started: the operation was interrupted", what=what)
     full_env = {**os.environ, **env} if env is not None else None
     data = input.encode() if isinstance(input, str) else input
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             argv,
-            input=data,
+            stdin=stdin if stdin is not None else (subprocess.PIPE if data is not None else None),
             stdout=stdout if stdout is not None else subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=full_env,
             cwd=cwd,
-            timeout=timeout,
-            check=False,
         )
     except FileNotFoundError as exc:
         raise CommandError(argv, 127, "", f"{argv[0]}: not found", what=what) from exc
+    with _live_lock:
+        _live[proc] = threading.current_thread()
+    try:
+        out, err = proc.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        raise CommandError(
-            argv, 124, out, err + f"\ntimed out after {timeout:.0f}s", what=what
-        ) from exc
-    out_text = proc.stdout.decode(errors="replace") if isinstance(proc.stdout, bytes) else ""
-    result = Result(argv, proc.returncode, out_text, proc.stderr.decode(errors="replace"))
+        proc.kill()
+        proc.communicate()
+        raise CommandTimeout(argv, timeout or 0.0, what=what, hint=hint) from exc
+    except BaseException:
+        # An interrupt (a signal turned into an exception) must not leave the child running.
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        with _live_lock:
+            _live.pop(proc, None)
+    out_text = out.decode(errors="replace") if isinstance(out, bytes) else ""
+    result = Result(argv, proc.returncode, out_text, (err or b"").decode(errors="replace"))
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, result.stdout, result.stderr, what=what)
     return result
+
+
+def abort_others() -> None:
+    """Kill the commands other threads are running and refuse their next ones.
+
+    Used when a create is interrupted: its worker threads must stop before cleanup removes
+    what they were making. The calling thread keeps running commands (the cleanup).
+    """
+    global _aborted_by
+    me = threading.current_thread()
+    with _live_lock:
+        _aborted_by = me
+        victims = [p for p, owner in _live.items() if owner is not me]
+    for proc in victims:
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
+def resume() -> None:
+    """Undo :func:`abort_others` once the interrupted operation has cleaned up."""
+    global _aborted_by
+    with _live_lock:
+        _aborted_by = None
 
 
 def which(name: str) -> str | None:

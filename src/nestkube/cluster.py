@@ -18,6 +18,7 @@ from nestkube.create import actions, pipeline
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.images.node_image import LABEL_K8S_VERSION, default_node_image
+from nestkube.names import cluster_name
 from nestkube.providers import get_provider
 from nestkube.providers.base import LABEL_NETWORK, Node, Provider
 from nestkube.status import SILENT, Status
@@ -69,6 +70,7 @@ def create_cluster(
     engine: Provider | None = None,
 ) -> Cluster:
     """Create the cluster ``config`` describes; on failure nothing is left unless ``retain``."""
+    cluster_name(config.name)
     prov = engine or _provider(config.provider, provider)
     ctx = CreateContext(
         config=config,
@@ -111,6 +113,7 @@ def delete_cluster(
 
     Deleting a cluster that does not exist succeeds (returns False), as in kind.
     """
+    cluster_name(name)
     prov = engine or get_provider(provider)
     nodes = prov.list_nodes(name)
     networks = {n.labels.get(LABEL_NETWORK, f"nestkube-{name}") for n in nodes}
@@ -132,6 +135,7 @@ def list_clusters(*, provider: str | None = None, engine: Provider | None = None
 def list_nodes(
     name: str, *, provider: str | None = None, engine: Provider | None = None
 ) -> list[Node]:
+    cluster_name(name)
     prov = engine or get_provider(provider)
     nodes = prov.list_nodes(name)
     if not nodes:
@@ -143,6 +147,7 @@ def cluster_info(
     name: str, *, provider: str | None = None, engine: Provider | None = None
 ) -> dict[str, object]:
     """A summary of one cluster for `get clusters -o json`."""
+    cluster_name(name)
     prov = engine or get_provider(provider)
     nodes = prov.list_nodes(name)
     # Containers carry their image's labels, so the node image's version shows up here too.
@@ -187,6 +192,7 @@ def export_kubeconfig(
 
 def _control_plane(prov: Provider, name: str) -> Node:
     """The first control-plane node of cluster ``name`` (list_nodes sorts them first)."""
+    cluster_name(name)
     nodes = [n for n in prov.list_nodes(name) if n.role == "control-plane"]
     if not nodes:
         raise ClusterError(f"no cluster named {name!r}")

@@ -49,6 +49,41 @@ class CommandError(NestkubeError):
         return f"{head}{detail}: {last}" if last else f"{head}{detail}"
 
 
+class CommandTimeout(CommandError):
+    """An external command ran past its time limit and was killed.
+
+    The message names the command and, when the caller knows one, what to check (a hung
+    engine, a stuck node).
+    """
+
+    def __init__(
+        self, args: Sequence[str], timeout: float, *, what: str | None = None, hint: str = ""
+    ) -> None:
+        self.timeout = timeout
+        self.hint = hint
+        super().__init__(args, 124, "", f"timed out after {timeout:.0f}s", what=what)
+
+    def _one_line(self) -> str:
+        words = [self.args_list[0].rsplit("/", 1)[-1], *self.args_list[1:4]]
+        short = " ".join(words)
+        if len(self.args_list) > 4:
+            short += " ..."
+        head = f"{self.what} ({short})" if self.what else short
+        tail = f"; {self.hint}" if self.hint else ""
+        return f"{head} timed out after {self.timeout:.0f}s{tail}"
+
+
+class Interrupted(BaseException):
+    """A signal (SIGINT, SIGTERM, SIGHUP) stopped an operation; raised by its handler.
+
+    A BaseException, like KeyboardInterrupt, so no ``except NestkubeError`` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class ConfigError(NestkubeError):
     """A configuration document is invalid."""
 
@@ -63,9 +98,11 @@ class ClusterError(NestkubeError):
     ``detail`` holds the tail of the failed step's log, shown below the one-line message.
     """
 
-    def __init__(self, message: str, *, detail: str = "") -> None:
+    def __init__(self, message: str, *, detail: str = "", exit_code: int = 1) -> None:
         super().__init__(message)
         self.detail = detail
+        # 128 + N when a signal stopped the operation, as shells report it.
+        self.exit_code = exit_code
 
 
 class ImageBuildError(NestkubeError):

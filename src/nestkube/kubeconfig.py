@@ -114,6 +114,28 @@ def merge_cluster(
     return target
 
 
+def check_target(explicit: str | None = None, *, env: Mapping[str, str] | None = None) -> Path:
+    """Read and validate the file a create will write, before anything is created.
+
+    A malformed or unreadable kubeconfig, or one in a place that cannot be written, fails
+    here in a second instead of after the cluster is built.
+    """
+    target = write_target(explicit, env=env)
+    if target.is_dir():
+        raise KubeconfigError(f"kubeconfig {target} is a directory, not a file")
+    _load(target)
+    if target.exists():
+        if not os.access(target, os.W_OK):
+            raise KubeconfigError(f"kubeconfig {target} is not writable")
+    else:
+        parent = next((p for p in target.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise KubeconfigError(
+                f"kubeconfig {target} cannot be created: {parent} is not writable"
+            )
+    return target
+
+
 def remove_cluster(
     cluster: str,
     explicit: str | None = None,

@@ -24,6 +24,7 @@ from typing import IO, Any
 from nestkube.errors import ClusterError, CommandError, NestkubeError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.images.archive import host_arch
+from nestkube.names import cluster_name
 from nestkube.providers import ENGINES, get_provider, requested_engine
 from nestkube.providers.base import Node, Provider
 from nestkube.status import SILENT, Status
@@ -74,6 +75,7 @@ def find_cluster(
     Without a provider (--provider, NESTKUBE_PROVIDER) every engine present is asked, so
     `load` and `export logs` find a Docker cluster while Podman is installed too.
     """
+    cluster_name(name)
     wanted = requested_engine(provider)
     candidates = list(engines) if engines is not None else answering_engines()
     if wanted:

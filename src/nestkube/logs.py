@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import shutil
 import tarfile
 import tempfile
@@ -34,6 +35,7 @@ from pathlib import Path
 from nestkube._version import __version__
 from nestkube.errors import NestkubeError
 from nestkube.load import find_cluster
+from nestkube.names import cluster_name
 from nestkube.providers.base import Provider
 from nestkube.status import SILENT, Status
 
@@ -121,28 +123,61 @@ def _export_node(provider: Provider, node: str, dest: Path) -> list[str]:
     return failures
 
 
+def _prepare_target(dest: str | Path, *, tar: bool, force: bool) -> tuple[Path, Path]:
+    """The directory named by ``dest`` and the final path (the directory or its .tar.gz).
+
+    Checked and made before the engine is asked anything: a path that cannot be written is
+    a one-line error, and existing logs are never overwritten without ``force``.
+    """
+    target = Path(dest)
+    final = target.with_name(target.name + ".tar.gz") if tar else target
+    if final.exists() and not final.is_dir() and not tar:
+        raise NestkubeError(f"{final} exists and is not a directory")
+    if tar and final.is_dir():
+        raise NestkubeError(f"{final} exists and is a directory")
+    if not force and final.exists() and (tar or any(final.iterdir())):
+        what = "archive" if tar else "directory is not empty"
+        raise NestkubeError(f"{final} exists ({what}); pass --force to overwrite it")
+    # Nothing is created yet (a cluster that is not found must leave no directory): the
+    # nearest existing ancestor must be a directory this user can write into.
+    wanted = target if not tar else final.parent
+    existing = next((p for p in (wanted, *wanted.parents) if p.exists()), Path("/"))
+    if not existing.is_dir():
+        raise NestkubeError(f"cannot write logs to {wanted}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise NestkubeError(f"cannot write logs to {wanted}: {existing} is not writable")
+    return target, final
+
+
 def export_logs(
     cluster: str = "nestkube",
     dest: str | Path | None = None,
     *,
     tar: bool = False,
+    force: bool = False,
     provider: str | None = None,
     engines: Sequence[Provider] | None = None,
     status: Status = SILENT,
 ) -> ExportResult:
     """Write the logs of ``cluster`` into ``dest`` (a new temp dir when None).
 
-    With ``tar`` the result is ``<dest>.tar.gz`` and ``dest`` itself is not left behind.
+    With ``tar`` the result is ``<dest>.tar.gz`` and ``dest`` itself is not left behind. An
+    existing non-empty directory or archive is an error unless ``force``.
     """
+    cluster_name(cluster)
+    prepared = _prepare_target(dest, tar=tar, force=force) if dest is not None else None
     engine, nodes = find_cluster(cluster, provider=provider, engines=engines)
-    if dest is None:
+    if prepared is None:
         target = Path(tempfile.mkdtemp(prefix=f"nestkube-logs-{cluster}-"))
     else:
-        target = Path(dest)
-        if target.exists() and not target.is_dir():
-            raise NestkubeError(f"{target} exists and is not a directory")
+        target = prepared[0]
     work = Path(tempfile.mkdtemp(prefix="nestkube-logs-")) / target.name if tar else target
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        if tar:
+            target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NestkubeError(f"cannot create {exc.filename}: {exc.strerror}") from None
 
     _write(work / "nestkube-version.txt", f"nestkube {__version__}\n")
     try:
@@ -167,10 +202,13 @@ def export_logs(
         archive = target.with_name(target.name + ".tar.gz")
         if dest is None:
             shutil.rmtree(target, ignore_errors=True)
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive, "w:gz") as out:
-            out.add(work, arcname=target.name)
-        shutil.rmtree(work.parent, ignore_errors=True)
+        try:
+            with tarfile.open(archive, "w:gz") as out:
+                out.add(work, arcname=target.name)
+        except OSError as exc:
+            raise NestkubeError(f"cannot write {archive}: {exc.strerror or exc}") from None
+        finally:
+            shutil.rmtree(work.parent, ignore_errors=True)
         result_path = archive
     return ExportResult(result_path, tuple(n.name for n in nodes), tuple(failures))
 

@@ -13,6 +13,7 @@ from nestkube import cluster as api
 from nestkube.cli import groups
 from nestkube.config import ClusterConfig, default_config, load_config
 from nestkube.errors import ClusterError
+from nestkube.names import cluster_name
 
 
 class Output(StrEnum):
@@ -33,14 +34,18 @@ def _emit(data: object, output: Output, text: str) -> None:
 def _config(
     config: str | None, name: str | None, workers: int | None, image: str | None
 ) -> ClusterConfig:
+    if name is not None:
+        cluster_name(name)
     if config is not None:
         if workers is not None:
             raise ClusterError("--workers cannot be combined with --config: list nodes in the file")
         cfg = load_config(config)
-        if name or image:
+        if name is not None or image:
             cfg = cfg.with_overrides(name=name, image=image)
         return cfg
-    return default_config(name or "nestkube", workers=workers or 0, image=image)
+    return default_config(
+        "nestkube" if name is None else cluster_name(name), workers=workers or 0, image=image
+    )
 
 
 @groups.create_app.command("cluster")
@@ -105,13 +110,13 @@ def delete_cluster(
 ) -> None:
     """Delete a cluster: nodes, volumes, network and kubeconfig entries. A missing one is fine."""
     status = groups.status()
-    names = api.list_clusters(provider=provider) if all_clusters else [name]
-    for cluster_name in names:
+    names = api.list_clusters(provider=provider) if all_clusters else [cluster_name(name)]
+    for target in names:
         existed = api.delete_cluster(
-            cluster_name, provider=provider, kubeconfig_path=kubeconfig, status=status
+            target, provider=provider, kubeconfig_path=kubeconfig, status=status
         )
         if not existed:
-            status.info(f"No cluster named {cluster_name!r}; nothing to delete")
+            status.info(f"No cluster named {target!r}; nothing to delete")
 
 
 @groups.delete_app.command("clusters")
@@ -123,11 +128,12 @@ def delete_clusters(
 ) -> None:
     """Delete several clusters by name, or all of them."""
     status = groups.status()
-    targets = api.list_clusters(provider=provider) if all_clusters else list(names or [])
-    for cluster_name in targets:
-        api.delete_cluster(
-            cluster_name, provider=provider, kubeconfig_path=kubeconfig, status=status
-        )
+    if all_clusters:
+        targets = api.list_clusters(provider=provider)
+    else:
+        targets = [cluster_name(n) for n in names or []]
+    for target in targets:
+        api.delete_cluster(target, provider=provider, kubeconfig_path=kubeconfig, status=status)
 
 
 @groups.get_app.command("clusters")

@@ -76,11 +76,16 @@ def export_logs(
     ),
     name: str = _NAME,
     tar: bool = typer.Option(False, "--tar", help="Write DIRECTORY.tar.gz instead of a directory."),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a non-empty DIRECTORY or over DIRECTORY.tar.gz."
+    ),
     provider: str | None = _PROVIDER,
 ) -> None:
     """Export node journals, container lists and engine info for debugging; prints the path."""
     status = groups.status()
-    result = logs.export_logs(name, directory, tar=tar, provider=provider, status=status)
+    result = logs.export_logs(
+        name, directory, tar=tar, force=force, provider=provider, status=status
+    )
     if result.failures:
         hint = "" if groups.GLOBAL.verbosity else " (-v lists them)"
         count = len(result.failures)

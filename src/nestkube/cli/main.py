@@ -50,4 +50,5 @@ def main() -> None:
             print("\n".join("  " + line for line in detail.splitlines()), file=sys.stderr)
         if isinstance(exc, CommandError) and groups.GLOBAL.verbosity > 0:
             print(exc.output_tail(40), file=sys.stderr)
-        sys.exit(1)
+        # An interrupted create exits 128 + the signal's number, as a shell reports it.
+        sys.exit(getattr(exc, "exit_code", 1))

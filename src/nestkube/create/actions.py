@@ -26,12 +26,23 @@ from nestkube.kubeadm.config import (
 from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.kubeadm.patches import apply_patches
 from nestkube.providers.base import Node, NodeSpec, Provider
-from nestkube.providers.engine import bracket_ipv6, client_address, free_port
+from nestkube.providers.engine import (
+    CHANGE,
+    bracket_ipv6,
+    client_address,
+    engine_timeout,
+    free_port,
+)
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBECTL = ["kubectl", f"--kubeconfig={ADMIN_CONF}"]
 KUBEADM_CONF = "/etc/nestkube/kubeadm.yaml"
 CNI_CONF = "/etc/cni/net.d/10-nestkube.conflist"
+
+
+def quick() -> float:
+    """The limit for a short command in a node (write a file, restart a service, kubectl)."""
+    return engine_timeout(CHANGE)
 
 
 def plan_nodes(ctx: CreateContext, default_image: str) -> None:
@@ -74,8 +85,19 @@ def preflight(ctx: CreateContext) -> None:
 
 
 def check_not_exists(ctx: CreateContext) -> None:
-    if ctx.name in ctx.provider.list_clusters():
-        raise ClusterError(f"cluster {ctx.name!r} already exists (delete it first)")
+    """No node or volume of this cluster exists (run under the name's claim).
+
+    Everything cleanup may remove is named by this create's plan, so the names must be free
+    now: then whatever carries them later was made by this run.
+    """
+    if ctx.provider.list_nodes(ctx.name):
+        raise ClusterError(f"cluster {ctx.name!r} already exists / is being created")
+    leftovers = ctx.provider.cluster_volumes(ctx.name)
+    if leftovers:
+        raise ClusterError(
+            f"cluster {ctx.name!r} already exists: volumes {', '.join(sorted(leftovers))} are "
+            f"left from it (remove them with `nestkube delete cluster --name {ctx.name}`)"
+        )
 
 
 def check_mounts(ctx: CreateContext) -> None:
@@ -111,6 +133,7 @@ def create_network(ctx: CreateContext) -> None:
 
 
 def provision_nodes(ctx: CreateContext) -> None:
+    ctx.provisioning_started = True
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(ctx.provider.create_node, ctx.specs))
     for spec in ctx.specs:
@@ -122,7 +145,9 @@ def wait_for_systemd(ctx: CreateContext, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         state = ""
         while time.monotonic() < deadline:
-            res = ctx.provider.exec(spec.name, ["systemctl", "is-system-running"], check=False)
+            res = ctx.provider.exec(
+                spec.name, ["systemctl", "is-system-running"], check=False, timeout=quick()
+            )
             state = res.stdout.strip()
             if state in ("running", "degraded"):
                 return
@@ -139,12 +164,14 @@ def check_kubelet_can_run(ctx: CreateContext) -> None:
     if not info.rootless:
         return
     node = ctx.specs[0].name
-    probe = ctx.provider.exec(node, ["stat", "-fc", "%T", "/sys/fs/cgroup"], check=False)
+    probe = ctx.provider.exec(
+        node, ["stat", "-fc", "%T", "/sys/fs/cgroup"], check=False, timeout=quick()
+    )
     fs_type = probe.stdout.strip()
     controllers = ""
     if fs_type == "cgroup2fs":
         controllers = ctx.provider.exec(
-            node, ["cat", "/sys/fs/cgroup/cgroup.controllers"], check=False
+            node, ["cat", "/sys/fs/cgroup/cgroup.controllers"], check=False, timeout=quick()
         ).stdout
     needed = {"cpu", "memory", "pids"}
     have = set(controllers.split())
@@ -181,7 +208,10 @@ def configure_containerd(ctx: CreateContext) -> None:
     def one(spec: NodeSpec) -> None:
         write_file(ctx, spec.name, "/etc/containerd/config.toml", text)
         ctx.provider.exec(
-            spec.name, ["systemctl", "restart", "containerd"], what="restart containerd"
+            spec.name,
+            ["systemctl", "restart", "containerd"],
+            what="restart containerd",
+            timeout=quick(),
         )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -194,6 +224,7 @@ def write_file(ctx: CreateContext, node: str, path: str, content: str) -> None:
         ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path],
         input=content,
         what=f"writing {path} in {node}",
+        timeout=quick(),
     )
 
 
@@ -262,7 +293,10 @@ def untaint_if_single(ctx: CreateContext) -> None:
     for spec in ctx.control_planes:
         for taint in ("node-role.kubernetes.io/master-", "node-role.kubernetes.io/control-plane-"):
             res = ctx.provider.exec(
-                ctx.bootstrap_node, [*KUBECTL, "taint", "node", spec.name, taint], check=False
+                ctx.bootstrap_node,
+                [*KUBECTL, "taint", "node", spec.name, taint],
+                check=False,
+                timeout=quick(),
             )
             if not res.ok and "not found" not in res.stderr:
                 raise CommandError(res.args, res.returncode, res.stdout, res.stderr)
@@ -294,7 +328,10 @@ def read_pod_cidrs(ctx: CreateContext, timeout: float = 120.0) -> None:
     wanted = {s.name for s in ctx.specs}
     while True:
         res = ctx.provider.exec(
-            ctx.bootstrap_node, [*KUBECTL, "get", "nodes", "-o", "json"], check=False
+            ctx.bootstrap_node,
+            [*KUBECTL, "get", "nodes", "-o", "json"],
+            check=False,
+            timeout=quick(),
         )
         if res.ok:
             for item in json.loads(res.stdout).get("items", []):
@@ -322,10 +359,14 @@ def install_pod_network(ctx: CreateContext) -> None:
             if peer.name == spec.name:
                 continue
             for cmd in route_commands(ctx.pod_cidrs[peer.name], ctx.node_ips[peer.name]):
-                ctx.provider.exec(spec.name, cmd.split(), what=f"route on {spec.name}")
+                ctx.provider.exec(
+                    spec.name, cmd.split(), what=f"route on {spec.name}", timeout=quick()
+                )
         for check_args, add_args in _pairs(masquerade_rules(pod_subnet, cidr)):
-            if not ctx.provider.exec(spec.name, check_args, check=False).ok:
-                ctx.provider.exec(spec.name, add_args, what=f"masquerade rule on {spec.name}")
+            if not ctx.provider.exec(spec.name, check_args, check=False, timeout=quick()).ok:
+                ctx.provider.exec(
+                    spec.name, add_args, what=f"masquerade rule on {spec.name}", timeout=quick()
+                )
         write_file(ctx, spec.name, CNI_CONF, render_bridge_cni(cidr))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -338,7 +379,9 @@ def _pairs(rules: list[list[str]]) -> list[tuple[list[str], list[str]]]:
 
 def admin_kubeconfig(provider: Provider, node: Node) -> tuple[str, str]:
     """A control plane's admin.conf and the URL its API server answers on from the host."""
-    admin = provider.exec(node.name, ["cat", ADMIN_CONF], what="reading admin.conf").stdout
+    admin = provider.exec(
+        node.name, ["cat", ADMIN_CONF], what="reading admin.conf", timeout=quick()
+    ).stdout
     host, port = provider.api_server_endpoint(node)
     return admin, f"https://{bracket_ipv6(host)}:{port}"
 
@@ -367,7 +410,9 @@ def wait_ready(ctx: CreateContext) -> None:
         timeout=ctx.wait_seconds + 30,
     )
     if not res.ok:
-        nodes = ctx.provider.exec(ctx.bootstrap_node, [*KUBECTL, "get", "nodes"], check=False)
+        nodes = ctx.provider.exec(
+            ctx.bootstrap_node, [*KUBECTL, "get", "nodes"], check=False, timeout=quick()
+        )
         raise ClusterError(
             f"nodes not Ready within {int(ctx.wait_seconds)}s:\n{nodes.stdout.strip()}"
         )

@@ -38,6 +38,8 @@ class CreateContext:
     token: str = field(default_factory=bootstrap_token)
     kubeconfig_written: bool = False
     network_created: bool = False
+    # Set before the first node is created: from then on cleanup removes this run's nodes.
+    provisioning_started: bool = False
 
     @property
     def name(self) -> str:

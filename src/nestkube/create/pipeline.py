@@ -1,13 +1,19 @@
-"""Run the create actions in order, each timed; on failure remove what was made."""
+"""Run the create actions in order, each timed; on failure remove what this run made.
+
+The cluster name is claimed (:mod:`nestkube.create.claim`) before the existence check, and
+held until the create has finished or cleaned up, so a second create of the same name fails
+at once and touches nothing. SIGINT, SIGTERM and SIGHUP clean up like any failure
+(:mod:`nestkube.create.interrupts`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from nestkube import kubeconfig
-from nestkube.create import actions
+from nestkube.create import actions, claim, interrupts
 from nestkube.create.context import CreateContext
-from nestkube.errors import ClusterError, CommandError, NestkubeError
+from nestkube.errors import ClusterError, CommandError, Interrupted, NestkubeError
 
 Step = tuple[str, Callable[[CreateContext], None]]
 
@@ -29,7 +35,21 @@ def steps(ctx: CreateContext) -> list[Step]:
 
 def run(ctx: CreateContext) -> None:
     """Create the planned cluster. Nothing is made before the checks pass."""
-    actions.preflight(ctx)
+    with interrupts.raising():
+        try:
+            actions.preflight(ctx)
+            kubeconfig.check_target(ctx.kubeconfig)
+            with claim.claimed(ctx.provider.info, ctx.name):
+                _create(ctx)
+        except Interrupted as exc:
+            done = "left what it made (--retain)" if ctx.retain else "removed what it made"
+            raise ClusterError(
+                f"create of {ctx.name!r} interrupted (signal {exc.signum}); {done}",
+                exit_code=128 + exc.signum,
+            ) from None
+
+
+def _create(ctx: CreateContext) -> None:
     actions.check_not_exists(ctx)
     actions.check_mounts(ctx)
     actions.read_image_facts(ctx)
@@ -48,36 +68,71 @@ def run(ctx: CreateContext) -> None:
                 with ctx.status.step(name):
                     action(ctx)
             except CommandError as exc:
+                why = vanished_nodes(ctx) or str(exc)
                 raise ClusterError(
-                    f"step {name!r} failed: {exc}", detail=exc.output_tail(20)
+                    f"step {name!r} failed: {why}", detail=exc.output_tail(20)
                 ) from exc
     except BaseException as exc:
-        if ctx.retain:
-            ctx.status.warn(f"--retain: leaving the nodes of {ctx.name!r} for debugging")
-        else:
-            cleanup(ctx)
+        with interrupts.deferred():
+            if ctx.retain:
+                ctx.status.warn(f"--retain: leaving the nodes of {ctx.name!r} for debugging")
+            else:
+                cleanup(ctx)
         if isinstance(exc, NestkubeError) and not isinstance(exc, ClusterError):
             raise ClusterError(str(exc)) from exc
         raise
 
 
-def cleanup(ctx: CreateContext) -> None:
-    """Remove every container, volume, network and kubeconfig entry this create made.
+def vanished_nodes(ctx: CreateContext) -> str:
+    """Which of this create's nodes are gone or stopped, in words; "" when all run.
 
-    Each part is tried even when an earlier one fails, and a failure here is reported as a
-    warning so the error that stopped the create is the one the user sees.
+    A node exec that fails because its container died says only "exit 137" or shows the
+    log of the command; the container's own state is the cause worth naming.
     """
+    if not ctx.provisioning_started:
+        return ""
+    try:
+        present = {n.name: n.state for n in ctx.provider.list_nodes(ctx.name)}
+    except NestkubeError:
+        return ""
+    problems = []
+    for spec in ctx.specs:
+        state = present.get(spec.name)
+        if state is None:
+            problems.append(f"node {spec.name} is gone (its container was removed)")
+        elif state.lower() not in ("running", "up"):
+            problems.append(f"node {spec.name} is not running (container state {state})")
+    return "; ".join(problems)
+
+
+def cleanup(ctx: CreateContext) -> None:
+    """Remove the containers, volumes, network and kubeconfig entries this create made.
+
+    Only this run's objects: node containers and volumes by the names it planned (checked
+    free, under the claim, before anything was made) and carrying its cluster label; the
+    network and kubeconfig entries only if it made them. Each part is tried even when an
+    earlier one fails, and a failure here is a warning so the error that stopped the create
+    is the one the user sees.
+    """
+    prov = ctx.provider
+    planned = {s.name for s in ctx.specs}
 
     def nodes_and_volumes() -> None:
-        ctx.provider.delete_nodes(ctx.provider.list_nodes(ctx.name))
-        for volume in ctx.provider.cluster_volumes(ctx.name):
-            ctx.provider.remove_volume(volume)
+        prov.delete_nodes([n for n in prov.list_nodes(ctx.name) if n.name in planned])
+        volumes = {prov.volume_name(name) for name in planned}
+        for volume in prov.cluster_volumes(ctx.name):
+            if volume in volumes:
+                prov.remove_volume(volume)
 
-    parts: list[tuple[str, Callable[[], object]]] = [("nodes and volumes", nodes_and_volumes)]
+    parts: list[tuple[str, Callable[[], object]]] = []
+    if ctx.provisioning_started:
+        parts.append(("nodes and volumes", nodes_and_volumes))
     if ctx.network_created:
-        parts.append(("network", lambda: ctx.provider.delete_network_if_unused(ctx.network)))
+        parts.append(("network", lambda: prov.delete_network_if_unused(ctx.network)))
     if ctx.kubeconfig_written:
         parts.append(("kubeconfig", lambda: kubeconfig.remove_cluster(ctx.name, ctx.kubeconfig)))
+    if not parts:
+        return
     with ctx.status.step(f"Removing what the failed create of {ctx.name!r} made"):
         for what, part in parts:
             try:

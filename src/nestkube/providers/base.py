@@ -118,6 +118,10 @@ class Provider(Protocol):
 
     def remove_volume(self, name: str) -> None: ...
 
+    def volume_name(self, node: str) -> str:
+        """The name of the volume holding ``node``'s /var."""
+        ...
+
     def exec(
         self,
         node: str,

@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from nestkube import _exec
 from nestkube._exec import Result
-from nestkube.errors import CommandError, HostError, ProviderError
+from nestkube.errors import CommandError, CommandTimeout, HostError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import Mount, Node, NodeSpec, ProviderInfo
-from nestkube.providers.engine import CliProvider
+from nestkube.providers.engine import CliProvider, engine_timeout
 
 # The Dockerfile instructions `docker commit --change` accepts; it refuses others (STOPSIGNAL
 # among them) and fails the whole commit.
@@ -88,7 +88,15 @@ def _server_error(data: Mapping[str, Any], stderr: str) -> str:
 
 def info_json(path: str, engine: str) -> tuple[dict[str, Any], str]:
     """`ENGINE info --format '{{json .}}'` as a dict, with the command's stderr."""
-    res = _exec.run([path, "info", "--format", "{{json .}}"], check=False, what=f"{engine} info")
+    try:
+        res = _exec.run(
+            [path, "info", "--format", "{{json .}}"],
+            check=False,
+            what=f"{engine} info",
+            timeout=engine_timeout(),
+        )
+    except CommandTimeout as exc:
+        raise ProviderError(f"{engine} does not answer: {exc}") from exc
     try:
         data = json.loads(res.stdout) if res.stdout.strip() else None
     except ValueError:
@@ -120,7 +128,9 @@ def docker_endpoint(binary: str = "docker") -> str:
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
     res = _exec.run(
-        [binary, "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], check=False
+        [binary, "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
+        check=False,
+        timeout=engine_timeout(),
     )
     return res.stdout.strip() if res.ok else ""
 

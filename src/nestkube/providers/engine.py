@@ -7,6 +7,7 @@ engine as labels; nothing is remembered between calls.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import IO, Any, ClassVar
 
 from nestkube import _exec
 from nestkube._exec import Result
-from nestkube.errors import CommandError, ProviderError
+from nestkube.errors import ProviderError
 from nestkube.providers.base import (
     LABEL_API_ADDRESS,
     LABEL_API_PORT,
@@ -30,6 +31,15 @@ from nestkube.providers.base import (
 )
 
 API_SERVER_PORT = 6443
+
+# Every engine call has a time limit, so a hung engine becomes an error instead of a hang.
+# NESTKUBE_ENGINE_TIMEOUT sets the base (seconds) for quick queries; other kinds of call get
+# a multiple of it. Waits with a meaning of their own (kubeadm, Ready) pass their own limits.
+ENGINE_TIMEOUT_ENV = "NESTKUBE_ENGINE_TIMEOUT"
+DEFAULT_ENGINE_TIMEOUT = 60.0
+QUERY = 1.0  # ps, inspect, ls, info
+CHANGE = 5.0  # run, create, rm, commands in a node
+LONG = 30.0  # save, load, import, commit, cp, image build scripts in a container
 # systemd's "halt now" signal: with it `stop` is quick instead of a 10 s wait for SIGKILL.
 STOP_SIGNAL = "SIGRTMIN+3"
 
@@ -40,6 +50,24 @@ def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((address if address not in ("0.0.0.0", "::") else "", 0))
         return int(sock.getsockname()[1])
+
+
+def engine_timeout(scale: float = QUERY) -> float:
+    """The time limit for an engine call of kind ``scale`` (QUERY, CHANGE or LONG)."""
+    raw = os.environ.get(ENGINE_TIMEOUT_ENV, "").strip()
+    try:
+        base = float(raw) if raw else DEFAULT_ENGINE_TIMEOUT
+    except ValueError:
+        raise ProviderError(f"{ENGINE_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    if base <= 0:
+        raise ProviderError(f"{ENGINE_TIMEOUT_ENV} must be positive, not {raw!r}")
+    return base * scale
+
+
+def engine_hint(binary: str) -> str:
+    """What to check when an engine call times out."""
+    name = Path(binary).name
+    return f"is the engine hung? check `{name} info`"
 
 
 class CliProvider:
@@ -66,9 +94,17 @@ class CliProvider:
         what: str | None = None,
         timeout: float | None = None,
         stdout: IO[bytes] | None = None,
+        hint: str | None = None,
     ) -> Result:
+        """Run the engine; ``timeout`` defaults to the QUERY limit."""
         return _exec.run(
-            self._cmd(*args), input=input, check=check, what=what, timeout=timeout, stdout=stdout
+            self._cmd(*args),
+            input=input,
+            check=check,
+            what=what,
+            timeout=engine_timeout() if timeout is None else timeout,
+            stdout=stdout,
+            hint=engine_hint(self._info.binary) if hint is None else hint,
         )
 
     # --- node flags -------------------------------------------------------------
@@ -153,8 +189,13 @@ class CliProvider:
             f"{LABEL_CLUSTER}={spec.cluster}",
             self.volume_name(spec.name),
             what=f"creating volume for {spec.name}",
+            timeout=engine_timeout(CHANGE),
         )
-        self._run(*self.node_run_args(spec), what=f"creating node {spec.name}")
+        self._run(
+            *self.node_run_args(spec),
+            what=f"creating node {spec.name}",
+            timeout=engine_timeout(CHANGE),
+        )
         return Node(spec.name, spec.role, spec.cluster, "running", dict(spec.labels))
 
     def _ps(self, *filters: str) -> list[dict[str, Any]]:
@@ -183,6 +224,9 @@ class CliProvider:
         nodes = []
         for entry in self._ps(f"label={LABEL_CLUSTER}={cluster}"):
             name, labels, state = self._names_and_labels(entry)
+            # The engine's filter is a prefilter only: an empty value matches any value.
+            if labels.get(LABEL_CLUSTER) != cluster:
+                continue
             role: NodeRole = (
                 "control-plane" if labels.get(LABEL_ROLE) == "control-plane" else "worker"
             )
@@ -191,12 +235,19 @@ class CliProvider:
 
     def delete_nodes(self, nodes: Sequence[Node]) -> None:
         if nodes:
-            self._run("rm", "--force", "--volumes", *[n.name for n in nodes], what="removing nodes")
+            self._run(
+                "rm",
+                "--force",
+                "--volumes",
+                *[n.name for n in nodes],
+                what="removing nodes",
+                timeout=engine_timeout(CHANGE),
+            )
         for node in nodes:
             self.remove_volume(self.volume_name(node.name))
 
     def remove_volume(self, name: str) -> None:
-        self._run("volume", "rm", "--force", name, check=False)
+        self._run("volume", "rm", "--force", name, check=False, timeout=engine_timeout(CHANGE))
 
     def cluster_volumes(self, cluster: str) -> list[str]:
         out = self._run(
@@ -207,7 +258,22 @@ class CliProvider:
             f"label={LABEL_CLUSTER}={cluster}",
             what="listing volumes",
         ).stdout
-        return [v for v in out.split() if v]
+        names = [v for v in out.split() if v]
+        if not names:
+            return []
+        # The engine's filter is a prefilter only (an empty value matches any value): keep
+        # the volumes whose label is exactly ``cluster``.
+        res = self._run("volume", "inspect", *names, check=False, what="inspecting volumes")
+        try:
+            entries = json.loads(res.stdout) if res.stdout.strip() else []
+        except ValueError:
+            entries = []
+        exact = {
+            str(e.get("Name", ""))
+            for e in entries
+            if isinstance(e, dict) and (e.get("Labels") or {}).get(LABEL_CLUSTER) == cluster
+        }
+        return [v for v in names if v in exact]
 
     def exec(
         self,
@@ -219,25 +285,32 @@ class CliProvider:
         what: str | None = None,
         timeout: float | None = None,
     ) -> Result:
+        """Run ``args`` in ``node``; without ``timeout`` the LONG limit applies (build scripts
+        run through here too), so callers with quick commands pass a shorter one."""
         flags = ["-i"] if input is not None else []
         return self._run(
-            "exec", *flags, node, *args, input=input, check=check, what=what, timeout=timeout
+            "exec",
+            *flags,
+            node,
+            *args,
+            input=input,
+            check=check,
+            what=what,
+            timeout=engine_timeout(LONG) if timeout is None else timeout,
+            hint=self.node_hint(node),
         )
+
+    def node_hint(self, node: str) -> str:
+        name = Path(self._info.binary).name
+        return f"is node {node} or the engine hung? check `{name} ps --all` and `{name} info`"
 
     def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:
-        import subprocess
-
-        argv = self._cmd("exec", "-i", node, *args)
-        proc = subprocess.run(argv, stdin=source, capture_output=True, check=False)
-        result = Result(
-            argv,
-            proc.returncode,
-            proc.stdout.decode(errors="replace"),
-            proc.stderr.decode(errors="replace"),
+        return _exec.run(
+            self._cmd("exec", "-i", node, *args),
+            stdin=source,
+            timeout=engine_timeout(LONG),
+            hint=self.node_hint(node),
         )
-        if proc.returncode != 0:
-            raise CommandError(argv, proc.returncode, result.stdout, result.stderr)
-        return result
 
     def _inspect(self, kind: str, name: str) -> dict[str, Any]:
         out = self._run(kind, "inspect", name, what=f"inspecting {name}").stdout
@@ -265,7 +338,13 @@ class CliProvider:
         raise ProviderError(f"node {node.name} publishes no API server port")
 
     def copy_to(self, node: str, src: Path, dest: str) -> None:
-        self._run("cp", str(src), f"{node}:{dest}", what=f"copying {src} into {node}")
+        self._run(
+            "cp",
+            str(src),
+            f"{node}:{dest}",
+            what=f"copying {src} into {node}",
+            timeout=engine_timeout(LONG),
+        )
 
     def inspect_node(self, node: str) -> str:
         return self._run("inspect", node, what=f"inspecting {node}").stdout
@@ -288,6 +367,7 @@ class CliProvider:
             *self.network_create_args(),
             name,
             what=f"creating network {name}",
+            timeout=engine_timeout(CHANGE),
         )
 
     def network_create_args(self) -> list[str]:
@@ -299,7 +379,7 @@ class CliProvider:
 
     def delete_network_if_unused(self, name: str) -> None:
         if self.network_exists(name) and not self.network_users(name):
-            self._run("network", "rm", name, check=False)
+            self._run("network", "rm", name, check=False, timeout=engine_timeout(CHANGE))
 
     # --- images -------------------------------------------------------------------
     def image_exists(self, image: str) -> bool:
@@ -318,23 +398,38 @@ class CliProvider:
         return {str(k): str(v) for k, v in labels.items()}
 
     def save_image(self, images: Sequence[str], dest: IO[bytes]) -> None:
-        self._run("save", *self.save_args(), *images, stdout=dest, what="saving image")
+        self._run(
+            "save",
+            *self.save_args(),
+            *images,
+            stdout=dest,
+            what="saving image",
+            timeout=engine_timeout(LONG),
+        )
 
     def save_args(self) -> list[str]:
         return []
 
     def load_image_archive(self, path: Path) -> None:
-        self._run("load", "--input", str(path), what=f"loading {path}")
+        self._run(
+            "load", "--input", str(path), what=f"loading {path}", timeout=engine_timeout(LONG)
+        )
 
     def remove_image(self, image: str) -> None:
-        self._run("rmi", "--force", image, check=False)
+        self._run("rmi", "--force", image, check=False, timeout=engine_timeout(CHANGE))
 
     def remove_unused_image(self, image: str) -> None:
         """Remove ``image`` only if no container uses it (the engine refuses otherwise)."""
-        self._run("rmi", image, check=False)
+        self._run("rmi", image, check=False, timeout=engine_timeout(CHANGE))
 
     def import_rootfs(self, tarball: Path, image: str) -> None:
-        self._run("import", str(tarball), image, what=f"importing {tarball} as {image}")
+        self._run(
+            "import",
+            str(tarball),
+            image,
+            what=f"importing {tarball} as {image}",
+            timeout=engine_timeout(LONG),
+        )
 
     # --- image builds -------------------------------------------------------------
     def run_build_container(self, image: str, name: str, mounts: Sequence[Mount]) -> None:
@@ -344,16 +439,18 @@ class CliProvider:
         for mount in mounts:
             args += ["--volume", self.mount_arg(mount)]
         args += ["--entrypoint", "sleep", image, "infinity"]
-        self._run(*args, what=f"starting build container from {image}")
+        self._run(
+            *args, what=f"starting build container from {image}", timeout=engine_timeout(CHANGE)
+        )
 
     def commit(self, container: str, image: str, changes: Sequence[str]) -> None:
         args = ["commit"]
         for change in changes:
             args += ["--change", change]
-        self._run(*args, container, image, what=f"committing {image}")
+        self._run(*args, container, image, what=f"committing {image}", timeout=engine_timeout(LONG))
 
     def remove_container(self, name: str) -> None:
-        self._run("rm", "--force", name, check=False)
+        self._run("rm", "--force", name, check=False, timeout=engine_timeout(CHANGE))
 
 
 def bracket_ipv6(address: str) -> str:

@@ -22,6 +22,7 @@ from nestkube.providers.docker import (
     node_cgroup_driver,
     security_options_rootless,
 )
+from nestkube.providers.engine import engine_timeout
 
 # Rootless nodes need nerdctl's and containerd's 1.7 fixes (cgroup v2 delegation for nested
 # systemd, rootlesskit port forwarding that survives node restarts); older pairs half-work.
@@ -98,7 +99,9 @@ def probe_nerdctl(binary: str = "nerdctl", host: HostFacts | None = None) -> Pro
             "from the containerd/nerdctl releases)"
         )
     info, _ = info_json(path, "nerdctl")
-    res = _exec.run([path, "version", "--format", "{{json .}}"], check=False)
+    res = _exec.run(
+        [path, "version", "--format", "{{json .}}"], check=False, timeout=engine_timeout()
+    )
     try:
         version = json.loads(res.stdout) if res.stdout.strip() else {}
     except ValueError:

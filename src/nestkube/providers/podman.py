@@ -10,7 +10,7 @@ from nestkube import _exec
 from nestkube.errors import CommandError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import NodeSpec, ProviderInfo
-from nestkube.providers.engine import CliProvider
+from nestkube.providers.engine import CliProvider, engine_timeout
 
 
 def parse_podman_info(data: dict[str, Any], binary: str, host: HostFacts) -> ProviderInfo:
@@ -38,7 +38,12 @@ def probe_podman(binary: str = "podman", host: HostFacts | None = None) -> Provi
     if not path:
         raise ProviderError("podman not found on PATH (apt-get install podman)")
     try:
-        out = _exec.run([path, "info", "--format", "json"], what="podman info").stdout
+        out = _exec.run(
+            [path, "info", "--format", "json"],
+            what="podman info",
+            timeout=engine_timeout(),
+            hint="is the engine hung? check `podman info`",
+        ).stdout
     except CommandError as exc:
         raise ProviderError(f"podman does not answer: {exc.output_tail(1)}") from exc
     return parse_podman_info(json.loads(out), path, host or probe_host())

@@ -71,6 +71,9 @@ class MemoryEngine:
     def remove_volume(self, name: str) -> None:
         self.volumes.pop(name, None)
 
+    def volume_name(self, node: str) -> str:
+        return f"{node}-var"
+
     def network_exists(self, name: str) -> bool:
         return name in self.networks
 
@@ -112,8 +115,10 @@ def write_kubeconfig(ctx: CreateContext) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_host_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_host_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(actions, "preflight", lambda ctx: None)
+    # The name claims of these tests live in their own directory.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
 
 
 def use_steps(monkeypatch: pytest.MonkeyPatch, *steps: pipeline.Step) -> None:

@@ -1,0 +1,60 @@
+"""SIGINT, SIGTERM and SIGHUP during a create: stop, clean up, say so.
+
+While a create runs, each of these signals raises :class:`~nestkube.errors.Interrupted` in
+the main thread, after stopping the engine commands the worker threads are waiting on, so the
+pipeline's cleanup runs and removes what the create made. During cleanup the signals are
+ignored: a second Ctrl-C must not leave half of it undone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from nestkube import _exec
+from nestkube.errors import Interrupted
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+_Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    _exec.abort_others()
+    raise Interrupted(signum)
+
+
+def _install(handler: _Handler) -> dict[int, _Handler]:
+    """Install ``handler`` for SIGNALS; the previous handlers, or {} off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # only the main thread may set handlers; a library caller's own choice
+    return {s: signal.signal(s, handler) for s in SIGNALS}
+
+
+def _restore(previous: dict[int, _Handler]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def raising() -> Iterator[None]:
+    """Turn SIGNALS into Interrupted for the duration of the block."""
+    previous = _install(_raise)
+    try:
+        yield
+    finally:
+        _restore(previous)
+        _exec.resume()
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Ignore SIGNALS for the duration of the block (cleanup must finish)."""
+    previous = _install(signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        _restore(previous)
