@@ -80,6 +80,9 @@ class KubeadmParams:
     certificate_key: str | None = None
     control_plane_timeout: str = "4m0s"
     discovery_timeout: str = "5m0s"
+    # The nameservers the kubelet gives ClusterFirst pods; None keeps kubeadm's default, the
+    # DNS Service address (only right when the DNS addon runs).
+    cluster_dns: tuple[str, ...] | None = None
 
     @property
     def version(self) -> KubeVersion:
@@ -285,6 +288,8 @@ def kubelet_configuration(p: KubeadmParams) -> Doc:
         doc["featureGates"] = gates
     if v.at_least(1, 27):
         doc["containerRuntimeEndpoint"] = CONTAINERD_ENDPOINT
+    if p.cluster_dns is not None:
+        doc["clusterDNS"] = list(p.cluster_dns)
     return doc
 
 
