@@ -253,3 +253,9 @@ class NestkubeClusterDoc(_ClusterDocBase):
         alias="dropCapabilities",
         description='Capabilities to drop from node containers, e.g. "CAP_SYS_MODULE".',
     )
+    dns_addon: bool | None = Field(
+        None,
+        alias="dnsAddon",
+        description="Run CoreDNS (default true). false: pods get nameserver 127.0.0.1, so "
+        "every lookup fails inside the pod and none leaves it.",
+    )

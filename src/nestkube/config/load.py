@@ -352,6 +352,7 @@ def _resolve(
         restrict_oom_score_adj=doc.restrict_oom_score_adj,
         ulimits=None if doc.ulimits is None else Ulimits(doc.ulimits.nofile, doc.ulimits.nproc),
         drop_capabilities=list(doc.drop_capabilities or []),
+        dns_addon=doc.dns_addon is not False,
         image_build=None
         if build is None
         else ImageBuild(
@@ -494,6 +495,7 @@ def to_document(cfg: ClusterConfig) -> dict[str, Any]:
         if cfg.ulimits is None
         else _compact({"nofile": cfg.ulimits.nofile, "nproc": cfg.ulimits.nproc}),
         "dropCapabilities": list(cfg.drop_capabilities),
+        "dnsAddon": cfg.dns_addon,
         "imageBuild": None
         if cfg.image_build is None
         else _compact(

@@ -185,6 +185,8 @@ class ClusterConfig:
     ulimits: Ulimits | None = None
     drop_capabilities: list[str] = field(default_factory=list)
     image_build: ImageBuild | None = None
+    # False: no CoreDNS, and pods get a nameserver that never answers (see create.actions).
+    dns_addon: bool = True
     source_kind: Literal["kind", "nestkube"] = "nestkube"
     # Where the config came from ("cluster.yaml (document 2)", "<stdin>"), for messages.
     source: str | None = field(default=None, compare=False)

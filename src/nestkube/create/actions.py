@@ -257,7 +257,31 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         node_labels=dict(node_cfg.labels),
         token=ctx.token,
         control_plane=spec.role == "control-plane",
+        # Carried in the init config from v1beta3 on (see kubeadm_init for older versions).
+        skip_phases=init_skip_phases(ctx) if spec.name == ctx.bootstrap_node else (),
+        cluster_dns=None if dns_addon(ctx) else NO_DNS_NAMESERVERS,
     )
+
+
+# The nameserver ClusterFirst pods get when no DNS addon runs: the pod's own loopback, where
+# nothing listens, so a lookup fails at once and never leaves the pod. kubeadm's default, the
+# DNS Service address, has nothing behind it then, and queries to it went wherever the node
+# routes them: out of the cluster, to whatever answers there.
+NO_DNS_NAMESERVERS = ("127.0.0.1",)
+
+
+def dns_addon(ctx: CreateContext) -> bool:
+    """CoreDNS runs when the config wants it and the node image has it."""
+    return ctx.config.dns_addon and not any("/coredns" in ref for ref in ctx.missing_images)
+
+
+def init_skip_phases(ctx: CreateContext) -> tuple[str, ...]:
+    phases = ["preflight"]
+    if not dns_addon(ctx):
+        phases.append("addon/coredns")
+    if ctx.config.networking.kube_proxy_mode == "none":
+        phases.append("addon/kube-proxy")
+    return tuple(phases)
 
 
 def patched_config(ctx: CreateContext, spec: NodeSpec, rendered: str) -> str:
@@ -274,16 +298,13 @@ def kubeadm_init(ctx: CreateContext) -> None:
     spec = ctx.control_planes[0]
     text = patched_config(ctx, spec, render_init_config(node_params(ctx, spec)))
     write_file(ctx, spec.name, KUBEADM_CONF, text)
-    phases = ["preflight"]
-    if any("/coredns" in ref for ref in ctx.missing_images):
-        phases.append("addon/coredns")
+    if ctx.config.dns_addon and not dns_addon(ctx):
         ctx.status.warn(
-            "CoreDNS is not in the node image (no offline source): the DNS addon is skipped"
+            "CoreDNS is not in the node image (no offline source): the DNS addon is skipped "
+            "and pods resolve no names"
         )
-    if ctx.config.networking.kube_proxy_mode == "none":
-        phases.append("addon/kube-proxy")
     args = ["kubeadm", "init", f"--config={KUBEADM_CONF}", "--skip-token-print", "--v=2"]
-    args += skip_phases_args(ctx.kubernetes_version, phases)
+    args += skip_phases_args(ctx.kubernetes_version, init_skip_phases(ctx))
     ctx.provider.exec(spec.name, args, what="kubeadm init", timeout=600)
 
 

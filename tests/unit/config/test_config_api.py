@@ -138,6 +138,7 @@ def test_to_document_of_default_spells_out_defaults() -> None:
             "disableDefaultCNI": False,
             "kubeProxyMode": "iptables",
         },
+        "dnsAddon": True,
     }
 
 
@@ -148,6 +149,7 @@ rootless: false
 restrictOOMScoreAdj: false
 ulimits: {nofile: 1048576}
 dropCapabilities: [SYS_MODULE]
+dnsAddon: false
 imageBuild: {kubernetesBinaries: /opt/k8s/bin, baseImage: base:1}
 nodes:
 - role: control-plane
@@ -183,6 +185,7 @@ def test_round_trip_through_document_and_yaml() -> None:
     assert doc["networking"]["dnsSearch"] == []
     assert doc["dropCapabilities"] == ["CAP_SYS_MODULE"]
     assert doc["ulimits"] == {"nofile": 1048576}
+    assert doc["dnsAddon"] is False
     again = load_config("again.yaml", text=yaml.safe_dump(doc))
     assert again == cfg
     assert from_document(doc) == cfg
@@ -228,6 +231,7 @@ TOP_LEVEL_KEYS = {
     "restrictOOMScoreAdj",
     "ulimits",
     "dropCapabilities",
+    "dnsAddon",
 }
 
 

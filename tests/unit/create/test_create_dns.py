@@ -1,0 +1,138 @@
+"""Clusters without the DNS addon: kubeadm skips CoreDNS and pods get a nameserver that never
+answers (127.0.0.1), whether the config turns the addon off or the node image lacks CoreDNS.
+
+The kubeadm config written to the node and the `kubeadm init` command line are what an engine
+that records node commands sees; nothing runs.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+import yaml
+
+from nestkube._exec import Result
+from nestkube.config import ClusterConfig, default_config, load_config
+from nestkube.create import actions
+from nestkube.create.context import CreateContext
+from nestkube.host import HostFacts
+from nestkube.kubeadm.config import render_init_config, render_join_config
+from nestkube.providers.base import ProviderInfo
+from nestkube.providers.engine import CliProvider
+from nestkube.status import SILENT, Status
+
+COREDNS = "registry.k8s.io/coredns/coredns:v1.12.1"
+NO_DNS = """\
+kind: Cluster
+apiVersion: nestkube.io/v1alpha1
+name: dns
+dnsAddon: false
+nodes: [{role: control-plane}, {role: worker}]
+"""
+
+
+class RecordingProvider(CliProvider):
+    """Records the commands run in nodes; each succeeds with no output."""
+
+    def __init__(self) -> None:
+        super().__init__(ProviderInfo("podman", "podman", "4.3.1", False, HostFacts()))
+        self.commands: list[list[str]] = []
+
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        self.commands.append(list(args))
+        return Result(list(args), 0, "", "")
+
+
+def context(config: ClusterConfig, version: str, missing: tuple[str, ...] = ()) -> CreateContext:
+    ctx = CreateContext(config=config, provider=RecordingProvider(), status=SILENT)
+    actions.plan_nodes(ctx, "localhost/nestkube/node:test")
+    ctx.kubernetes_version = version
+    ctx.missing_images = missing
+    for i, spec in enumerate(ctx.specs):
+        ctx.node_ips[spec.name] = f"10.89.0.{i + 2}"
+    return ctx
+
+
+def init_docs(ctx: CreateContext) -> dict[str, dict[str, Any]]:
+    text = render_init_config(actions.node_params(ctx, ctx.control_planes[0]))
+    return {d["kind"]: d for d in yaml.safe_load_all(text)}
+
+
+def init_command(ctx: CreateContext) -> list[str]:
+    actions.kubeadm_init(ctx)
+    assert isinstance(ctx.provider, RecordingProvider)
+    [command] = [c for c in ctx.provider.commands if c[:2] == ["kubeadm", "init"]]
+    return command
+
+
+CASES = [
+    pytest.param(load_config("c.yaml", text=NO_DNS), (), id="config-off"),
+    pytest.param(default_config("dns", workers=1), (COREDNS,), id="image-without-coredns"),
+]
+
+
+@pytest.mark.parametrize(("config", "missing"), CASES)
+def test_no_dns_addon_points_pods_at_loopback_v1beta4(
+    config: ClusterConfig, missing: tuple[str, ...]
+) -> None:
+    ctx = context(config, "v1.37.2", missing)
+    docs = init_docs(ctx)
+    assert docs["KubeletConfiguration"]["clusterDNS"] == ["127.0.0.1"]
+    assert docs["InitConfiguration"]["skipPhases"] == ["preflight", "addon/coredns"]
+    # v1beta3 and later carry the phases in the config, not on the command line.
+    assert not any(a.startswith("--skip-phases") for a in init_command(ctx))
+
+
+@pytest.mark.parametrize(("config", "missing"), CASES)
+def test_no_dns_addon_v1beta2_skips_on_the_command_line(
+    config: ClusterConfig, missing: tuple[str, ...]
+) -> None:
+    ctx = context(config, "v1.20.2", missing)
+    assert init_docs(ctx)["KubeletConfiguration"]["clusterDNS"] == ["127.0.0.1"]
+    assert "--skip-phases=preflight,addon/coredns" in init_command(ctx)
+
+
+def test_with_the_dns_addon_kubeadm_keeps_its_service_address() -> None:
+    ctx = context(default_config("dns", workers=1), "v1.37.2")
+    docs = init_docs(ctx)
+    assert "clusterDNS" not in docs["KubeletConfiguration"]
+    assert docs["InitConfiguration"]["skipPhases"] == ["preflight"]
+    assert actions.dns_addon(ctx)
+
+
+def test_only_the_init_config_carries_skip_phases() -> None:
+    ctx = context(load_config("c.yaml", text=NO_DNS), "v1.37.2")
+    worker = actions.node_params(ctx, ctx.workers[0])
+    assert worker.skip_phases == ()
+    assert "skipPhases" not in yaml.safe_load(render_join_config(worker))
+
+
+def test_kube_proxy_none_and_no_dns_skip_both() -> None:
+    config = load_config("c.yaml", text=NO_DNS + "networking: {kubeProxyMode: none}\n")
+    ctx = context(config, "v1.37.2")
+    assert actions.init_skip_phases(ctx) == ("preflight", "addon/coredns", "addon/kube-proxy")
+
+
+def test_a_missing_coredns_image_is_warned_about_a_config_choice_is_not() -> None:
+    out = io.StringIO()
+    ctx = context(default_config("dns", workers=1), "v1.37.2", (COREDNS,))
+    ctx.status = Status(stream=out)
+    actions.kubeadm_init(ctx)
+    assert "CoreDNS is not in the node image" in out.getvalue()
+    out = io.StringIO()
+    ctx = context(load_config("c.yaml", text=NO_DNS), "v1.37.2")
+    ctx.status = Status(stream=out)
+    actions.kubeadm_init(ctx)
+    assert "CoreDNS" not in out.getvalue()
