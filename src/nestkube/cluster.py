@@ -170,6 +170,7 @@ def get_kubeconfig(
     engine: Provider | None = None,
 ) -> str:
     """The cluster's kubeconfig text; ``internal`` addresses the API server inside the network."""
+    cluster_name(name)
     prov = engine or get_provider(provider)
     node = _control_plane(prov, name)
     admin, server = actions.admin_kubeconfig(prov, node)
@@ -185,6 +186,7 @@ def export_kubeconfig(
     provider: str | None = None,
     engine: Provider | None = None,
 ) -> Path:
+    cluster_name(name)
     prov = engine or get_provider(provider)
     admin, server = actions.admin_kubeconfig(prov, _control_plane(prov, name))
     return kubeconfig.merge_cluster(admin, name, server, kubeconfig_path)

@@ -61,7 +61,7 @@ class CommandTimeout(CommandError):
     ) -> None:
         self.timeout = timeout
         self.hint = hint
-        super().__init__(args, 124, "", f"timed out after {timeout:.0f}s", what=what)
+        super().__init__(args, 124, "", f"timed out after {timeout:g}s", what=what)
 
     def _one_line(self) -> str:
         words = [self.args_list[0].rsplit("/", 1)[-1], *self.args_list[1:4]]
@@ -70,7 +70,7 @@ class CommandTimeout(CommandError):
             short += " ..."
         head = f"{self.what} ({short})" if self.what else short
         tail = f"; {self.hint}" if self.hint else ""
-        return f"{head} timed out after {self.timeout:.0f}s{tail}"
+        return f"{head} timed out after {self.timeout:g}s{tail}"
 
 
 class Interrupted(BaseException):

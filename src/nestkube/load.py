@@ -318,6 +318,7 @@ def load_images(
     ``provider`` picks the engine running the cluster; images are still looked up in every
     engine present. ``engines`` replaces engine discovery (tests, or a caller that probed).
     """
+    cluster_name(cluster)
     if not images:
         raise LoadError("no image given")
     present = list(engines) if engines is not None else answering_engines(probe_host())
@@ -376,6 +377,7 @@ def load_archive(
 ) -> list[LoadOutcome]:
     """Import an image archive (docker-archive or OCI tar, optionally gzipped; '-' reads
     stdin) into the nodes of ``cluster``, skipping nodes that hold all its images already."""
+    cluster_name(cluster)
     label = str(archive)
     path = Path(archive) if label != "-" else None
     if path is not None and not path.is_file():

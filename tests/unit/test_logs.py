@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from fakes_engine import AnsweringProvider
 
 from nestkube._exec import Result
 from nestkube._version import __version__
-from nestkube.errors import ClusterError, CommandError
+from nestkube.errors import ClusterError, CommandError, NestkubeError
 from nestkube.host import HostFacts
 from nestkube.logs import NODE_COMMANDS, export_logs
 from nestkube.providers.base import Node, ProviderInfo
@@ -147,3 +148,59 @@ def test_unknown_cluster(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="no cluster named 'nope'"):
         export_logs("nope", tmp_path / "x", engines=[LogsProvider()])
     assert not (tmp_path / "x").exists()
+
+
+# --- where the logs go: checked first, never overwritten without --force --------------------
+def test_an_existing_archive_is_not_overwritten_without_force(tmp_path: Path) -> None:
+    archive = tmp_path / "logs.tar.gz"
+    archive.write_bytes(b"precious")
+    with pytest.raises(NestkubeError, match=r"logs.tar.gz exists \(archive\); pass --force"):
+        export_logs("lg", tmp_path / "logs", tar=True, engines=[LogsProvider()])
+    assert archive.read_bytes() == b"precious"
+    result = export_logs("lg", tmp_path / "logs", tar=True, force=True, engines=[LogsProvider()])
+    assert tarfile.is_tarfile(result.path)
+
+
+def test_a_non_empty_directory_is_not_written_into_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "logs"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    with pytest.raises(NestkubeError, match="directory is not empty"):
+        export_logs("lg", out, engines=[LogsProvider()])
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    export_logs("lg", out, force=True, engines=[LogsProvider()])
+    assert (out / "mine.txt").read_text() == "keep"
+    assert (out / NODES[0] / "journal.log").is_file()
+
+
+def test_an_empty_directory_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    assert export_logs("lg", tmp_path / "logs", engines=[LogsProvider()]).path.is_dir()
+
+
+def test_a_missing_parent_is_made(tmp_path: Path) -> None:
+    result = export_logs("lg", tmp_path / "a" / "b", tar=True, engines=[LogsProvider()])
+    assert result.path == tmp_path / "a" / "b.tar.gz"
+
+
+@pytest.mark.parametrize("tar", [False, True])
+def test_a_path_under_a_file_is_one_line_and_asks_no_engine(tmp_path: Path, tar: bool) -> None:
+    (tmp_path / "file").write_text("")
+
+    class NoEngine(LogsProvider):
+        def list_nodes(self, cluster: str) -> list[Node]:
+            raise AssertionError("the engine was asked before the path was checked")
+
+    with pytest.raises(NestkubeError, match="is not a directory") as err:
+        export_logs("lg", tmp_path / "file" / "logs", tar=tar, engines=[NoEngine()])
+    assert "\n" not in str(err.value)
+
+
+def test_an_unwritable_directory_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root passes any permission bits (tests run as root), so the access check is faked."""
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(NestkubeError, match=r"cannot write logs to .*logs: .* is not writable"):
+        export_logs("lg", tmp_path / "logs", engines=[LogsProvider()])
+    assert not (tmp_path / "logs").exists()

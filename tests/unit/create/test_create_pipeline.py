@@ -8,98 +8,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from memory_engine import ADMIN, MemoryEngine, context
 
 from nestkube import kubeconfig
 from nestkube.config import default_config
 from nestkube.create import actions, pipeline
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError
-from nestkube.host import HostFacts
-from nestkube.images.node_image import LABEL_K8S_VERSION
-from nestkube.providers.base import LABEL_CLUSTER, Mount, Node, NodeSpec, ProviderInfo
+from nestkube.providers.base import Mount, Node, NodeSpec
 from nestkube.status import SILENT
-
-ADMIN = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: kubernetes
-  cluster: {server: "https://x:6443", certificate-authority-data: Q0E=}
-users:
-- name: kubernetes-admin
-  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
-contexts:
-- name: kubernetes-admin@kubernetes
-  context: {cluster: kubernetes, user: kubernetes-admin}
-current-context: kubernetes-admin@kubernetes
-"""
-
-
-class MemoryEngine:
-    """Just enough of a provider to hold containers, volumes and networks in memory."""
-
-    def __init__(self) -> None:
-        self.info = ProviderInfo(
-            name="podman", binary="podman", version="4.3.1", rootless=False, host=HostFacts()
-        )
-        self.nodes: dict[str, Node] = {}
-        self.volumes: dict[str, str] = {}
-        self.networks: set[str] = set()
-
-    def create_node(self, spec: NodeSpec) -> Node:
-        node = Node(spec.name, spec.role, spec.cluster, "running", {LABEL_CLUSTER: spec.cluster})
-        self.volumes[f"{spec.name}-var"] = spec.cluster
-        self.nodes[spec.name] = node
-        return node
-
-    def node_ip(self, node: str, network: str) -> str:
-        return f"10.0.0.{sorted(self.nodes).index(node) + 2}"
-
-    def list_clusters(self) -> list[str]:
-        return sorted({n.cluster for n in self.nodes.values()})
-
-    def list_nodes(self, cluster: str) -> list[Node]:
-        return [n for n in self.nodes.values() if n.cluster == cluster]
-
-    def delete_nodes(self, nodes: Sequence[Node]) -> None:
-        for node in nodes:
-            self.nodes.pop(node.name, None)
-
-    def cluster_volumes(self, cluster: str) -> list[str]:
-        return [v for v, c in self.volumes.items() if c == cluster]
-
-    def remove_volume(self, name: str) -> None:
-        self.volumes.pop(name, None)
-
-    def volume_name(self, node: str) -> str:
-        return f"{node}-var"
-
-    def network_exists(self, name: str) -> bool:
-        return name in self.networks
-
-    def ensure_network(self, name: str, cluster: str) -> None:
-        self.networks.add(name)
-
-    def delete_network_if_unused(self, name: str) -> None:
-        self.networks.discard(name)
-
-    def image_exists(self, image: str) -> bool:
-        return True
-
-    def image_labels(self, image: str) -> dict[str, str]:
-        return {LABEL_K8S_VERSION: "v1.20.2"}
-
-
-def context(engine: MemoryEngine, name: str, kubeconfig_path: Path, **kw: object) -> CreateContext:
-    ctx = CreateContext(
-        config=default_config(name, workers=1),
-        provider=engine,  # type: ignore[arg-type]
-        status=SILENT,
-        kubeconfig=str(kubeconfig_path),
-        **kw,  # type: ignore[arg-type]
-    )
-    actions.plan_nodes(ctx, "localhost/nestkube/node:v1.20.2")
-    return ctx
 
 
 def fail_with(message: str) -> Callable[[CreateContext], None]:
