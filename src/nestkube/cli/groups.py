@@ -27,6 +27,10 @@ kit_app = typer.Typer(
     no_args_is_help=True,
 )
 config_app = typer.Typer(help="Cluster configuration files.", no_args_is_help=True)
+runners_app = typer.Typer(
+    help="Self-hosted GitHub Actions runners: ARC runner scale sets on a cluster.",
+    no_args_is_help=True,
+)
 
 for sub, name in [
     (create_app, "create"),
@@ -37,6 +41,7 @@ for sub, name in [
     (load_app, "load"),
     (kit_app, "kit"),
     (config_app, "config"),
+    (runners_app, "runners"),
 ]:
     app.add_typer(sub, name=name)
 

@@ -10,7 +10,15 @@ import typer
 from nestkube._version import __version__
 
 # Importing a command module attaches its commands to the groups.
-from nestkube.cli import build_cmds, cluster_cmds, config_cmds, doctor_cmds, groups, load_cmds  # noqa: F401
+from nestkube.cli import (  # noqa: F401
+    build_cmds,
+    cluster_cmds,
+    config_cmds,
+    doctor_cmds,
+    groups,
+    load_cmds,
+    runners_cmds,
+)
 from nestkube.errors import CommandError, NestkubeError
 
 

@@ -1,0 +1,246 @@
+"""``runners up`` / ``down`` / ``status``: ARC's controller and one scale set per instance.
+
+Everything that can be wrong with the input (the file, the target context, credentials) is
+checked before the first command that changes the cluster, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nestkube import _exec
+from nestkube.config.model import DEFAULT_NAME
+from nestkube.errors import NestkubeError
+from nestkube.kubeconfig import context_name
+from nestkube.runners import credentials, render
+from nestkube.runners.model import RunnerDoc, RunnerFile
+from nestkube.runners.tools import (
+    CONTROLLER_CHART,
+    SCALE_SET_CHART,
+    Helm,
+    Kubectl,
+    Target,
+    chart_ref,
+)
+from nestkube.status import Status
+
+RELEASE_LABEL = "nestkube.io/release"
+CONTROLLER_SELECTOR = "app.kubernetes.io/part-of=gha-rs-controller"
+LISTENER_SELECTOR = "app.kubernetes.io/component=runner-scale-set-listener"
+
+
+class RunnersError(NestkubeError):
+    """Runners cannot be applied to this target (wrong cluster kind, missing tool)."""
+
+
+def target(loaded: RunnerFile | None, context: str | None, kubeconfig: str | None) -> Target:
+    """``--context``, else the file's ``context``, else the default nestkube cluster's."""
+    chosen = context or (loaded.doc.context if loaded else None) or context_name(DEFAULT_NAME)
+    return Target(chosen, kubeconfig)
+
+
+def is_nestkube_context(name: str) -> bool:
+    return name.startswith(context_name(""))
+
+
+def check_target(loaded: RunnerFile, where: Target) -> None:
+    """Host caches only exist on a local nestkube cluster's nodes."""
+    if is_nestkube_context(where.context):
+        return
+    cached = [r.name for r in loaded.doc.runners if r.caches]
+    if cached:
+        raise RunnersError(
+            f"context {where.context!r} is not a nestkube cluster: host caches (runner "
+            f"{cached[0]!r}) only exist on a local nestkube cluster; remove the caches or "
+            "use a nestkube-* context"
+        )
+
+
+def _require(binary: str) -> None:
+    if _exec.which(binary) is None:
+        raise RunnersError(f"{binary} is not installed (nestkube doctor says how to get it)")
+
+
+@dataclass(frozen=True)
+class Planned:
+    runner: RunnerDoc
+    instance: render.Instance
+    secret_data: Mapping[str, str]
+
+    def manifests(self) -> list[dict[str, Any]]:
+        out = [render.secret(self.instance, self.secret_data)]
+        template = render.hook_template(self.runner, self.instance)
+        if template is not None:
+            out.append(render.hook_configmap(self.instance, template))
+        for m in out:
+            m["metadata"]["labels"][RELEASE_LABEL] = self.instance.release
+        return out
+
+
+def plan(loaded: RunnerFile, env: Mapping[str, str] | None = None) -> list[Planned]:
+    """Every instance with its credentials read; raises before anything is applied."""
+    root = render.cache_root(loaded, env)
+    out = []
+    for runner in loaded.doc.runners:
+        data = credentials.read(loaded, runner, env)
+        out += [Planned(runner, inst, data) for inst in render.instances(runner, root)]
+    return out
+
+
+def up(
+    loaded: RunnerFile,
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    chart_dir: str | None = None,
+    status: Status | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Install or upgrade the controller and every instance; remove instances no longer defined.
+
+    Returns the scale-set release names.
+    """
+    status = status or Status(quiet=True)
+    where = target(loaded, context, kubeconfig)
+    check_target(loaded, where)
+    planned = plan(loaded, env)
+    _require("helm")
+    _require("kubectl")
+    helm, kubectl = Helm(where), Kubectl(where)
+    chart, flags = chart_ref(CONTROLLER_CHART, chart_dir)
+    with status.step(f"ARC controller on {where.context}"):
+        helm.upgrade_install(
+            render.CONTROLLER_RELEASE, chart, render.CONTROLLER_NAMESPACE, {}, flags=flags
+        )
+    kubectl.apply([render.namespace()])
+    chart, flags = chart_ref(SCALE_SET_CHART, chart_dir)
+    for item in planned:
+        for cache in item.instance.caches:
+            # Made here so they belong to the user, not to the node's root.
+            cache.host.mkdir(parents=True, exist_ok=True)
+        with status.step(f"scale set {item.instance.release}"):
+            kubectl.apply(item.manifests())
+            helm.upgrade_install(
+                item.instance.release,
+                chart,
+                render.RUNNERS_NAMESPACE,
+                render.values(item.runner, item.instance),
+                flags=flags,
+            )
+    wanted = {p.instance.release for p in planned}
+    for release in helm.releases(render.RUNNERS_NAMESPACE):
+        name = str(release.get("name", ""))
+        if name and name not in wanted:
+            with status.step(f"removing scale set {name}"):
+                _remove(helm, kubectl, name)
+    return sorted(wanted)
+
+
+def _remove(helm: Helm, kubectl: Kubectl, release: str) -> None:
+    # The release first: ARC needs the secret to deregister the scale set from GitHub.
+    helm.uninstall(release, render.RUNNERS_NAMESPACE)
+    kubectl.delete_labelled(
+        "secrets,configmaps", render.RUNNERS_NAMESPACE, f"{RELEASE_LABEL}={release}"
+    )
+
+
+def down(
+    loaded: RunnerFile | None,
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    status: Status | None = None,
+) -> list[str]:
+    """Uninstall every scale set, then the controller. Returns what was removed."""
+    status = status or Status(quiet=True)
+    where = target(loaded, context, kubeconfig)
+    _require("helm")
+    _require("kubectl")
+    helm, kubectl = Helm(where), Kubectl(where)
+    removed = []
+    for release in helm.releases(render.RUNNERS_NAMESPACE):
+        name = str(release.get("name", ""))
+        if name:
+            with status.step(f"removing scale set {name}"):
+                _remove(helm, kubectl, name)
+            removed.append(name)
+    with status.step("removing ARC controller"):
+        if helm.uninstall(render.CONTROLLER_RELEASE, render.CONTROLLER_NAMESPACE):
+            removed.append(render.CONTROLLER_RELEASE)
+    return removed
+
+
+# --- status -----------------------------------------------------------------------------
+def status_report(
+    loaded: RunnerFile | None, *, context: str | None = None, kubeconfig: str | None = None
+) -> dict[str, Any]:
+    """Controller, listeners, scale sets, runners and the last error, as ARC reports them."""
+    where = target(loaded, context, kubeconfig)
+    _require("kubectl")
+    kubectl = Kubectl(where)
+    ns, runners_ns = render.CONTROLLER_NAMESPACE, render.RUNNERS_NAMESPACE
+    deployments = kubectl.items("deployments", ns, CONTROLLER_SELECTOR)
+    controller = "not installed"
+    if deployments:
+        st = deployments[0].get("status", {})
+        controller = f"{st.get('readyReplicas', 0)}/{st.get('replicas', 0)} ready"
+    listeners = [
+        {"name": _name(p), "phase": p.get("status", {}).get("phase", "")}
+        for p in kubectl.items("pods", ns, LISTENER_SELECTOR)
+    ]
+    scale_set_objs = kubectl.items("autoscalingrunnersets", runners_ns)
+    scale_sets = [_scale_set(o) for o in scale_set_objs]
+    runner_sets = kubectl.items("ephemeralrunnersets", runners_ns)
+    runners = [_runner(o) for o in kubectl.items("ephemeralrunners", runners_ns)]
+    errors = [m for o in [*scale_set_objs, *runner_sets] for m in _messages(o)]
+    errors += [r["message"] for r in runners if r["message"]]
+    if not errors:
+        log = kubectl.logs(ns, CONTROLLER_SELECTOR)
+        errors = [ln for ln in log.splitlines() if "error" in ln.lower()]
+    return {
+        "context": where.context,
+        "controller": controller,
+        "listeners": listeners,
+        "scaleSets": scale_sets,
+        "runners": runners,
+        "lastError": errors[-1] if errors else "",
+    }
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("metadata", {}).get("name", ""))
+
+
+def _scale_set(obj: Mapping[str, Any]) -> dict[str, Any]:
+    spec, st = obj.get("spec", {}), obj.get("status", {})
+    return {
+        "name": _name(obj),
+        "minRunners": spec.get("minRunners"),
+        "maxRunners": spec.get("maxRunners"),
+        "currentRunners": st.get("currentRunners", 0),
+        "pending": st.get("pendingEphemeralRunners", 0),
+        "running": st.get("runningEphemeralRunners", 0),
+        "failed": st.get("failedEphemeralRunners", 0),
+    }
+
+
+def _runner(obj: Mapping[str, Any]) -> dict[str, Any]:
+    st = obj.get("status", {})
+    return {
+        "name": _name(obj),
+        "phase": st.get("phase", ""),
+        "reason": st.get("reason", ""),
+        "message": st.get("message", ""),
+    }
+
+
+def _messages(obj: Mapping[str, Any]) -> list[str]:
+    """Error text an ARC object's status carries (a message, or failed conditions)."""
+    st = obj.get("status", {})
+    out = [str(st["message"])] if st.get("message") else []
+    for cond in st.get("conditions", []) or []:
+        if isinstance(cond, dict) and cond.get("message") and cond.get("status") != "True":
+            out.append(str(cond["message"]))
+    return out
