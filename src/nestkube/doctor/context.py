@@ -25,6 +25,7 @@ from nestkube.doctor.engine import PROVIDERS, EngineFacts, Runner, fetch, parse_
 from nestkube.errors import CommandError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import ProviderName
+from nestkube.runners.model import RUNNERS_FILE
 
 SYSCTLS = (
     "kernel.unprivileged_userns_clone",
@@ -53,6 +54,7 @@ HELPER_BINARIES = (
     "newgidmap",
     "systemctl",
     "zfs",
+    "helm",
 )
 # Helpers live in sbin on many distributions, and a plain user's PATH often lacks sbin.
 STANDARD_DIRS = (
@@ -211,6 +213,9 @@ class DoctorContext:
     disk_free: int | None = None
     nodes: int = 1
     host_ports: tuple[int, ...] = ()
+    # The user's runner definitions file, and whether it exists (runners then need helm).
+    runners_file: str = ""
+    runners_defined: bool = False
 
     @property
     def sudo(self) -> str:
@@ -622,6 +627,7 @@ def gather_context(
     if data_mount is not None and data_mount.fstype == "zfs":
         zfs = read_zfs(root, data_mount, cmd)
     mem_total, mem_available = read_meminfo(root)
+    runners_file = f"{user_config_home(user, full_env)}/{RUNNERS_FILE}"
 
     return DoctorContext(
         provider=provider,
@@ -660,4 +666,6 @@ def gather_context(
         disk_free=disk_free(root, data_dir),
         nodes=max(1, nodes),
         host_ports=tuple(host_ports),
+        runners_file=runners_file,
+        runners_defined=_under(root, runners_file).is_file(),
     )

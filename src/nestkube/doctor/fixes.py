@@ -28,6 +28,7 @@ _PACKAGES: dict[str, dict[str, str]] = {
     },
     "uidmap": {"apt": "uidmap", "dnf": "shadow-utils", "pacman": "shadow", "zypper": "shadow"},
     "runc": {"apt": "runc", "dnf": "runc", "pacman": "runc", "zypper": "runc"},
+    "helm": {"dnf": "helm", "pacman": "helm", "zypper": "helm"},
 }
 _INSTALL = {
     "apt": "apt-get install -y",
@@ -44,6 +45,7 @@ _NIX_PACKAGES = {
     "slirp4netns": "environment.systemPackages = [ pkgs.slirp4netns ];",
     "uidmap": "# newuidmap and newgidmap come with NixOS's shadow setuid wrappers",
     "runc": "environment.systemPackages = [ pkgs.runc ];",
+    "helm": "environment.systemPackages = [ pkgs.kubernetes-helm ];",
 }
 
 

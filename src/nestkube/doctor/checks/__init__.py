@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from nestkube.doctor.checks import cgroups, engine, kernel, resources, restricted, storage, userns
+from nestkube.doctor.checks import (
+    cgroups,
+    engine,
+    kernel,
+    resources,
+    restricted,
+    runners,
+    storage,
+    userns,
+)
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding
 
@@ -37,6 +46,7 @@ CHECKS: dict[str, Check] = {
     "host.oci-runtime": restricted.check_runtime,
     "resources.memory": resources.check_memory,
     "resources.disk": resources.check_disk,
+    "runners.helm": runners.check_helm,
 }
 
 # What `create cluster` re-checks: whatever can stop nodes from starting, read from files

@@ -1,0 +1,40 @@
+"""Tools that `nestkube runners` needs; only a warning, since clusters themselves do not."""
+
+from __future__ import annotations
+
+from nestkube.doctor import fixes
+from nestkube.doctor.context import DoctorContext
+from nestkube.doctor.model import Finding, Fix, ok, skip, warn
+
+# Debian and Ubuntu do not package helm; its Go module builds with the distribution's Go.
+HELM_MODULE = "helm.sh/helm/v3/cmd/helm@v3.22.0"
+
+
+def _install_helm(ctx: DoctorContext) -> Fix:
+    pm = fixes.package_manager(ctx.os_release)
+    if ctx.nixos or pm in ("dnf", "pacman", "zypper"):
+        return fixes.install(ctx, "helm")
+    return fixes.command(
+        ctx,
+        f"go install {HELM_MODULE}",
+        root=False,
+        note='then put "$(go env GOPATH)/bin" on PATH',
+    )
+
+
+def check_helm(ctx: DoctorContext) -> Finding:
+    found = ctx.binary("helm")
+    if found:
+        return ok("runners.helm", f"helm at {found}")
+    if not ctx.runners_defined:
+        return skip(
+            "runners.helm",
+            f"no runner definitions ({ctx.runners_file}); helm is only needed by "
+            "`nestkube runners`",
+        )
+    return warn(
+        "runners.helm",
+        f"runners are defined in {ctx.runners_file} but helm is not on PATH: "
+        "`nestkube runners up` installs ARC with it",
+        _install_helm(ctx),
+    )
