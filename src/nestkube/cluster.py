@@ -18,12 +18,12 @@ from nestkube.create import actions, pipeline
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.images.node_image import LABEL_K8S_VERSION, default_node_image
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.names import cluster_name
 from nestkube.providers import get_provider
 from nestkube.providers.base import LABEL_NETWORK, Node, Provider
 from nestkube.status import SILENT, Status
 
-DEFAULT_KUBERNETES_VERSION = "v1.20.2"
 DEFAULT_IMAGE = default_node_image(DEFAULT_KUBERNETES_VERSION)
 
 

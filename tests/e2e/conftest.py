@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the kit's Kubernetes, node images on real engines, a workload image.
+"""End-to-end fixtures: the kit's Kubernetes (the default release, from Go modules), node images
+on real engines, a workload image.
 
 Everything expensive is cached by content under the XDG cache directory, so a warm run
 reuses it and a cold run builds it inside the suite.
@@ -14,7 +15,8 @@ from engines import ensure_dockerd, ensure_podman
 from support import workload_archive
 
 from nestkube.images.node_image import NodeImage, build_node_image
-from nestkube.kit.kubernetes import KubernetesBinaries, build_from_debian_source
+from nestkube.kit.kubernetes import KubernetesBinaries, build_from_modules
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.providers.base import Provider
 from nestkube.providers.docker import DockerProvider
 from nestkube.providers.podman import PodmanProvider, probe_podman
@@ -49,7 +51,7 @@ def progress() -> Status:
 
 @pytest.fixture(scope="session")
 def kit(progress: Status) -> KubernetesBinaries:
-    return build_from_debian_source(progress)
+    return build_from_modules(DEFAULT_KUBERNETES_VERSION, progress)
 
 
 @pytest.fixture(scope="session")

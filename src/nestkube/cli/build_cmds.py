@@ -8,8 +8,10 @@ import typer
 
 from nestkube.cli import groups
 from nestkube.images.node_image import build_node_image, ensure_kit_base
+from nestkube.images.release import validate_version
 from nestkube.images.sources import resolve_binaries
-from nestkube.kit.kubernetes import build_from_debian_source
+from nestkube.kit.kubernetes import build_from_debian_source, build_from_modules
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.providers import get_provider
 
 
@@ -24,18 +26,24 @@ def node_image(
     kubernetes_version: str | None = typer.Option(
         None,
         "--kubernetes-version",
-        help="Download this release (vX.Y.Z) from --release-url, each file checked by sha256.",
+        help="Build this release (vX.Y.Z, v1.34 or later) from the k8s.io/kubernetes Go module "
+        f"(default {DEFAULT_KUBERNETES_VERSION}), or download it from --release-url.",
     ),
     release_url: str | None = typer.Option(
         None,
         "--release-url",
         help="Base URL of a release mirror laid out as <url>/<version>/bin/linux/<arch>/<cmd> "
-        "with <cmd>.sha256 beside each file. Default: https://dl.k8s.io/release.",
+        "with <cmd>.sha256 beside each file.",
     ),
     kubernetes_source: Path | None = typer.Option(
         None,
         "--kubernetes-source",
-        help="A Kubernetes source tree to compile with the host's Go.",
+        help="A Kubernetes source tree to compile with the modules Go.",
+    ),
+    debian_source: bool = typer.Option(
+        False,
+        "--debian-source",
+        help="Kubernetes v1.20.2 from Debian's source package, built with Debian's Go.",
     ),
     base_image: str | None = typer.Option(
         None,
@@ -51,7 +59,8 @@ def node_image(
     offline: bool = typer.Option(
         False,
         "--offline",
-        help="Do not try a registry for images with no offline source (CoreDNS).",
+        help="Do not try a registry for an image with no offline source (a CoreDNS whose "
+        "module is not served); record it as missing in the image's labels instead.",
     ),
     force: bool = typer.Option(
         False, "--force", help="Rebuild even when an image from the same inputs exists."
@@ -59,8 +68,9 @@ def node_image(
 ) -> None:
     """Build a node image on any engine, with every component image preloaded.
 
-    With no Kubernetes source named, the offline kit builds Kubernetes from Debian's source
-    package (cached under $XDG_CACHE_HOME/nestkube).
+    With no Kubernetes source named, the kit builds the default release and every component
+    (etcd, CoreDNS, containerd, runc, CNI plugins, crictl) from their Go modules, cached under
+    $XDG_CACHE_HOME/nestkube.
     """
     status = groups.status()
     binaries = resolve_binaries(
@@ -68,6 +78,7 @@ def node_image(
         version=kubernetes_version,
         release_url=release_url,
         source_dir=kubernetes_source,
+        debian_source=debian_source,
         status=status,
     )
     engine = get_provider(provider)
@@ -89,9 +100,19 @@ def node_image(
 
 
 @groups.kit_app.command("kubernetes")
-def kit_kubernetes() -> None:
-    """Build Kubernetes from Debian's source package (cached) and print the binaries' directory."""
-    binaries = build_from_debian_source(groups.status())
+def kit_kubernetes(
+    version: str = typer.Option(
+        DEFAULT_KUBERNETES_VERSION, "--version", help="Release to build from its Go module."
+    ),
+    debian_source: bool = typer.Option(
+        False, "--debian-source", help="Build v1.20.2 from Debian's source package instead."
+    ),
+) -> None:
+    """Build Kubernetes' seven commands (cached) and print the binaries' directory."""
+    if debian_source:
+        binaries = build_from_debian_source(groups.status())
+    else:
+        binaries = build_from_modules(validate_version(version), groups.status())
     typer.echo(str(binaries.directory))
 
 

@@ -54,7 +54,7 @@ def create_cluster(
         None, "--name", "-n", help="Cluster name (overrides the config). Default: nestkube."
     ),
     image: str | None = typer.Option(
-        None, "--image", help="Node image. Default: localhost/nestkube/node:v1.20.2."
+        None, "--image", help=f"Node image. Default: {api.DEFAULT_IMAGE}."
     ),
     config: str | None = typer.Option(
         None, "--config", help="Config file (kind v1alpha4 or nestkube v1alpha1); - for stdin."

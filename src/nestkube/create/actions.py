@@ -15,7 +15,14 @@ from nestkube import doctor, kubeconfig
 from nestkube.config.host_check import check_against_provider
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError, HostError
-from nestkube.images.node_image import LABEL_K8S_VERSION, LABEL_MISSING, LABEL_PRELOADED
+from nestkube.images.node_image import (
+    LABEL_COMPONENTS,
+    LABEL_IMAGE_TAGS,
+    LABEL_K8S_VERSION,
+    LABEL_MISSING,
+    LABEL_PRELOADED,
+    parse_components_label,
+)
 from nestkube.kubeadm.cni import masquerade_rules, render_bridge_cni, route_commands
 from nestkube.kubeadm.config import (
     KubeadmParams,
@@ -23,7 +30,7 @@ from nestkube.kubeadm.config import (
     render_join_config,
     skip_phases_args,
 )
-from nestkube.kubeadm.containerd import render_containerd_config
+from nestkube.kubeadm.containerd import config_version_for, render_containerd_config
 from nestkube.kubeadm.patches import apply_patches
 from nestkube.providers.base import Node, NodeSpec, Provider
 from nestkube.providers.engine import (
@@ -124,6 +131,8 @@ def read_image_facts(ctx: CreateContext) -> None:
         raise ClusterError(f"{ctx.specs[0].image} is not a nestkube node image (no version label)")
     ctx.missing_images = tuple(x for x in labels.get(LABEL_MISSING, "").split(",") if x)
     ctx.preloaded_images = tuple(x for x in labels.get(LABEL_PRELOADED, "").split(",") if x)
+    ctx.components = parse_components_label(labels.get(LABEL_COMPONENTS, ""))
+    ctx.image_tags = parse_components_label(labels.get(LABEL_IMAGE_TAGS, ""))
 
 
 def create_network(ctx: CreateContext) -> None:
@@ -203,6 +212,7 @@ def configure_containerd(ctx: CreateContext) -> None:
         sandbox_image=sandbox,
         patches=ctx.config.containerd_config_patches,
         json6902=ctx.config.containerd_config_patches_json6902,
+        config_version=config_version_for(ctx.components.get("containerd", "")),
     )
 
     def one(spec: NodeSpec) -> None:
@@ -260,6 +270,8 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         # Carried in the init config from v1beta3 on (see kubeadm_init for older versions).
         skip_phases=init_skip_phases(ctx) if spec.name == ctx.bootstrap_node else (),
         cluster_dns=None if dns_addon(ctx) else NO_DNS_NAMESERVERS,
+        etcd_image_tag=ctx.image_tags.get("etcd"),
+        host_cgroup_v1=not ctx.provider.info.cgroup_v2,
     )
 
 

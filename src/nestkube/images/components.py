@@ -7,7 +7,7 @@ already in the node's containerd and pulls nothing.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nestkube import _exec
@@ -15,6 +15,7 @@ from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import ImageBuildError
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.kit.kubernetes import KubernetesBinaries
+from nestkube.kit.node_kit import NodeKit
 
 PAUSE_SOURCE = Path(__file__).with_name("pause.c")
 STATIC_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -75,27 +76,45 @@ def build_pause(dest_dir: Path) -> Path:
     return dest
 
 
+@dataclass
+class ComponentImages:
+    # kubeadm's reference -> the reference written (differs only where the image is tagged
+    # with its own version, e.g. Debian's etcd)
+    written: dict[str, str] = field(default_factory=dict)
+    # component -> version of what the images hold
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def _upstream(debian_version: str) -> str:
+    """'3.4.23-4+b5' -> '3.4.23': the upstream part of a Debian package version."""
+    return debian_version.split(":")[-1].split("-")[0].split("+")[0]
+
+
 def write_component_archives(
     plan: ComponentPlan,
-    binaries: KubernetesBinaries,
+    kit: NodeKit,
     out_dir: Path,
     *,
     etcd_layer: Path,
+    etcd_version: str | None,
     kube_proxy_layer: Path,
     pause_binary: Path,
-) -> list[str]:
-    """Write one archive per image nestkube can make; returns the refs written."""
+) -> ComponentImages:
+    """Write one archive per image nestkube can make, each tagged with what it holds."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
+    result = ComponentImages()
+    binaries = kit.kubernetes
 
-    def emit(ref: str, spec_layers: list[Layer], entrypoint: list[str] | None) -> None:
-        name = _repo_name(ref)
+    def emit(
+        ref: str, spec_layers: list[Layer], entrypoint: list[str] | None, tag: str | None = None
+    ) -> None:
+        actual = ref if tag is None else f"{ref.rsplit(':', 1)[0]}:{tag}"
         write_image_archive(
-            ImageSpec(tags=[ref], layers=spec_layers, entrypoint=entrypoint),
-            out_dir / f"{name}.tar",
+            ImageSpec(tags=[actual], layers=spec_layers, entrypoint=entrypoint),
+            out_dir / f"{_repo_name(ref)}.tar",
             compress=True,
         )
-        written.append(ref)
+        result.written[ref] = actual
 
     for component in STATIC_COMPONENTS:
         ref = plan.find(component)
@@ -109,7 +128,22 @@ def write_component_archives(
     ref = plan.find("pause")
     if ref:
         emit(ref, [Layer().add_file("/pause", pause_binary)], ["/pause"])
+        result.versions["pause"] = f"nestkube-{file_sha256(PAUSE_SOURCE)[:12]}"
     ref = plan.find("etcd")
-    if ref:
-        emit(ref, [Layer(tarball=etcd_layer)], None)
-    return written
+    if ref and "etcd" in kit.image_binaries:
+        layer = (
+            Layer()
+            .add_file("/usr/local/bin/etcd", kit.image_binaries["etcd"])
+            .add_dir("/var/lib/etcd", 0o700)
+            .add_dir("/tmp", 0o1777)
+        )
+        emit(ref, [layer], None)
+    elif ref and etcd_version:
+        # Debian's etcd is not the release kubeadm names: tag it with its own version.
+        upstream = _upstream(etcd_version)
+        emit(ref, [Layer(tarball=etcd_layer)], None, tag=f"{upstream}-0")
+        result.versions["etcd"] = upstream
+    ref = plan.coredns
+    if ref and "coredns" in kit.image_binaries:
+        emit(ref, [Layer().add_file("/coredns", kit.image_binaries["coredns"])], ["/coredns"])
+    return result

@@ -27,16 +27,25 @@ from nestkube.images.components import (
     write_component_archives,
 )
 from nestkube.kit import base_image as kit_base
+from nestkube.kit import node_kit
 from nestkube.kit.kubernetes import KubernetesBinaries
-from nestkube.kubeadm.containerd import render_containerd_config
+from nestkube.kit.node_kit import NodeKit
+from nestkube.kit.releases import CNI_PLUGINS
+from nestkube.kubeadm.containerd import config_version_for, render_containerd_config
 from nestkube.providers.base import Mount, Provider
 from nestkube.providers.engine import CliProvider
 from nestkube.status import SILENT, Status
 
 NODE_FILES = Path(__file__).with_name("node")
-RECIPE = "node-2"
+RECIPE = "node-3"
 LABEL_K8S_VERSION = "io.nestkube.kubernetes-version"
 LABEL_RUNTIME = "io.nestkube.runtime"
+# "component=version,..." for every component the image holds (kubernetes, containerd, runc,
+# cni-plugins, crictl, etcd, coredns, pause).
+LABEL_COMPONENTS = "io.nestkube.components"
+# "component=tag,...": images tagged with their own version instead of the one kubeadm lists
+# (Debian's etcd); create tells kubeadm to use these tags.
+LABEL_IMAGE_TAGS = "io.nestkube.image-tags"
 LABEL_PRELOADED = "io.nestkube.preloaded-images"
 LABEL_MISSING = "io.nestkube.missing-images"
 LABEL_BUILD_KEY = "io.nestkube.build-key"
@@ -70,12 +79,23 @@ def ensure_kit_base(provider: Provider, status: Status = SILENT) -> str:
     return name
 
 
-def _build_key(binaries: KubernetesBinaries, base_id: str, offline: bool) -> str:
+def _build_key(kit: NodeKit, base_id: str, offline: bool) -> str:
     script_hashes = sorted((p.name, file_sha256(p)) for p in NODE_FILES.iterdir() if p.is_file())
-    bin_hashes = sorted(
-        (p.name, file_sha256(p)) for p in binaries.directory.iterdir() if p.is_file()
+    binaries = [p for p in kit.kubernetes.directory.iterdir() if p.is_file()]
+    binaries += [*kit.runtime.values(), *kit.image_binaries.values()]
+    bin_hashes = sorted((str(p), file_sha256(p)) for p in binaries)
+    return content_key(
+        [RECIPE, base_id, sorted(kit.versions.items()), offline, script_hashes, bin_hashes]
     )
-    return content_key([RECIPE, base_id, binaries.version, offline, script_hashes, bin_hashes])
+
+
+def components_label(versions: dict[str, str]) -> str:
+    return ",".join(f"{name}={version}" for name, version in versions.items())
+
+
+def parse_components_label(value: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+    return {name: version for name, version in pairs}
 
 
 def build_node_image(
@@ -94,37 +114,50 @@ def build_node_image(
     base_id = provider.image_id(base)
     if base_id is None:
         raise ImageBuildError(f"base image {base} not found in {provider.info.name}")
-    key = _build_key(binaries, base_id, not pull_missing)
+    plan = plan_components(binaries)
+    kit = node_kit.gather(binaries, plan.wanted, status)
+    key = _build_key(kit, base_id, not pull_missing)
     if not force and provider.image_exists(target):
         labels = provider.image_labels(target)
         if labels.get(LABEL_BUILD_KEY) == key:
             status.info(f"Node image {target} is up to date")
             return _describe(provider, target, reused=True)
 
-    plan = plan_components(binaries)
     work = Path(tempfile.mkdtemp(prefix="nestkube-build-"))
     container = f"nestkube-build-{secrets.token_hex(4)}"
     try:
-        in_dir, out_dir = _stage(work, binaries, plan)
+        in_dir, out_dir = _stage(work, kit, plan)
         mounts = [
             Mount(str(in_dir), "/nestkube-in", read_only=True),
             Mount(str(out_dir), "/nestkube-out"),
         ]
         with status.step(f"Starting a build container from {base}"):
             provider.run_build_container(base, container, mounts)
-        with status.step("Installing systemd, containerd, runc, iptables and CNI plugins"):
+        what = "Debian's containerd, runc and CNI plugins" if kit.debian_runtime else "iptables"
+        with status.step(f"Installing systemd, {what} and the node's tools"):
             _phase(provider, container, "prepare.sh")
         with status.step("Assembling component images from the binaries"):
             pause = build_pause(work)
-            written = write_component_archives(
+            images = write_component_archives(
                 plan,
-                binaries,
+                kit,
                 out_dir / "images",
                 etcd_layer=out_dir / "etcd-layer.tar",
+                etcd_version=_read_text(out_dir / "etcd-version"),
                 kube_proxy_layer=out_dir / "kube-proxy-layer.tar",
                 pause_binary=pause,
             )
-        missing = [ref for ref in plan.wanted if ref not in written]
+        versions = {**kit.versions, **images.versions}
+        if kit.debian_runtime:
+            versions.update(_debian_runtime_versions(provider, container))
+        (in_dir / "files" / "components").write_text(
+            "".join(f"{name}={version}\n" for name, version in versions.items())
+        )
+        missing = [ref for ref in plan.wanted if ref not in images.written]
+        if missing and not pull_missing:
+            for ref in missing:
+                why = kit.unavailable.get(ref, "no offline source")
+                status.warn(f"{ref}: {why}")
         pulled = (
             _pull_missing(provider, missing, out_dir / "images", status) if pull_missing else []
         )
@@ -132,12 +165,19 @@ def build_node_image(
         with status.step("Preloading images into the node's containerd"):
             _phase(provider, container, "finish.sh")
         preloaded = _read_preloaded(provider, container)
-        absent = [ref for ref in plan.wanted if ref not in preloaded and ref not in missing]
+        expected = [images.written.get(ref, ref) for ref in plan.wanted if ref not in missing]
+        absent = [ref for ref in expected if ref not in preloaded]
         if absent:
             raise ImageBuildError(f"images not preloaded: {', '.join(absent)}")
         labels = {
             LABEL_K8S_VERSION: binaries.version,
             LABEL_RUNTIME: "containerd",
+            LABEL_COMPONENTS: components_label(versions),
+            LABEL_IMAGE_TAGS: ",".join(
+                f"{_repo(ref)}={actual.rsplit(':', 1)[-1]}"
+                for ref, actual in images.written.items()
+                if actual != ref
+            ),
             LABEL_PRELOADED: ",".join(preloaded),
             LABEL_MISSING: ",".join(missing),
             LABEL_BUILD_KEY: key,
@@ -164,11 +204,39 @@ def build_node_image(
     return _describe(provider, target, reused=False)
 
 
+def _repo(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def _read_text(path: Path) -> str | None:
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _debian_runtime_versions(provider: Provider, container: str) -> dict[str, str]:
+    """Versions of Debian's containerd, runc and CNI plugins in the build container."""
+    out = provider.exec(
+        container,
+        ["dpkg-query", "-W", "-f", "${Package}=${Version}\\n", *DEBIAN_RUNTIME],
+        what="dpkg-query runtime versions",
+    ).stdout
+    found = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {name: found[pkg] for pkg, name in DEBIAN_RUNTIME.items() if pkg in found}
+
+
 def _label_value(value: str) -> str:
     return json.dumps(value) if value else '""'
 
 
-def _stage(work: Path, binaries: KubernetesBinaries, plan: ComponentPlan) -> tuple[Path, Path]:
+# Debian package -> component name in the components label.
+DEBIAN_RUNTIME = {
+    "containerd": "containerd",
+    "runc": "runc",
+    "containernetworking-plugins": "cni-plugins",
+}
+
+
+def _stage(work: Path, kit: NodeKit, plan: ComponentPlan) -> tuple[Path, Path]:
+    binaries = kit.kubernetes
     in_dir = work / "in"
     out_dir = work / "out"
     (in_dir / "bin").mkdir(parents=True)
@@ -178,13 +246,27 @@ def _stage(work: Path, binaries: KubernetesBinaries, plan: ComponentPlan) -> tup
         shutil.copy2(binaries.path(command), in_dir / "bin" / command)
     for script in ("prepare.sh", "finish.sh", "entrypoint.sh"):
         shutil.copy2(NODE_FILES / script, in_dir / script)
-    shutil.copy2(NODE_FILES / "packages", in_dir / "packages")
-    for unit in ("kubelet.service", "10-kubeadm.conf", "crictl.yaml"):
+    packages = (NODE_FILES / "packages").read_text()
+    if kit.debian_runtime:
+        packages += (NODE_FILES / "runtime-packages").read_text()
+        # Only Debian's kit lacks an etcd module build; prepare.sh takes Debian's etcd then.
+        (in_dir / "etcd-from-debian").touch()
+    else:
+        (in_dir / "runtime" / "bin").mkdir(parents=True)
+        (in_dir / "runtime" / "cni").mkdir()
+        for name, path in kit.runtime.items():
+            sub = "cni" if name in CNI_PLUGINS else "bin"
+            shutil.copy2(path, in_dir / "runtime" / sub / name)
+    (in_dir / "packages").write_text(packages)
+    for unit in ("kubelet.service", "10-kubeadm.conf", "crictl.yaml", "containerd.service"):
         shutil.copy2(NODE_FILES / unit, in_dir / "files" / unit)
     sandbox = plan.find("pause") or "k8s.gcr.io/pause:3.2"
     (in_dir / "files" / "containerd.toml").write_text(
         render_containerd_config(
-            restrict_oom_score_adj=False, cgroup_driver="cgroupfs", sandbox_image=sandbox
+            restrict_oom_score_adj=False,
+            cgroup_driver="cgroupfs",
+            sandbox_image=sandbox,
+            config_version=config_version_for(kit.containerd_version),
         )
     )
     (in_dir / "files" / "version").write_text(binaries.version + "\n")

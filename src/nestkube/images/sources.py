@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from nestkube.errors import ImageBuildError
-from nestkube.images.release import DEFAULT_RELEASE_URL, download_release
+from nestkube.images.release import download_release, validate_version
 from nestkube.kit.kubernetes import (
     KubernetesBinaries,
     binaries_from_dir,
     build_from_debian_source,
+    build_from_modules,
     build_from_source_tree,
 )
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.status import SILENT, Status
 
 
@@ -21,13 +23,19 @@ def resolve_binaries(
     version: str | None = None,
     release_url: str | None = None,
     source_dir: Path | None = None,
+    debian_source: bool = False,
     status: Status = SILENT,
 ) -> KubernetesBinaries:
-    """Exactly one source may be named; with none, the offline kit builds Debian's Kubernetes."""
-    chosen = [x for x in (binaries_dir, version, source_dir) if x is not None]
-    if len(chosen) > 1:
+    """Exactly one source may be named; with none, the default release from Go modules.
+
+    ``version`` alone builds that release from the k8s.io/kubernetes module; with
+    ``release_url`` it is downloaded from a release mirror instead.
+    """
+    chosen = [binaries_dir is not None, source_dir is not None, version is not None, debian_source]
+    if sum(chosen) > 1:
         raise ImageBuildError(
-            "choose one of --kubernetes-binaries, --kubernetes-version, --kubernetes-source"
+            "choose one of --kubernetes-binaries, --kubernetes-version, --kubernetes-source, "
+            "--debian-source"
         )
     if release_url is not None and version is None:
         raise ImageBuildError("--release-url needs --kubernetes-version")
@@ -37,6 +45,8 @@ def resolve_binaries(
         if not source_dir.is_dir():
             raise ImageBuildError(f"--kubernetes-source: {source_dir} is not a directory")
         return build_from_source_tree(source_dir, status)
-    if version is not None:
-        return download_release(version, release_url or DEFAULT_RELEASE_URL, status=status)
-    return build_from_debian_source(status)
+    if debian_source:
+        return build_from_debian_source(status)
+    if version is not None and release_url is not None:
+        return download_release(version, release_url, status=status)
+    return build_from_modules(validate_version(version or DEFAULT_KUBERNETES_VERSION), status)

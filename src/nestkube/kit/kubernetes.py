@@ -1,4 +1,6 @@
-"""Kubernetes binaries from Debian's ``kubernetes`` source package, built offline.
+"""Kubernetes binaries: from the ``k8s.io/kubernetes`` Go module, or Debian's source package.
+
+Current releases build from the Go module (:func:`build_from_modules`) with the modules Go.
 
 Debian 12 ships the full Kubernetes v1.20.2 tree with vendor/. Built as-is with Go 1.19 kubeadm
 panics inside json-iterator (modern-go/reflect2 v1.0.1 reads runtime internals that moved), so
@@ -18,17 +20,12 @@ from pathlib import Path
 from nestkube import _exec
 from nestkube.cache import cache_root, content_key, file_sha256, publish_dir
 from nestkube.errors import ImageBuildError
+from nestkube.kit import releases
+from nestkube.kit.gomod import build_module
+from nestkube.kit.toolchain import GoToolchain, debian_toolchain, modules_toolchain
 from nestkube.status import SILENT, Status
 
-KUBE_COMMANDS = (
-    "kubeadm",
-    "kubelet",
-    "kubectl",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kube-proxy",
-)
+KUBE_COMMANDS = releases.KUBE_COMMANDS
 # Bump when the build recipe changes, so cached binaries are rebuilt.
 RECIPE = "debian-src-3"
 REFLECT2_SRC = Path("/usr/share/gocode/src/github.com/modern-go/reflect2")
@@ -71,6 +68,16 @@ def kubeadm_version(kubeadm: Path) -> str:
     return version
 
 
+def build_from_modules(version: str, status: Status = SILENT) -> KubernetesBinaries:
+    """The seven commands of ``version`` from the k8s.io/kubernetes module (cached)."""
+    spec = releases.kubernetes_build(version)
+    built = build_module(spec, modules_toolchain(), status)
+    reported = kubeadm_version(built.path("kubeadm"))
+    if reported != spec.version:
+        raise ImageBuildError(f"kubeadm built for {spec.version} reports {reported}")
+    return KubernetesBinaries(built.directory, spec.version)
+
+
 def _source_info() -> tuple[str, str]:
     """(version, dsc sha256) of Debian's kubernetes source package, enabling deb-src if needed."""
     out = _exec.run(["apt-cache", "showsrc", "kubernetes"], check=False).stdout
@@ -102,7 +109,8 @@ def build_from_debian_source(
     status: Status = SILENT, *, jobs: int | None = None
 ) -> KubernetesBinaries:
     """Build (or reuse from the cache) the Kubernetes commands from Debian's source package."""
-    go = _exec.run(["go", "version"], what="go version (install golang-go)").stdout.strip()
+    toolchain = debian_toolchain()
+    go = toolchain.version
     pkg_version, dsc_sha = _source_info()
     key = content_key([RECIPE, pkg_version, dsc_sha, go, *KUBE_COMMANDS])
     final = kit_dir() / key
@@ -129,7 +137,7 @@ def build_from_debian_source(
             swap_reflect2(src)
         upstream = _upstream_version(pkg_version)
         with status.step(f"Building Kubernetes {upstream} (about 10 minutes on 2 cores)"):
-            make_kubernetes(src, upstream, jobs=jobs)
+            make_kubernetes(src, upstream, toolchain, jobs=jobs)
         out_bin = tmp / "bin"
         out_bin.mkdir()
         for command in KUBE_COMMANDS:
@@ -180,7 +188,9 @@ def swap_reflect2(src: Path) -> None:
             path.write_text(new)
 
 
-def make_kubernetes(src: Path, version: str | None, *, jobs: int | None = None) -> Path:
+def make_kubernetes(
+    src: Path, version: str | None, toolchain: GoToolchain, *, jobs: int | None = None
+) -> Path:
     """Run Kubernetes' own make for the commands nestkube needs; returns _output/bin."""
     gopath = src / ".go"
     link = gopath / "src/k8s.io/kubernetes"
@@ -188,6 +198,7 @@ def make_kubernetes(src: Path, version: str | None, *, jobs: int | None = None) 
     if not link.exists():
         link.symlink_to(src.resolve())
     env = {
+        **toolchain.env(),
         "GOPATH": str(gopath),
         "CGO_ENABLED": "0",
         "HOME": str(src / ".home"),
@@ -201,14 +212,14 @@ def make_kubernetes(src: Path, version: str | None, *, jobs: int | None = None) 
     if jobs:
         env["GOMAXPROCS"] = str(jobs)
     what = " ".join(f"cmd/{c}" for c in KUBE_COMMANDS)
-    _exec.run(["make", f"WHAT={what}"], cwd=src, env=env, what="make kubernetes")
+    _exec.run(["make", f"WHAT={what}"], cwd=src, env=env, what="make kubernetes", timeout=90 * 60.0)
     return src / "_output" / "bin"
 
 
 def build_from_source_tree(src: Path, status: Status = SILENT) -> KubernetesBinaries:
-    """Compile the commands from a Kubernetes source tree with the host's Go."""
+    """Compile the commands from a Kubernetes source tree with the modules Go."""
     if not (src / "cmd" / "kubeadm").is_dir() or not (src / "Makefile").is_file():
         raise ImageBuildError(f"--kubernetes-source: {src} is not a Kubernetes source tree")
     with status.step(f"Building Kubernetes from {src}"):
-        out = make_kubernetes(src, None)
+        out = make_kubernetes(src, None, modules_toolchain())
     return binaries_from_dir(out)

@@ -83,6 +83,10 @@ class KubeadmParams:
     # The nameservers the kubelet gives ClusterFirst pods; None keeps kubeadm's default, the
     # DNS Service address (only right when the DNS addon runs).
     cluster_dns: tuple[str, ...] | None = None
+    # The tag of the etcd image the node holds when it is not kubeadm's own (Debian's etcd).
+    etcd_image_tag: str | None = None
+    # Kubelets from 1.35 on refuse cgroup v1 unless told otherwise (failCgroupV1).
+    host_cgroup_v1: bool = False
 
     @property
     def version(self) -> KubeVersion:
@@ -232,6 +236,9 @@ def cluster_configuration(p: KubeadmParams) -> Doc:
     if api != KUBEADM_V1BETA4:
         api_server["timeoutForControlPlane"] = p.control_plane_timeout
     controller_manager: Doc = {"extraArgs": _args(api, controller_manager_args)}
+    local_etcd: Doc = {"dataDir": "/var/lib/etcd"}
+    if p.etcd_image_tag:
+        local_etcd["imageTag"] = p.etcd_image_tag
 
     doc: Doc = {
         "apiVersion": api,
@@ -249,7 +256,7 @@ def cluster_configuration(p: KubeadmParams) -> Doc:
         },
         "apiServer": api_server,
         "controllerManager": controller_manager,
-        "etcd": {"local": {"dataDir": "/var/lib/etcd"}},
+        "etcd": {"local": local_etcd},
     }
     if scheduler_args:
         doc["scheduler"] = {"extraArgs": _args(api, scheduler_args)}
@@ -288,6 +295,10 @@ def kubelet_configuration(p: KubeadmParams) -> Doc:
         doc["featureGates"] = gates
     if v.at_least(1, 27):
         doc["containerRuntimeEndpoint"] = CONTAINERD_ENDPOINT
+    if p.host_cgroup_v1 and v.at_least(1, 31):
+        # The field appeared in 1.31 and defaults to true from 1.35: cgroup v1 is deprecated
+        # upstream (the doctor says so), but hosts like this one still run it.
+        doc["failCgroupV1"] = False
     if p.cluster_dns is not None:
         doc["clusterDNS"] = list(p.cluster_dns)
     return doc

@@ -426,3 +426,28 @@ def test_invalid_params(overrides: dict[str, Any], message: str) -> None:
         render_init_config(p)
     with pytest.raises(ConfigError, match=message):
         render_join_config(p)
+
+
+@pytest.mark.parametrize(
+    ("version", "cgroup_v1", "expected"),
+    [
+        ("v1.37.2", True, False),
+        ("v1.34.4", True, False),
+        ("v1.31.0", True, False),
+        ("v1.37.2", False, None),
+        ("v1.30.0", True, None),
+        ("v1.20.2", True, None),
+    ],
+)
+def test_fail_cgroup_v1_off_only_where_the_field_exists_and_the_host_needs_it(
+    version: str, cgroup_v1: bool, expected: bool | None
+) -> None:
+    kubelet = init_docs(params(version, host_cgroup_v1=cgroup_v1))["KubeletConfiguration"]
+    assert kubelet.get("failCgroupV1") is expected
+
+
+def test_etcd_image_tag_is_passed_to_kubeadm_only_when_the_image_has_its_own() -> None:
+    plain = init_docs(params("v1.20.2"))["ClusterConfiguration"]["etcd"]["local"]
+    assert "imageTag" not in plain
+    tagged = init_docs(params("v1.20.2", etcd_image_tag="3.4.23-0"))["ClusterConfiguration"]
+    assert tagged["etcd"]["local"] == {"dataDir": "/var/lib/etcd", "imageTag": "3.4.23-0"}

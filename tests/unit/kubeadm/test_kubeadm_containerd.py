@@ -150,3 +150,49 @@ def test_json6902_runs_after_toml_patches() -> None:
 def test_json6902_errors(ops: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         render(json6902=[ops])
+
+
+def test_containerd_2_gets_config_version_3_with_the_same_settings() -> None:
+    import tomllib
+
+    from nestkube.kubeadm.containerd import config_version_for, render_containerd_config
+
+    assert config_version_for("v2.4.2") == 3
+    assert config_version_for("1.6.20~ds1-1+b1") == 2
+    assert config_version_for("") == 2
+    text = render_containerd_config(
+        restrict_oom_score_adj=True,
+        cgroup_driver="systemd",
+        sandbox_image="registry.k8s.io/pause:3.10.2",
+        config_version=3,
+    )
+    doc = tomllib.loads(text)
+    assert doc["version"] == 3
+    images = doc["plugins"]["io.containerd.cri.v1.images"]
+    runtime = doc["plugins"]["io.containerd.cri.v1.runtime"]
+    assert images["pinned_images"]["sandbox"] == "registry.k8s.io/pause:3.10.2"
+    assert images["snapshotter"] == "overlayfs"
+    assert images["discard_unpacked_layers"] is False
+    assert runtime["restrict_oom_score_adj"] is True
+    assert runtime["disable_apparmor"] is True
+    assert runtime["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
+    assert runtime["cni"]["bin_dirs"] == ["/opt/cni/bin"]
+    assert "io.containerd.grpc.v1.cri" not in doc["plugins"]
+
+
+def test_config_version_3_takes_patches() -> None:
+    import tomllib
+
+    from nestkube.kubeadm.containerd import render_containerd_config
+
+    patch = "[plugins.'io.containerd.cri.v1.runtime']\nenable_unprivileged_ports = false\n"
+    text = render_containerd_config(
+        restrict_oom_score_adj=False,
+        cgroup_driver="cgroupfs",
+        sandbox_image="p:1",
+        config_version=3,
+        patches=[patch],
+    )
+    runtime = tomllib.loads(text)["plugins"]["io.containerd.cri.v1.runtime"]
+    assert runtime["enable_unprivileged_ports"] is False
+    assert runtime["restrict_oom_score_adj"] is False

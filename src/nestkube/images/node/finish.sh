@@ -13,8 +13,18 @@ install -D -m 0644 "$IN/files/crictl.yaml" /etc/crictl.yaml
 # PID 1 of every node: makes its machine-id and product_uuid, then execs /sbin/init.
 install -m 0755 "$IN/entrypoint.sh" /usr/local/bin/nestkube-entrypoint
 mkdir -p /etc/nestkube /etc/cni/net.d /opt/cni/bin /var/lib/kubelet /etc/kubernetes/manifests
-# Debian puts the CNI plugins under /usr/lib/cni; containerd and kubelet look in /opt/cni/bin.
-for plugin in /usr/lib/cni/*; do ln -sf "$plugin" /opt/cni/bin/; done
+if [ -d "$IN/runtime" ]; then
+  # containerd 2, runc, the CNI plugins and crictl built from their Go modules.
+  for cmd in containerd containerd-shim-runc-v2 ctr crictl; do
+    install -m 0755 "$IN/runtime/bin/$cmd" /usr/local/bin/
+  done
+  install -m 0755 "$IN/runtime/bin/runc" /usr/local/sbin/runc
+  install -m 0755 "$IN"/runtime/cni/* /opt/cni/bin/
+  install -D -m 0644 "$IN/files/containerd.service" /etc/systemd/system/containerd.service
+else
+  # Debian puts the CNI plugins under /usr/lib/cni; containerd and kubelet look in /opt/cni/bin.
+  for plugin in /usr/lib/cni/*; do ln -sf "$plugin" /opt/cni/bin/; done
+fi
 
 systemctl enable containerd.service kubelet.service >/dev/null 2>&1
 # Nothing on a node needs a login prompt, and these units fail in containers.
@@ -41,6 +51,7 @@ wait "$pid" || true
 rm -f /tmp/containerd.log
 
 cp "$IN/files/version" /etc/nestkube/version
+cp "$IN/files/components" /etc/nestkube/components
 apt-get clean
 rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
   /usr/share/locale/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old \

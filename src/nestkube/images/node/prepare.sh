@@ -18,8 +18,10 @@ closure() {
   done | sort -u
 }
 
-# etcd's layer: Debian's etcd (extracted, not installed: it belongs in its own image) and
-# the shared libraries it links against.
+# etcd's layer, for releases whose etcd is not built from its module: Debian's etcd
+# (extracted, not installed: it belongs in its own image) and the shared libraries it links
+# against. Its version is recorded so the image is tagged with what it really holds.
+if [ -e /nestkube-in/etcd-from-debian ]; then
 mkdir -p /tmp/etcd && cd /tmp/etcd
 apt-get download -qq etcd-server >/dev/null
 dpkg-deb -x etcd-server_*.deb root
@@ -31,7 +33,9 @@ for f in $(closure root/usr/bin/etcd | grep -v '^root/'); do
   cp -L --parents "$f" "$STAGE"
 done
 tar -C "$STAGE" -cf "$OUT/etcd-layer.tar" .
+dpkg-deb -f etcd-server_*.deb Version > "$OUT/etcd-version"
 cd / && rm -rf /tmp/etcd "$STAGE"
+fi
 
 # kube-proxy's iptables layer: the same iptables the node uses (nft backend by default),
 # so kube-proxy and the kubelet write rules through one backend.
