@@ -22,6 +22,7 @@ from typing import Any
 
 from nestkube._exec import Result, run
 from nestkube.doctor.engine import PROVIDERS, EngineFacts, Runner, fetch, parse_info
+from nestkube.doctor.platform import Platform, helper_dirs, read_platform, storage_mount_program
 from nestkube.errors import CommandError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import ProviderName
@@ -211,6 +212,8 @@ class DoctorContext:
     mem_total: int | None = None
     mem_available: int | None = None
     disk_free: int | None = None
+    # How the host boots and runs (boot loader, init, container, WSL): what fixes must fit.
+    platform: Platform = field(default_factory=Platform)
     nodes: int = 1
     host_ports: tuple[int, ...] = ()
     # The user's runner definitions file, and whether it exists (runners then need helm).
@@ -516,6 +519,40 @@ def read_zfs(root: Path, mount: MountInfo, runner: Runner | None) -> ZfsFacts:
     return ZfsFacts(mount.source, version, acltype, xattr)
 
 
+def storage_conf_files(user: UserInfo, env: Mapping[str, str]) -> list[str]:
+    """storage.conf files, later ones winning (the user's own for rootless Podman)."""
+    files = ["/usr/share/containers/storage.conf", "/etc/containers/storage.conf"]
+    if user.uid != 0:
+        files.append(f"{user_config_home(user, env)}/containers/storage.conf")
+    return files
+
+
+def find_helpers(
+    root: Path,
+    provider: ProviderName,
+    engine: EngineFacts,
+    user: UserInfo,
+    env: Mapping[str, str],
+) -> dict[str, str | None]:
+    """Helper binaries found the way the engine finds them, not only on the user's PATH.
+
+    Podman looks in its helper directories (containers.conf ``helper_binaries_dir``; on
+    NixOS a Nix store path) and uses storage.conf's ``mount_program``; what its info reports
+    (slirp4netns, pasta, the overlay mount program) is what it will actually run.
+    """
+    path_env = env.get("PATH", DEFAULT_PATH)
+    extra: tuple[str, ...] = STANDARD_DIRS
+    if provider == "podman":
+        extra = (*STANDARD_DIRS, *helper_dirs(containers_conf_files(root, user, env)))
+    found = {name: find_binary(root, name, path_env, extra) for name in HELPER_BINARIES}
+    if provider == "podman":
+        mount_program = storage_mount_program(root, storage_conf_files(user, env))
+        if mount_program.endswith("/fuse-overlayfs"):
+            found["fuse-overlayfs"] = mount_program
+    found.update({name: path for name, path in engine.helpers.items() if path})
+    return found
+
+
 def default_runner(env: Mapping[str, str] | None = None) -> Runner:
     def _run(args: Sequence[str]) -> Result:
         try:
@@ -612,7 +649,7 @@ def gather_context(
 
     os_release = read_os_release(root)
     release = (_read(root / "proc/sys/kernel/osrelease") or "").strip() or host.kernel_release
-    binaries = {name: find_binary(root, name, path_env, STANDARD_DIRS) for name in HELPER_BINARIES}
+    binaries = find_helpers(root, provider, engine, user, full_env)
     subuid, has_subuid = read_subids(root, "/etc/subuid")
     subgid, has_subgid = read_subids(root, "/etc/subgid")
     systemd_version = None
@@ -664,6 +701,7 @@ def gather_context(
         mem_total=mem_total,
         mem_available=mem_available,
         disk_free=disk_free(root, data_dir),
+        platform=read_platform(root, release=release),
         nodes=max(1, nodes),
         host_ports=tuple(host_ports),
         runners_file=runners_file,

@@ -43,6 +43,9 @@ class EngineFacts:
     # The docker CLI's context, as the client reported it.
     client_context: str = ""
     warnings: tuple[str, ...] = ()
+    # Helper binaries the engine reports it runs (Podman: slirp4netns, pasta, the overlay
+    # mount program), by name; the engine's own answer beats a PATH search.
+    helpers: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -96,8 +99,21 @@ def parse_podman(info: Mapping[str, Any], binary: str | None) -> EngineFacts:
         default_runtime=_str(_dig(info, "host", "ociRuntime", "name")),
         socket=_str(_dig(info, "host", "remoteSocket", "path")),
         remote=_dig(info, "host", "serviceIsRemote") is True,
+        helpers=_podman_helpers(info),
         raw=info,
     )
+
+
+def _podman_helpers(info: Mapping[str, Any]) -> dict[str, str]:
+    found = {
+        "slirp4netns": _str(_dig(info, "host", "slirp4netns", "executable")),
+        "pasta": _str(_dig(info, "host", "pasta", "executable")),
+    }
+    options = _dig(info, "store", "graphOptions")
+    program = _dig(options, "overlay.mount_program", "Path") if isinstance(options, Mapping) else ""
+    if isinstance(program, str) and program.endswith("/fuse-overlayfs"):
+        found["fuse-overlayfs"] = program
+    return {name: path for name, path in found.items() if path}
 
 
 def parse_docker(info: Mapping[str, Any], binary: str | None) -> EngineFacts:

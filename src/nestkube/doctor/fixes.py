@@ -107,3 +107,42 @@ def sysctl(ctx: DoctorContext, values: Mapping[str, int], filename: str, note: s
 
 def nix_list(option: str, items: Sequence[str]) -> str:
     return f"{option} = [ " + " ".join(f'"{i}"' for i in items) + " ];"
+
+
+def start_service(ctx: DoctorContext, service: str, *, fallback: str = "") -> Fix:
+    """Start ``service`` now and at boot, with the host's init system's own tools."""
+    init = ctx.platform.init
+    if init == "systemd":
+        return command(ctx, f"systemctl enable --now {service}")
+    if init == "openrc":
+        return command(ctx, f"rc-update add {service} default && rc-service {service} start")
+    if fallback:
+        return command(ctx, fallback, note="no service manager runs here, so start it by hand")
+    return Fix(note=f"start {service} with this host's init system")
+
+
+def modules_reload(ctx: DoctorContext) -> str:
+    """The command that loads /etc/modules-load.d now, per init system."""
+    if ctx.platform.init == "openrc":
+        return "rc-service modules restart"
+    return "systemctl restart systemd-modules-load.service"
+
+
+def on_container_host(ctx: DoctorContext, cmd: str, why: str) -> Fix | None:
+    """A fix for the kernel of a host that is itself a container, which it cannot change.
+
+    Modules and kernel parameters are the container host's: without CAP_SYS_MODULE (any
+    unprivileged LXC or engine container) ``cmd`` must run there. None when this is no
+    container, or one that may load modules.
+    """
+    kind = ctx.platform.container
+    if not kind:
+        return None
+    lacking = ctx.host.missing_capabilities | ctx.host.ineffective_capabilities
+    if "CAP_SYS_MODULE" not in lacking:
+        return None
+    return Fix(
+        note=f"this host is a {kind} container without CAP_SYS_MODULE, so {why} is up to "
+        f"the machine running it: there, run `{cmd}` (and list the modules in its "
+        "/etc/modules-load.d to keep them), then restart this container"
+    )

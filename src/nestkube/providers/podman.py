@@ -13,13 +13,24 @@ from nestkube.providers.base import NodeSpec, ProviderInfo
 from nestkube.providers.engine import CliProvider, engine_timeout
 
 
+def crun_refuses(cgroup_mode: str, rootless: bool) -> bool:
+    """Whether crun would refuse to run nodes: rootful on cgroup v1 or hybrid hosts.
+
+    crun refuses to manage v1/hybrid cgroups ("cgroups in hybrid mode not supported");
+    rootless Podman there runs containers without cgroups of their own, so crun works (WSL2
+    is such a host).
+    """
+    return cgroup_mode != "v2" and not rootless
+
+
 def parse_podman_info(data: dict[str, Any], binary: str, host: HostFacts) -> ProviderInfo:
     h = data.get("host", {})
     rootless = bool(h.get("security", {}).get("rootless", False))
     default_runtime = str(h.get("ociRuntime", {}).get("name", ""))
     runtime: str | None = None
-    # crun refuses cgroup v1 and hybrid hosts ("cgroups in hybrid mode not supported").
-    if host.cgroup_mode != "v2" and (default_runtime == "crun" or shutil.which("runc")):
+    if crun_refuses(host.cgroup_mode, rootless) and (
+        default_runtime == "crun" or shutil.which("runc")
+    ):
         runtime = "runc"
     return ProviderInfo(
         name="podman",

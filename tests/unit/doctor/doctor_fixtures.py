@@ -276,7 +276,40 @@ class FakeHost:
         h.write(
             f"/home/{user}/.config/containers/containers.conf", "[containers]\npids_limit = 0\n"
         )
+        h.write("/etc/default/grub", 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=""\n')
+        h.write("/proc/cmdline", "BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet\n")
         return h
+
+    # --- how the host boots and runs (doctor/platform.py) ---------------------------------
+    def no_grub(self) -> None:
+        self.remove("/etc/default/grub")
+
+    def cmdline(self, text: str) -> None:
+        self.write("/proc/cmdline", text + "\n")
+
+    def openrc(self) -> None:
+        """Alpine: OpenRC on busybox init, no systemd at all."""
+        self.os_release(ID="alpine", NAME="Alpine Linux", PRETTY_NAME="Alpine Linux v3.20")
+        self.write("/proc/1/comm", "init\n")
+        self.p("/run/systemd/system/.keep").unlink()
+        self.p("/run/systemd/system").rmdir()
+        self.p("/run/openrc").mkdir(parents=True)
+        self.remove("/usr/bin/systemctl")
+
+    def lxc(self, capbnd: str) -> None:
+        """An LXC container (systemd inside marks it), with the given bounding set."""
+        self.write("/run/systemd/container", "lxc\n")
+        self.capbnd(capbnd)
+        self.no_grub()
+
+    def wsl2(self, systemd: bool = True) -> None:
+        self.kernel("5.15.153.1-microsoft-standard-WSL2")
+        self.write("/proc/sys/fs/binfmt_misc/WSLInterop", "enabled\n")
+        self.no_grub()
+        if not systemd:
+            self.write("/proc/1/comm", "init\n")
+            self.p("/run/systemd/system/.keep").unlink()
+            self.p("/run/systemd/system").rmdir()
 
 
 def facts(

@@ -16,23 +16,106 @@ NIX_DELEGATE = 'systemd.services."user@".serviceConfig.Delegate = "yes";'
 UNIFIED_PARAM = "systemd.unified_cgroup_hierarchy=1"
 
 
+UNIFIED_KEY = "systemd.unified_cgroup_hierarchy"
+# Removes every existing value first: on a kernel command line the last value wins, so
+# prepending =1 in front of a later =0 would change nothing.
+_DROP_OLD = rf"s/ *{UNIFIED_KEY.replace('.', '[.]')}=[^ \"]*//g"
+WSL_CMDLINE = f"cgroup_no_v1=all {UNIFIED_PARAM}"
+
+
 def _to_v2(ctx: DoctorContext) -> Fix:
+    """Boot with cgroup v2, in the way this host's kernel command line is actually set."""
+    p = ctx.platform
     note = (
-        "takes a reboot. If the host is a VM or container whose own init (not systemd) mounts "
-        "the cgroups, use a cgroup v2 image instead; also drop any "
-        "systemd.legacy_systemd_cgroup_controller from the kernel command line"
+        "takes a reboot; also drop any systemd.legacy_systemd_cgroup_controller from the "
+        "kernel command line"
     )
+    if p.boot == "container":
+        return Fix(
+            note=f"this host is a {p.container} container: cgroups are its host's. Switch "
+            "the machine running it to cgroup v2, then restart this container"
+        )
+    if p.boot == "wsl2":
+        return _wsl_fix(ctx)
+    if p.init != "systemd":
+        return _non_systemd_fix(ctx)
     if ctx.nixos:
         return fixes.nix(fixes.nix_list("boot.kernelParams", [UNIFIED_PARAM]), note)
-    if fixes.package_manager(ctx.os_release) == "dnf":
-        return fixes.command(
-            ctx, f"grubby --update-kernel=ALL --args={UNIFIED_PARAM} && reboot", note=note
+    if p.boot == "grub":
+        if fixes.package_manager(ctx.os_release) == "dnf":
+            return fixes.command(
+                ctx,
+                f"grubby --update-kernel=ALL --remove-args={UNIFIED_KEY} --args={UNIFIED_PARAM}"
+                " && reboot",
+                note=note,
+            )
+        return fixes.command(ctx, _grub_command(ctx), note=note)
+    if p.boot == "systemd-boot":
+        files = list(p.loader_entries)
+        edit = f"sed -i -E '{_DROP_OLD}; s/^options .*/& {UNIFIED_PARAM}/' {' '.join(files)}"
+        if p.kernel_cmdline_file:
+            edit += f" && sed -i -E '{_DROP_OLD}; s/$/ {UNIFIED_PARAM}/' /etc/kernel/cmdline"
+        return fixes.command(ctx, f"{edit} && reboot", note=note)
+    current = p.param(UNIFIED_KEY)
+    replace = f", replacing the {UNIFIED_KEY}={current} it passes now" if current else ""
+    return Fix(
+        note="no boot loader configuration here (a micro-VM, or a machine booted directly by "
+        "its hypervisor): the kernel command line comes from whatever starts it. Add "
+        f"{UNIFIED_PARAM} to the kernel arguments there{replace}, then restart it"
+    )
+
+
+def _grub_command(ctx: DoctorContext) -> str:
+    p = ctx.platform
+    files = " ".join(p.grub_files)
+    if p.grub_cmdline_line:
+        add = f's/^GRUB_CMDLINE_LINUX="/&{UNIFIED_PARAM} /'
+        edit = f"sed -i -E '{_DROP_OLD}; {add}' {files}"
+    else:
+        edit = (
+            f"sed -i -E '{_DROP_OLD}' {files} && "
+            f"sed -i '$a GRUB_CMDLINE_LINUX=\"{UNIFIED_PARAM}\"' /etc/default/grub"
         )
-    return fixes.command(
+    if fixes.package_manager(ctx.os_release) == "apt":
+        update = "update-grub"
+    elif p.grub2:
+        update = "grub2-mkconfig -o /boot/grub2/grub.cfg"
+    else:
+        update = "grub-mkconfig -o /boot/grub/grub.cfg"
+    return f"{edit} && {update} && reboot"
+
+
+def _wsl_fix(ctx: DoctorContext) -> Fix:
+    """WSL2's kernel takes its command line from .wslconfig on the Windows side."""
+    steps = (
+        f"in Windows, put `kernelCommandLine = {WSL_CMDLINE}` under [wsl2] in "
+        "%UserProfile%\\.wslconfig, then run `wsl --shutdown` and start the distribution again"
+    )
+    if ctx.platform.init == "systemd":
+        return Fix(note=steps)
+    return fixes.root_file(
         ctx,
-        f"sed -i 's/^GRUB_CMDLINE_LINUX=\"/&{UNIFIED_PARAM} /' /etc/default/grub"
-        " && update-grub && reboot",
-        note=note,
+        "/etc/wsl.conf",
+        "[boot]\nsystemd=true\n",
+        note=f"merge into an existing wsl.conf (systemd must be PID 1); then {steps}",
+    )
+
+
+def _non_systemd_fix(ctx: DoctorContext) -> Fix:
+    """systemd.unified_cgroup_hierarchy is read by systemd only; other inits mount cgroups
+    their own way."""
+    if ctx.platform.init == "openrc":
+        return fixes.command(
+            ctx,
+            "sed -i -E '/^#? *rc_cgroup_mode=/d' /etc/rc.conf && "
+            "sed -i '$a rc_cgroup_mode=\"unified\"' /etc/rc.conf && reboot",
+            note="OpenRC mounts the cgroups itself: rc_cgroup_mode=unified makes it cgroup v2",
+        )
+    return Fix(
+        note=f"PID 1 here is {ctx.pid1 or 'not systemd'}, which ignores {UNIFIED_KEY}: have it "
+        "mount cgroup2 on /sys/fs/cgroup instead of the v1 hierarchies "
+        "(`mount -t cgroup2 none /sys/fs/cgroup` early in its start-up), or boot an image "
+        "whose init does"
     )
 
 

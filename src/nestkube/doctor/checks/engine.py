@@ -40,17 +40,13 @@ def _start_daemon(ctx: DoctorContext) -> Fix:
             )
         if ctx.nixos:
             return fixes.nix("virtualisation.docker.enable = true;")
-        if ctx.systemd_running:
-            return fixes.command(ctx, "systemctl enable --now docker")
-        return fixes.command(
-            ctx,
-            "dockerd >/var/log/dockerd.log 2>&1 &",
-            note="systemd is not running here, so start dockerd by hand",
-        )
+        return fixes.start_service(ctx, "docker", fallback="dockerd >/var/log/dockerd.log 2>&1 &")
     if e.provider == "nerdctl":
         if ctx.rootless:
             return fixes.command(ctx, "containerd-rootless-setuptool.sh install", root=False)
-        return fixes.command(ctx, "systemctl enable --now containerd")
+        return fixes.start_service(
+            ctx, "containerd", fallback="containerd >/var/log/containerd.log 2>&1 &"
+        )
     return Fix(note=f"run `{e.binary} info` to see the full error")
 
 

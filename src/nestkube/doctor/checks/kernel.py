@@ -48,14 +48,19 @@ def check_modules(ctx: DoctorContext) -> Finding:
             f"kernel built without {names} and cannot load modules: no iptables NAT in nodes",
             Fix(note="use a kernel with CONFIG_IP_NF_NAT and CONFIG_IP6_NF_NAT"),
         )
-    if ctx.nixos:
+    outside = fixes.on_container_host(
+        ctx, f"modprobe -a {' '.join(IPTABLES_MODULES)}", "loading kernel modules"
+    )
+    if outside is not None:
+        fix_ = outside
+    elif ctx.nixos:
         fix_ = fixes.nix(fixes.nix_list("boot.kernelModules", list(IPTABLES_MODULES)))
     else:
         fix_ = fixes.root_file(
             ctx,
             MODULES_FILE,
             "".join(f"{n}\n" for n in IPTABLES_MODULES),
-            then="systemctl restart systemd-modules-load.service",
+            then=fixes.modules_reload(ctx),
             note=f"or now, until reboot: {ctx.sudo}modprobe -a {' '.join(IPTABLES_MODULES)}",
         )
     if ctx.rootless:

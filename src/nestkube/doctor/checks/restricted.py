@@ -9,6 +9,7 @@ from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
 from nestkube.providers.base import ProviderInfo, rlimit_args
+from nestkube.providers.podman import crun_refuses
 
 # What engines ask for by default (Podman: 1048576 for nofile; nestkube asks the same).
 ENGINE_RLIMIT = 1 << 20
@@ -155,14 +156,34 @@ def check_rlimits(ctx: DoctorContext) -> Finding:
         )
     if nofile >= ENGINE_RLIMIT and nproc >= ENGINE_RLIMIT:
         return ok("host.rlimits", now)
+    harmless = _rlimits_harmless(ctx)
+    if harmless:
+        return ok("host.rlimits", f"{now}; {harmless}")
     info = ProviderInfo(ctx.provider, ctx.engine.binary or "", "", ctx.rootless, ctx.host)
     flags = " ".join(rlimit_args(info, ENGINE_RLIMIT))
     return warn(
         "host.rlimits",
-        f"{now}, below the {ENGINE_RLIMIT} engines ask for (setrlimit would fail); nestkube "
-        f"passes {flags}",
+        f"{now}, below the {ENGINE_RLIMIT} the engine asks for and not raisable here "
+        f"(setrlimit would fail); nestkube passes {flags}",
         Fix(note="nothing to change: nestkube stays under the ceiling by itself"),
     )
+
+
+def _rlimits_harmless(ctx: DoctorContext) -> str:
+    """Why hard limits below the engine's request do not bite here, or "" when they do.
+
+    They bite only where the process that sets a node's limits cannot go above them: a
+    daemon engine sets them with its own limits, root with a working CAP_SYS_RESOURCE may
+    raise them, and rootless Podman clamps its defaults to the user's hard limits.
+    """
+    if ctx.provider != "podman":
+        return f"{ctx.provider}'s daemon sets node limits with its own limits, not these"
+    if ctx.rootless:
+        return "rootless Podman clamps its defaults to these"
+    lacking = ctx.host.missing_capabilities | ctx.host.ineffective_capabilities
+    if ctx.user.uid == 0 and "CAP_SYS_RESOURCE" not in lacking:
+        return "root with CAP_SYS_RESOURCE raises them as needed"
+    return ""
 
 
 def check_runtime(ctx: DoctorContext) -> Finding:
@@ -170,9 +191,14 @@ def check_runtime(ctx: DoctorContext) -> Finding:
     runtime = e.default_runtime
     if not runtime:
         return skip("host.oci-runtime", "engine runtime unknown (see engine.present)")
-    if ctx.host.cgroup_v2 or e.provider != "podman":
-        return ok("host.oci-runtime", f"{e.provider} uses {runtime}")
     mode = ctx.host.cgroup_mode
+    if e.provider != "podman" or not crun_refuses(mode, ctx.rootless):
+        if e.provider == "podman" and mode != "v2":
+            return ok(
+                "host.oci-runtime",
+                f"rootless podman runs {runtime} without cgroups of its own on {mode} cgroups",
+            )
+        return ok("host.oci-runtime", f"{e.provider} uses {runtime}")
     if runtime == "runc":
         return ok("host.oci-runtime", f"podman uses runc, which handles {mode} cgroups")
     if ctx.binary("runc"):

@@ -24,13 +24,22 @@ def _docker_daemon_json(ctx: DoctorContext) -> str:
     return "/etc/docker/daemon.json"
 
 
+def _restart_docker(ctx: DoctorContext) -> str:
+    if ctx.platform.init == "openrc":
+        return "rc-service docker restart"
+    if ctx.platform.init == "systemd":
+        return "systemctl restart docker"
+    # No service manager: restart by hand (a storage driver change needs a full restart).
+    return "kill $(pidof dockerd) && dockerd >/var/log/dockerd.log 2>&1 &"
+
+
 def _overlay_fix(ctx: DoctorContext) -> Fix:
     """Switch the engine to overlay; both ways lose the images stored under the old driver."""
     p = ctx.provider
     if p == "docker":
         path = _docker_daemon_json(ctx)
         content = json.dumps({"storage-driver": "overlay2"}, indent=2) + "\n"
-        restart = "systemctl --user restart docker" if ctx.rootless else "systemctl restart docker"
+        restart = "systemctl --user restart docker" if ctx.rootless else _restart_docker(ctx)
         note = "merge into an existing daemon.json; images under the old driver are hidden"
         if ctx.rootless:
             return Fix("file", path=path, content=content, then=restart, note=note)

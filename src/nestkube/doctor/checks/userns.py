@@ -101,6 +101,11 @@ def _kernel(ctx: DoctorContext) -> tuple[int, ...] | None:
 
 def _device_fix(ctx: DoctorContext, dev: str, module: str) -> Fix:
     if not ctx.devices[dev].exists:
+        outside = fixes.on_container_host(
+            ctx, f"modprobe {module}", f"{dev} (and passing it into the container)"
+        )
+        if outside is not None:
+            return outside
         if ctx.nixos:
             return fixes.nix(fixes.nix_list("boot.kernelModules", [module]))
         return fixes.command(ctx, f"modprobe {module}")
