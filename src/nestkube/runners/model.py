@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import yaml
@@ -200,6 +201,10 @@ def without_runner(loaded: RunnerFile, name: str) -> RunnerFile:
 
 
 # --- rules across keys ------------------------------------------------------------------
+# Raises the ConfigError for (key path below the runner, message).
+_Fail = Callable[[tuple[str | int, ...], str], NoReturn]
+
+
 def validate(loaded: RunnerFile) -> None:
     """Every rule that decoding alone cannot check; the first broken one is a ConfigError."""
     where = str(loaded.path)
@@ -207,7 +212,9 @@ def validate(loaded: RunnerFile) -> None:
     for i, runner in enumerate(loaded.doc.runners):
         at: tuple[str | int, ...] = ("runners", i)
 
-        def fail(key: tuple[str | int, ...], message: str, at: tuple[str | int, ...] = at) -> None:
+        def fail(
+            key: tuple[str | int, ...], message: str, at: tuple[str | int, ...] = at
+        ) -> NoReturn:
             raise ConfigError(format_error(where, render_path((*at, *key)), message))
 
         if runner.name in seen:
@@ -217,11 +224,12 @@ def validate(loaded: RunnerFile) -> None:
             )
         seen[runner.name] = i
         _check_runner(runner, fail)
-    if loaded.doc.cache_root is not None and not loaded.doc.cache_root.strip():
-        raise ConfigError(format_error(where, "cacheRoot", "must not be empty"))
+    for key, value in (("cacheRoot", loaded.doc.cache_root), ("context", loaded.doc.context)):
+        if value is not None and not value.strip():
+            raise ConfigError(format_error(where, key, "must not be empty"))
 
 
-def _check_runner(runner: RunnerDoc, fail: Any) -> None:
+def _check_runner(runner: RunnerDoc, fail: _Fail) -> None:
     longest = f"{runner.name}-{runner.instances}" if runner.instances > 1 else runner.name
     if not _NAME_RE.match(runner.name):
         fail(("name",), f'"{runner.name}": use lowercase letters, digits and "-"')
@@ -262,7 +270,7 @@ def _check_runner(runner: RunnerDoc, fail: Any) -> None:
     _check_auth(runner.auth, fail)
 
 
-def _check_auth(auth: AuthDoc, fail: Any) -> None:
+def _check_auth(auth: AuthDoc, fail: _Fail) -> None:
     if (auth.pat is None) == (auth.app is None):
         fail(("auth",), "set exactly one of pat and app")
     if auth.pat is not None:

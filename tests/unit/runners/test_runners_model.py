@@ -202,6 +202,7 @@ def test_default_file_follows_xdg_config_home() -> None:
         (runner(modes="[dind]"), 'runners[0].modes: unknown key "modes"; did you mean "mode"?'),
         ("contexts: x\n", 'contexts: unknown key "contexts"; did you mean "context"?'),
         ("cacheRoot: ''\n", "cacheRoot: must not be empty"),
+        ("context: ' '\n", "context: must not be empty"),
     ],
 )
 def test_bad_input_is_one_line_with_the_key_path(body: str, expected: str) -> None:
