@@ -13,7 +13,13 @@ from collections.abc import Callable
 from nestkube import kubeconfig
 from nestkube.create import actions, claim, interrupts
 from nestkube.create.context import CreateContext
-from nestkube.errors import ClusterError, CommandError, Interrupted, NestkubeError
+from nestkube.errors import (
+    ClusterError,
+    CommandError,
+    CommandTimeout,
+    Interrupted,
+    NestkubeError,
+)
 
 Step = tuple[str, Callable[[CreateContext], None]]
 
@@ -69,9 +75,9 @@ def _create(ctx: CreateContext) -> None:
                     action(ctx)
             except CommandError as exc:
                 why = vanished_nodes(ctx) or str(exc)
-                raise ClusterError(
-                    f"step {name!r} failed: {why}", detail=exc.output_tail(20)
-                ) from exc
+                # A timeout's one line says it all; other failures show the command's log.
+                detail = "" if isinstance(exc, CommandTimeout) else exc.output_tail(20)
+                raise ClusterError(f"step {name!r} failed: {why}", detail=detail) from exc
     except BaseException as exc:
         with interrupts.deferred():
             if ctx.retain:

@@ -17,7 +17,7 @@ from memory_engine import MemoryEngine, context
 from nestkube import _exec, kubeconfig
 from nestkube.create import actions, claim, pipeline
 from nestkube.create.context import CreateContext
-from nestkube.errors import ClusterError, CommandError
+from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.kubeconfig import KubeconfigError
 from nestkube.providers.base import LABEL_CLUSTER, Node
 
@@ -241,3 +241,30 @@ def test_a_kubeconfig_under_a_file_fails_first(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigError, match="Not a directory"):
         pipeline.run(context(engine, "kd", tmp_path / "file" / "config"))
     assert engine.nodes == {}
+
+
+def test_a_timed_out_step_is_one_line_and_cleans_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = MemoryEngine()
+
+    def hangs(ctx: CreateContext) -> None:
+        raise CommandTimeout(
+            ["podman", "exec", "to-control-plane", "systemctl", "is-system-running"],
+            25,
+            hint="is node to-control-plane or the engine hung? check `podman info`",
+        )
+
+    use_steps(
+        monkeypatch,
+        ("Preparing nodes", actions.provision_nodes),
+        ("Booting systemd", hangs),
+    )
+    with pytest.raises(ClusterError) as err:
+        pipeline.run(context(engine, "to", tmp_path / "config"))
+    assert str(err.value) == (
+        "step 'Booting systemd' failed: podman exec to-control-plane systemctl ... timed out "
+        "after 25s; is node to-control-plane or the engine hung? check `podman info`"
+    )
+    assert err.value.detail == ""
+    assert nothing_left(engine, "to", tmp_path / "config")
