@@ -40,14 +40,26 @@ def _restore(previous: dict[int, _Handler]) -> None:
 
 
 @contextlib.contextmanager
-def raising() -> Iterator[None]:
-    """Turn SIGNALS into Interrupted for the duration of the block."""
+def raising() -> Iterator[dict[int, _Handler]]:
+    """Turn SIGNALS into Interrupted for the duration of the block; yields the handlers it
+    replaced (see :func:`pass_on`)."""
     previous = _install(_raise)
     try:
-        yield
+        yield previous
     finally:
         _restore(previous)
         _exec.resume()
+
+
+def pass_on(previous: dict[int, _Handler], signum: int) -> None:
+    """Give ``signum`` to the handler a library caller had installed, if it had one.
+
+    Called after cleanup: a program with its own SIGTERM handler (a benchmark stopping all
+    its runs, say) gets its signal as if nestkube had not been there.
+    """
+    handler = previous.get(signum)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signum, None)
 
 
 @contextlib.contextmanager

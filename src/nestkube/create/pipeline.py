@@ -41,13 +41,14 @@ def steps(ctx: CreateContext) -> list[Step]:
 
 def run(ctx: CreateContext) -> None:
     """Create the planned cluster. Nothing is made before the checks pass."""
-    with interrupts.raising():
+    with interrupts.raising() as previous:
         try:
             actions.preflight(ctx)
             kubeconfig.check_target(ctx.kubeconfig)
             with claim.claimed(ctx.provider.info, ctx.name):
                 _create(ctx)
         except Interrupted as exc:
+            interrupts.pass_on(previous, exc.signum)
             done = "left what it made (--retain)" if ctx.retain else "removed what it made"
             raise ClusterError(
                 f"create of {ctx.name!r} interrupted (signal {exc.signum}); {done}",

@@ -268,3 +268,35 @@ def test_a_timed_out_step_is_one_line_and_cleans_up(
     )
     assert err.value.detail == ""
     assert nothing_left(engine, "to", tmp_path / "config")
+
+
+def test_a_callers_own_signal_handler_gets_the_signal_after_cleanup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A program with its own SIGTERM handler (bench/create.py stops all runs with it) still
+    gets the signal, after the create has removed what it made."""
+    engine = MemoryEngine()
+
+    class Stop(Exception):
+        pass
+
+    def own(signum: int, frame: object) -> None:
+        raise Stop(signum)
+
+    def killed(ctx: CreateContext) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    use_steps(
+        monkeypatch,
+        ("Preparing nodes", actions.provision_nodes),
+        ("Starting the control plane (kubeadm init)", killed),
+    )
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        with pytest.raises(Stop):
+            pipeline.run(context(engine, "own-handler", tmp_path / "config"))
+        assert signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert nothing_left(engine, "own-handler", tmp_path / "config")
