@@ -83,6 +83,10 @@ def run(
         raise CommandError(argv, 127, "", f"{argv[0]}: not found", what=what) from exc
     with _live_lock:
         _live[proc] = threading.current_thread()
+        # An abort between the check above and this registration would have missed it.
+        late = _aborted_by is not None and _aborted_by is not threading.current_thread()
+    if late:
+        proc.kill()
     try:
         out, err = proc.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
