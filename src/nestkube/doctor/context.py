@@ -519,6 +519,11 @@ def read_zfs(root: Path, mount: MountInfo, runner: Runner | None) -> ZfsFacts:
     return ZfsFacts(mount.source, version, acltype, xattr)
 
 
+def _root_fstype(mounts: Sequence[MountInfo]) -> str:
+    found = mount_for(mounts, "/")
+    return found.fstype if found is not None else ""
+
+
 def storage_conf_files(user: UserInfo, env: Mapping[str, str]) -> list[str]:
     """storage.conf files, later ones winning (the user's own for rootless Podman)."""
     files = ["/usr/share/containers/storage.conf", "/etc/containers/storage.conf"]
@@ -701,7 +706,7 @@ def gather_context(
         mem_total=mem_total,
         mem_available=mem_available,
         disk_free=disk_free(root, data_dir),
-        platform=read_platform(root, release=release),
+        platform=read_platform(root, release=release, root_fstype=_root_fstype(mounts)),
         nodes=max(1, nodes),
         host_ports=tuple(host_ports),
         runners_file=runners_file,

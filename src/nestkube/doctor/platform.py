@@ -68,7 +68,12 @@ def _under(root: Path, path: str) -> Path:
     return root / path.lstrip("/")
 
 
-def read_container(root: Path) -> str:
+# Root filesystems an engine gives a container; a VM booted from an image that was once a
+# container's keeps its stale /.dockerenv but has a real disk at /.
+CONTAINER_ROOT_FS = frozenset({"overlay", "aufs", "fuse.fuse-overlayfs", "shiftfs"})
+
+
+def read_container(root: Path, root_fstype: str = "") -> str:
     """The container manager this host runs under, as systemd and the engines mark it."""
     marked = (_read(root / "run/systemd/container") or "").strip()
     if marked:
@@ -79,7 +84,7 @@ def read_container(root: Path) -> str:
             return item.partition("=")[2] or "container"
     if (root / "run/.containerenv").exists():
         return "podman"
-    if (root / ".dockerenv").exists():
+    if (root / ".dockerenv").exists() and root_fstype in CONTAINER_ROOT_FS:
         return "docker"
     return ""
 
@@ -114,9 +119,9 @@ def _grub_files(root: Path) -> tuple[list[str], bool]:
     return files, has_line
 
 
-def read_platform(root: Path, *, release: str) -> Platform:
+def read_platform(root: Path, *, release: str, root_fstype: str = "") -> Platform:
     cmdline = tuple((_read(root / "proc/cmdline") or "").split())
-    container = read_container(root)
+    container = read_container(root, root_fstype)
     wsl = read_wsl(root, release)
     grub_files, grub_line = _grub_files(root)
     entries = [

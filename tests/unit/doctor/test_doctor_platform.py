@@ -301,3 +301,21 @@ def test_rootless_podman_on_hybrid_keeps_crun() -> None:
 
     assert parse_podman_info(info(True), "podman", host).runtime is None
     assert parse_podman_info(info(False), "podman", host).runtime == "runc"
+
+
+def test_a_micro_vm_from_a_container_image_is_not_a_container(tmp_path: Path) -> None:
+    """A Firecracker VM whose rootfs was a Docker image keeps /.dockerenv; its / is a disk,
+    and its PID 1 is the VM's own init: the fix is about that init, not a container host."""
+    h = FakeHost.healthy(tmp_path)
+    _hybrid(h)
+    h.no_grub()
+    h.write("/.dockerenv", "")
+    h.write("/proc/1/comm", "process_api\n")
+    h.p("/run/systemd/system/.keep").unlink()
+    h.p("/run/systemd/system").rmdir()
+    ctx = context(h, uid=0)
+    assert ctx.platform.container == "" and ctx.platform.boot == "none"
+    f = check(ctx, "cgroup.version")
+    assert "PID 1 here is process_api" in f.fix.note and "container" not in f.fix.note
+    h.mounts(("/", "overlay", "overlay"))
+    assert context(h, uid=0).platform.container == "docker"
