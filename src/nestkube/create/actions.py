@@ -137,8 +137,9 @@ def read_image_facts(ctx: CreateContext) -> None:
 
 def create_network(ctx: CreateContext) -> None:
     if not ctx.provider.network_exists(ctx.network):
-        ctx.provider.ensure_network(ctx.network, ctx.name)
+        # Marked first: an interrupt while the engine creates it must still remove it.
         ctx.network_created = True
+        ctx.provider.ensure_network(ctx.network, ctx.name)
 
 
 def provision_nodes(ctx: CreateContext) -> None:

@@ -300,3 +300,19 @@ def test_a_callers_own_signal_handler_gets_the_signal_after_cleanup(
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert nothing_left(engine, "own-handler", tmp_path / "config")
+
+
+def test_a_signal_while_the_network_is_made_removes_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = MemoryEngine()
+
+    def slow_network(name: str, cluster: str) -> None:
+        engine.networks.add(name)
+        os.kill(os.getpid(), signal.SIGTERM)  # the engine made it; its client has not returned
+        time.sleep(5)
+
+    monkeypatch.setattr(engine, "ensure_network", slow_network)
+    with pytest.raises(ClusterError, match="interrupted"):
+        pipeline.run(context(engine, "netsig", tmp_path / "config"))
+    assert engine.networks == set()
