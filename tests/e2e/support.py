@@ -6,25 +6,61 @@ import json
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from nestkube import _exec
+from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.kit.toolchain import modules_toolchain
 from nestkube.providers.base import LABEL_CLUSTER, Provider
 
 BUSYBOX = Path("/bin/busybox")
 WORKLOAD_IMAGE = "localhost/nestkube-test/busybox:1"
-APPLETS = ("sh", "httpd", "wget", "cat", "echo", "sleep", "hostname", "ls", "ip", "nc", "true")
+APPLETS = (
+    "sh", "httpd", "wget", "cat", "echo", "sleep", "hostname", "ls", "ip", "nc", "true",
+    "stat",
+)  # fmt: skip
+
+
+FETCH_SOURCE = Path(__file__).with_name("fetch")
+
+
+def fetch_binary() -> Path:
+    """The in-pod client (tests/e2e/fetch), built statically once per source and Go version."""
+    toolchain = modules_toolchain()
+    sources = sorted((p.name, file_sha256(p)) for p in FETCH_SOURCE.iterdir() if p.is_file())
+    out = cache_root() / "kit" / "e2e-fetch" / content_key([sources, toolchain.version]) / "fetch"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        _exec.run(
+            [str(toolchain.go), "build", "-trimpath", "-ldflags=-s -w", "-o", str(tmp), "."],
+            cwd=FETCH_SOURCE,
+            env={**toolchain.env(), "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"},
+            timeout=600,
+            what="go build tests/e2e/fetch",
+        )
+        tmp.replace(out)
+    return out
 
 
 def workload_archive(dest: Path, tag: str = WORKLOAD_IMAGE) -> Path:
-    """A tiny image made from Debian's static busybox: a shell, httpd and wget."""
+    """A tiny image made from Debian's static busybox (a shell, httpd, wget by IP) and the
+    tests' own `fetch`, which resolves names and fetches URLs like an application would."""
     if not BUSYBOX.is_file():
         raise RuntimeError("/bin/busybox missing: apt-get install busybox-static")
-    layer = Layer().add_file("/bin/busybox", BUSYBOX).add_dir("/www").add_dir("/tmp", 0o1777)
+    layer = (
+        Layer()
+        .add_file("/bin/busybox", BUSYBOX)
+        .add_file("/bin/fetch", fetch_binary())
+        .add_dir("/www")
+        .add_dir("/tmp", 0o1777)
+    )
     for applet in APPLETS:
         layer.add_symlink(f"/bin/{applet}", "busybox")
     write_image_archive(ImageSpec(tags=[tag], layers=[layer], cmd=["/bin/sh"]), dest)
@@ -66,10 +102,14 @@ class Kubectl:
     def apply(self, manifest: str) -> None:
         self("apply", "-f", "-", input=manifest)
 
-    def wait_pods_ready(self, selector: str, timeout: int = 180) -> None:
+    def wait_pods_ready(
+        self, selector: str, timeout: int = 180, namespace: str = "default"
+    ) -> None:
         deadline = time.monotonic() + timeout
         while True:
             proc = self(
+                "-n",
+                namespace,
                 "wait",
                 "--for=condition=Ready",
                 "pod",
@@ -82,10 +122,77 @@ class Kubectl:
             if proc.returncode == 0:
                 return
             if time.monotonic() > deadline:
-                pods = self("get", "pods", "-o", "wide", check=False).stdout
+                pods = self("-n", namespace, "get", "pods", "-o", "wide", check=False).stdout
                 events = self("get", "events", "--sort-by=.lastTimestamp", check=False).stdout
                 raise AssertionError(f"pods {selector} not Ready:\n{pods}\n{events[-3000:]}")
             time.sleep(2)
+
+
+def apt_source_host() -> str:
+    """A name this machine's own resolver answers: a host its Debian packages come from.
+
+    Read from apt's sources at run time, so the tests name no host of their own; the cluster's
+    DNS must forward it to the node's resolver like any name outside the cluster.
+    """
+    texts = [p.read_text() for p in Path("/etc/apt").glob("sources.list*") if p.is_file()]
+    texts += [p.read_text() for p in Path("/etc/apt/sources.list.d").glob("*") if p.is_file()]
+    hosts = [
+        word.split("/")[2]
+        for text in texts
+        for word in text.split()
+        if word.startswith(("http://", "https://"))
+    ]
+    for host in dict.fromkeys(hosts):
+        try:
+            socket.getaddrinfo(host, None, socket.AF_INET)
+        except OSError:
+            continue
+        return host
+    raise AssertionError(f"no apt source host resolves here ({hosts}): nothing to look up")
+
+
+def resolved_addresses(kubectl: Kubectl, pod: str, name: str) -> set[str]:
+    """The IPv4 addresses a pod's resolver gives for ``name``."""
+    out = ""
+    for _ in range(20):  # CoreDNS may still be starting its cache or forwarders
+        proc = kubectl("exec", pod, "--", "fetch", "-resolve", name, check=False)
+        out = proc.stdout + proc.stderr
+        if proc.returncode == 0 and proc.stdout.split():
+            return set(proc.stdout.split())
+        time.sleep(1)
+    raise AssertionError(f"{pod}: no address for {name}:\n{out}")
+
+
+def assert_cluster_dns(
+    kubectl: Kubectl, provider: Provider, clients: dict[str, str], service: str, backends: set[str]
+) -> None:
+    """From each client pod (pod -> node): the Service by its DNS name answers, the API
+    server's Service name resolves to its ClusterIP, and an outside name resolves as the
+    node's own resolver answers it."""
+    fqdn = f"{service}.default.svc.cluster.local"
+    api_ip = kubectl.json("get", "service", "kubernetes")["spec"]["clusterIP"]
+    outside = apt_source_host()
+    for pod, node in clients.items():
+        reply = kubectl("exec", pod, "--", "fetch", f"http://{fqdn}")
+        assert reply.stdout.strip() in backends, f"{pod}: {fqdn} answered {reply.stdout!r}"
+        api_name = "kubernetes.default.svc.cluster.local"
+        assert resolved_addresses(kubectl, pod, api_name) == {api_ip}
+        on_node = provider.exec(node, ["getent", "ahostsv4", outside], check=False).stdout
+        node_ips = {line.split()[0] for line in on_node.splitlines() if line.strip()}
+        assert node_ips, f"{node} cannot resolve {outside} itself"
+        assert resolved_addresses(kubectl, pod, outside) & node_ips, f"{pod}: {outside}"
+
+
+def assert_current_cluster(kubectl: Kubectl, version: str) -> None:
+    """The server is ``version``, every node runs containerd 2, and CoreDNS is Running."""
+    server = json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]
+    assert server["gitVersion"] == version
+    for node in kubectl.json("get", "nodes")["items"]:
+        runtime = node["status"]["nodeInfo"]["containerRuntimeVersion"]
+        assert runtime.startswith("containerd://2."), runtime
+    kubectl.wait_pods_ready("k8s-app=kube-dns", namespace="kube-system")
+    dns = kubectl.json("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns")["items"]
+    assert dns and all(p["status"]["phase"] == "Running" for p in dns)
 
 
 def engine_leftovers(engine: str, cluster: str) -> dict[str, list[str]]:

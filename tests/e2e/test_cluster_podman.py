@@ -1,4 +1,5 @@
-"""The cluster lifecycle on real rootful Podman with real Kubernetes v1.20.2."""
+"""The cluster lifecycle on real rootful Podman with the default Kubernetes release (v1.37.2),
+built from Go modules: containerd 2 on every node and CoreDNS answering Service names."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import yaml
 from support import (
     WORKLOAD_IMAGE,
     Kubectl,
+    assert_cluster_dns,
+    assert_current_cluster,
     engine_leftovers,
     import_into_nodes,
     nestkube_cli,
@@ -22,6 +25,8 @@ from nestkube import kubeconfig
 from nestkube.config import default_config, load_config
 from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
+from nestkube.kubeadm.version import KUBEADM_V1BETA4, kubeadm_api_version
 from nestkube.providers.base import Provider
 from nestkube.testing import temporary_cluster
 
@@ -119,20 +124,26 @@ def kubectl_for(cluster: nestkube.Cluster, kit: KubernetesBinaries, path: Path) 
     return Kubectl(str(kit.path("kubectl")), path, cluster.context)
 
 
-def test_single_node_serves_a_deployment(
-    single: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig_file: Path
+def test_single_node_serves_a_deployment_by_dns_name(
+    single: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig_file: Path, podman: Provider
 ) -> None:
     kubectl = kubectl_for(single, kit, kubeconfig_file)
+    node = f"{SINGLE}-control-plane"
     nodes = kubectl.json("get", "nodes")["items"]
-    assert [n["metadata"]["name"] for n in nodes] == [f"{SINGLE}-control-plane"]
+    assert [n["metadata"]["name"] for n in nodes] == [node]
     ready = {c["type"]: c["status"] for c in nodes[0]["status"]["conditions"]}
     assert ready["Ready"] == "True"
+    assert_current_cluster(kubectl, DEFAULT_KUBERNETES_VERSION)
+    # The default release is initialised by its own kubeadm through the v1beta4 config band.
+    rendered = podman.exec(node, ["cat", "/etc/nestkube/kubeadm.yaml"]).stdout
+    api_versions = {d["apiVersion"] for d in yaml.safe_load_all(rendered) if d}
+    assert kubeadm_api_version(DEFAULT_KUBERNETES_VERSION) == KUBEADM_V1BETA4
+    assert KUBEADM_V1BETA4 in api_versions, api_versions
 
     kubectl.apply(SERVER)
     kubectl.wait_pods_ready("app=web")
-    kubectl.apply(pinned_pod("client", f"{SINGLE}-control-plane", "sleep 3600"))
+    kubectl.apply(pinned_pod("client", node, "sleep 3600"))
     kubectl.wait_pods_ready("role=client")
-    # No CoreDNS offline (nothing to build it from), so the client uses the ClusterIP.
     svc_ip = kubectl.json("get", "service", "web")["spec"]["clusterIP"]
     backends = {
         kubectl("exec", "client", "--", "wget", "-q", "-O-", f"http://{svc_ip}").stdout.strip()
@@ -140,6 +151,7 @@ def test_single_node_serves_a_deployment(
     }
     pods = {p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]}
     assert backends <= pods and backends, f"service answered from {backends}, pods {pods}"
+    assert_cluster_dns(kubectl, podman, {"client": node}, "web", pods)
 
 
 def test_multi_node_pod_network_and_service(
@@ -177,14 +189,18 @@ def test_multi_node_pod_network_and_service(
         answer = podman.exec(node, ["timeout", "10", "bash", "-c", request], check=False)
         body = answer.stdout.strip().splitlines()[-1] if answer.stdout.strip() else ""
         assert body in web_pods, f"service {svc_ip} from {node}: {answer.stdout}{answer.stderr}"
-    # And from a pod on each worker.
-    for node in (f"{MULTI}-worker", f"{MULTI}-worker2"):
+    # And from a pod on every node, by ClusterIP and by DNS name.
+    clients = {}
+    for node in names:
         client = f"client-{node.rsplit('-', 1)[-1]}"
         kubectl.apply(pinned_pod(client, node, "sleep 3600"))
         kubectl.wait_pods_ready(f"role={client}")
         reply = kubectl("exec", client, "--", "wget", "-q", "-O-", f"http://{svc_ip}").stdout
         reply = reply.strip()
         assert reply in web_pods
+        clients[client] = node
+    assert_current_cluster(kubectl, DEFAULT_KUBERNETES_VERSION)
+    assert_cluster_dns(kubectl, podman, clients, "web", web_pods)
 
 
 def test_two_clusters_listed_as_json(single: nestkube.Cluster, multi: nestkube.Cluster) -> None:
@@ -198,7 +214,7 @@ def test_two_clusters_listed_as_json(single: nestkube.Cluster, multi: nestkube.C
     assert {SINGLE, MULTI} <= clusters.keys()
     assert len(clusters[MULTI]["nodes"]) == 3
     assert clusters[SINGLE]["context"] == f"nestkube-{SINGLE}"
-    assert clusters[SINGLE]["kubernetesVersion"] == "v1.20.2"
+    assert clusters[SINGLE]["kubernetesVersion"] == DEFAULT_KUBERNETES_VERSION
     yaml_out = subprocess.run(
         [nestkube_cli(), "get", "clusters", "-o", "yaml", "--provider", "podman"],
         capture_output=True,

@@ -1,0 +1,3 @@
+module nestkube.local/e2e/fetch
+
+go 1.22
