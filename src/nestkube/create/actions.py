@@ -16,7 +16,6 @@ from nestkube.config.host_check import check_against_provider
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError, HostError
 from nestkube.images.node_image import (
-    LABEL_COMPONENTS,
     LABEL_IMAGE_TAGS,
     LABEL_K8S_VERSION,
     LABEL_MISSING,
@@ -30,7 +29,7 @@ from nestkube.kubeadm.config import (
     render_join_config,
     skip_phases_args,
 )
-from nestkube.kubeadm.containerd import config_version_for, render_containerd_config
+from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.kubeadm.patches import apply_patches
 from nestkube.providers.base import Node, NodeSpec, Provider
 from nestkube.providers.engine import (
@@ -131,7 +130,6 @@ def read_image_facts(ctx: CreateContext) -> None:
         raise ClusterError(f"{ctx.specs[0].image} is not a nestkube node image (no version label)")
     ctx.missing_images = tuple(x for x in labels.get(LABEL_MISSING, "").split(",") if x)
     ctx.preloaded_images = tuple(x for x in labels.get(LABEL_PRELOADED, "").split(",") if x)
-    ctx.components = parse_components_label(labels.get(LABEL_COMPONENTS, ""))
     ctx.image_tags = parse_components_label(labels.get(LABEL_IMAGE_TAGS, ""))
 
 
@@ -213,7 +211,6 @@ def configure_containerd(ctx: CreateContext) -> None:
         sandbox_image=sandbox,
         patches=ctx.config.containerd_config_patches,
         json6902=ctx.config.containerd_config_patches_json6902,
-        config_version=config_version_for(ctx.components.get("containerd", "")),
     )
 
     def one(spec: NodeSpec) -> None:

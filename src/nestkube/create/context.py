@@ -32,9 +32,8 @@ class CreateContext:
     kubernetes_version: str = ""
     missing_images: tuple[str, ...] = ()
     preloaded_images: tuple[str, ...] = ()
-    # From the node image's labels: what each component is, and images tagged with their own
-    # version rather than kubeadm's (component -> tag).
-    components: dict[str, str] = field(default_factory=dict)
+    # From the node image's labels: images tagged with their own version rather than
+    # kubeadm's (component -> tag).
     image_tags: dict[str, str] = field(default_factory=dict)
     specs: list[NodeSpec] = field(default_factory=list)
     node_ips: dict[str, str] = field(default_factory=dict)

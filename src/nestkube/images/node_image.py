@@ -31,13 +31,13 @@ from nestkube.kit import node_kit
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kit.node_kit import NodeKit
 from nestkube.kit.releases import CNI_PLUGINS
-from nestkube.kubeadm.containerd import config_version_for, render_containerd_config
+from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.providers.base import Mount, Provider
 from nestkube.providers.engine import CliProvider
 from nestkube.status import SILENT, Status
 
 NODE_FILES = Path(__file__).with_name("node")
-RECIPE = "node-3"
+RECIPE = "node-4"
 LABEL_K8S_VERSION = "io.nestkube.kubernetes-version"
 LABEL_RUNTIME = "io.nestkube.runtime"
 # "component=version,..." for every component the image holds (kubernetes, containerd, runc,
@@ -266,7 +266,6 @@ def _stage(work: Path, kit: NodeKit, plan: ComponentPlan) -> tuple[Path, Path]:
             restrict_oom_score_adj=False,
             cgroup_driver="cgroupfs",
             sandbox_image=sandbox,
-            config_version=config_version_for(kit.containerd_version),
         )
     )
     (in_dir / "files" / "version").write_text(binaries.version + "\n")

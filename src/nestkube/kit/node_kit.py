@@ -36,10 +36,6 @@ class NodeKit:
     def debian_runtime(self) -> bool:
         return not self.runtime
 
-    @property
-    def containerd_version(self) -> str:
-        return self.versions.get("containerd", "")
-
 
 def image_tag(ref: str) -> str:
     return ref.rsplit(":", 1)[-1]
