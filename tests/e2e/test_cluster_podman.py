@@ -325,7 +325,7 @@ def test_existing_cluster_is_not_touched_by_a_second_create(
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"ERROR: cluster {SINGLE!r} already exists (delete it first)"
+        f"ERROR: cluster {SINGLE!r} already exists / is being created"
     )
     assert engine_leftovers("podman", SINGLE)["containers"]
 

@@ -1,4 +1,5 @@
-"""A cluster made from a kind v1alpha4 config file, on real rootful Podman with Kubernetes v1.20.2.
+"""A cluster made from a kind v1alpha4 config file, on real rootful Podman with the default
+Kubernetes release.
 
 One file, written as a user would write it, exercises every per-node and cluster-wide knob that
 changes something observable: a node label, a host port mapped to a NodePort, a host directory
@@ -27,6 +28,7 @@ from support import WORKLOAD_IMAGE, Kubectl, engine_leftovers, import_into_nodes
 from nestkube import kubeconfig
 from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.providers.base import Provider
 
 NAME = "e2e-config"
@@ -168,7 +170,7 @@ def dry_run_plan(stdout: str) -> dict[str, Any]:
 
 def check_plan(plan: dict[str, Any], files: UserFiles) -> None:
     assert plan["provider"] == "podman"
-    assert plan["kubernetesVersion"] == "v1.20.2"
+    assert plan["kubernetesVersion"] == DEFAULT_KUBERNETES_VERSION
     nodes = {n["name"]: n for n in plan["nodes"]}
     assert list(nodes) == [CONTROL_PLANE, WORKER]
     assert [n["role"] for n in plan["nodes"]] == ["control-plane", "worker"]

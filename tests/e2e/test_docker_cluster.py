@@ -18,12 +18,20 @@ from typing import Any
 
 import pytest
 from engines import busybox_loaded_into
-from support import engine_leftovers
+from support import (
+    WORKLOAD_IMAGE,
+    Kubectl,
+    assert_cluster_dns,
+    assert_current_cluster,
+    engine_leftovers,
+    import_into_nodes,
+)
 
 import nestkube
 from nestkube.config import default_config
 from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.providers.docker import DockerProvider
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import Status
@@ -182,6 +190,60 @@ def test_docker_single_node_is_ready(
 ) -> None:
     assert dk_single.provider == "docker"
     assert ready_nodes(kit, kubeconfig, dk_single) == [f"{DK_SINGLE}-control-plane"]
+
+
+WEB = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: web
+        image: {WORKLOAD_IMAGE}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: client, labels: {{role: client}}}}
+spec:
+  containers:
+  - name: main
+    image: {WORKLOAD_IMAGE}
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+"""
+
+
+def test_docker_single_node_serves_a_service_by_dns_name(
+    dk_single: nestkube.Cluster,
+    kit: KubernetesBinaries,
+    kubeconfig: Path,
+    docker: DockerProvider,
+    workload: Path,
+) -> None:
+    node = f"{DK_SINGLE}-control-plane"
+    import_into_nodes(docker, [node], workload)
+    kubectl = Kubectl(str(kit.path("kubectl")), kubeconfig, dk_single.context)
+    assert_current_cluster(kubectl, DEFAULT_KUBERNETES_VERSION)
+    kubectl.apply(WEB)
+    kubectl.wait_pods_ready("app=web")
+    kubectl.wait_pods_ready("role=client")
+    pods = {p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]}
+    assert_cluster_dns(kubectl, docker, {"client": node}, "web", pods)
 
 
 def test_export_logs_holds_the_kubelet_failure(

@@ -3,7 +3,8 @@
 Each image is started the way cluster nodes run (the provider's own node flags), and what is
 inside is compared with what kubeadm asks for. The release-mirror tests serve the kit's own
 binaries over HTTP in the dl.k8s.io layout, so no internet is needed; the CLI runs as a
-subprocess with a private XDG cache, so its release cache can be inspected afterwards.
+subprocess with a private XDG cache, so its release cache can be inspected afterwards (the Go
+module kit is shared into it, so no test rebuilds containerd or etcd).
 """
 
 from __future__ import annotations
@@ -29,14 +30,18 @@ from typing import Any
 import pytest
 from support import engine_leftovers, nestkube_cli
 
+from nestkube.cache import cache_root
 from nestkube.images.archive import host_arch
 from nestkube.images.node_image import (
+    LABEL_COMPONENTS,
     LABEL_K8S_VERSION,
     LABEL_MISSING,
     LABEL_PRELOADED,
     LABEL_RUNTIME,
     NodeImage,
+    parse_components_label,
 )
+from nestkube.kit import releases
 from nestkube.kit.base_image import base_image_name
 from nestkube.kit.kubernetes import KUBE_COMMANDS, KubernetesBinaries
 from nestkube.providers.base import Node, NodeSpec, Provider
@@ -50,6 +55,7 @@ FLAGS = (
     "--kubernetes-version",
     "--release-url",
     "--kubernetes-source",
+    "--debian-source",
     "--base-image",
     "--image",
     "--provider",
@@ -124,7 +130,12 @@ def closed_port() -> int:
 
 
 # --- helpers --------------------------------------------------------------------------------
-def nk(*args: str, xdg: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def nk(
+    *args: str, xdg: Path, timeout: float = 900, share_kit: bool = True
+) -> subprocess.CompletedProcess[str]:
+    if share_kit and not (xdg / "nestkube" / "kit").exists():
+        (xdg / "nestkube").mkdir(parents=True, exist_ok=True)
+        (xdg / "nestkube" / "kit").symlink_to(cache_root() / "kit")
     env = {**os.environ, "XDG_CACHE_HOME": str(xdg), "NO_COLOR": "1"}
     return subprocess.run(
         [nestkube_cli(), *args],
@@ -181,7 +192,9 @@ def booted_node(provider: Provider, image: str) -> Iterator[str]:
     assert left == {"containers": [], "volumes": [], "networks": []}, left
 
 
-def check_node_image(provider: Provider, image: str, version: str) -> None:
+def check_node_image(
+    provider: Provider, image: str, version: str, missing_ok: tuple[str, ...] = ()
+) -> None:
     labels = provider.image_labels(image)
     assert labels[LABEL_K8S_VERSION] == version
     assert labels[LABEL_RUNTIME] == "containerd"
@@ -189,6 +202,19 @@ def check_node_image(provider: Provider, image: str, version: str) -> None:
     missing = {x for x in labels[LABEL_MISSING].split(",") if x}
     assert preloaded, labels
     assert not preloaded & missing, labels
+    components = parse_components_label(labels[LABEL_COMPONENTS])
+    runtime = releases.runtime_for(version)
+    assert components["kubernetes"] == version
+    assert components["containerd"] == runtime.containerd
+    assert components["runc"] == runtime.runc
+    assert components["cni-plugins"] == runtime.cni_plugins
+    assert components["crictl"] == runtime.crictl
+    assert "pause" in components
+    # etcd and CoreDNS are exactly what kubeadm names, or absent and recorded as missing.
+    for ref in preloaded:
+        repo, tag = ref.rsplit("/", 1)[-1].split(":", 1)
+        if repo in ("etcd", "coredns"):
+            assert components[repo] == "v" + tag.split("-", 1)[0].lstrip("v"), (ref, components)
 
     start = time.monotonic()
     with booted_node(provider, image) as node:
@@ -209,11 +235,21 @@ def check_node_image(provider: Provider, image: str, version: str) -> None:
         wanted = {line.strip() for line in asked.splitlines() if line.strip()}
         assert wanted - missing <= preloaded, f"kubeadm wants more: {wanted - missing - preloaded}"
         assert missing <= wanted, missing
-        # CoreDNS is the one component with no offline source: anything else missing is a bug.
-        assert all("/coredns:" in ref for ref in missing), missing
+        # Only a CoreDNS whose module is not served may be missing, and only where allowed.
+        assert all(any(f"/{m}:" in ref for m in missing_ok) for ref in missing), missing
 
         on_node = provider.exec(node, ["cat", "/etc/nestkube/version"]).stdout.strip()
         assert on_node == version
+        listed_components = provider.exec(node, ["cat", "/etc/nestkube/components"]).stdout
+        assert parse_components_label(",".join(listed_components.split())) == components
+        # The binaries report the versions the labels claim.
+        assert version in provider.exec(node, ["kubeadm", "version", "-o", "short"]).stdout
+        ctr_version = provider.exec(node, ["containerd", "--version"]).stdout
+        assert runtime.containerd in ctr_version, ctr_version
+        runc_version = provider.exec(node, ["runc", "--version"]).stdout
+        assert runtime.runc.lstrip("v") in runc_version, runc_version
+        crictl_version = provider.exec(node, ["crictl", "--version"]).stdout
+        assert runtime.crictl in crictl_version, crictl_version
 
 
 # --- images on both engines -----------------------------------------------------------------
@@ -359,6 +395,43 @@ def test_bad_flags_give_one_line_errors(
     assert expected in error, error
     assert not podman.image_exists(target)
     assert release_cache_entries(xdg) == []
+
+
+def test_unfetchable_module_version_fails_in_one_line_and_caches_nothing(
+    podman: Provider, tmp_path: Path
+) -> None:
+    xdg = tmp_path / "xdg"
+    target = "localhost/nestkube/node:unfetchable-test"
+    proc = nk(
+        "build",
+        "node-image",
+        "--kubernetes-version",
+        "v1.37.99",
+        "--image",
+        target,
+        "--provider",
+        "podman",
+        xdg=xdg,
+        share_kit=False,
+    )
+    error = the_error(proc)
+    assert error.startswith("ERROR: cannot fetch Go module k8s.io/kubernetes@v1.37.99: "), error
+    assert not podman.image_exists(target)
+    cached = [p for p in (xdg / "nestkube").rglob("*") if p.is_file()] if xdg.exists() else []
+    assert cached == [], cached
+
+
+def test_second_build_of_the_same_inputs_reuses_everything(
+    podman: Provider, podman_node_image: NodeImage, tmp_path: Path
+) -> None:
+    start = time.monotonic()
+    proc = nk("build", "node-image", "--offline", "--provider", "podman", xdg=tmp_path / "xdg")
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == podman_node_image.image
+    assert "is up to date" in proc.stderr, proc.stderr
+    assert "Building" not in proc.stderr, proc.stderr
+    print(f"warm build node-image: {elapsed:.1f}s")
 
 
 def test_help_mentions_every_flag(tmp_path: Path) -> None:
