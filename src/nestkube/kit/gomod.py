@@ -46,21 +46,25 @@ class GoModuleBuild:
     # Modules whose go.mod points its own sub-modules at local paths (Kubernetes' staging
     # repositories) are required here at their published tag instead, e.g. "v0.37.2".
     local_replaces_at: str | None = None
+    # Build each command as its package's test binary (`go test -c`), e.g. Kubernetes' e2e.test.
+    test_binaries: bool = False
 
     def key(self, toolchain: GoToolchain) -> str:
-        return content_key(
-            [
-                RECIPE,
-                self.module,
-                self.version,
-                sorted(self.commands.items()),
-                sorted(self.variables.items()),
-                self.tags,
-                self.cgo,
-                self.local_replaces_at,
-                toolchain.version,
-            ]
-        )
+        parts: list[object] = [
+            RECIPE,
+            self.module,
+            self.version,
+            sorted(self.commands.items()),
+            sorted(self.variables.items()),
+            self.tags,
+            self.cgo,
+            self.local_replaces_at,
+            toolchain.version,
+        ]
+        if self.test_binaries:
+            # Appended only when set, so the keys of existing command builds stay the same.
+            parts.append("test-binaries")
+        return content_key(parts)
 
 
 @dataclass(frozen=True)
@@ -225,9 +229,18 @@ def _compile(
     args = ["build", "-trimpath", "-buildvcs=false", f"-ldflags={' '.join(ldflags)}"]
     if build.tags:
         args.append(f"-tags={','.join(build.tags)}")
-    # One go build for all commands shares compilation and links in parallel.
     staging = work / "out"
     staging.mkdir()
+    if build.test_binaries:
+        # go test -c writes one package's test binary per call; the compile cache is shared.
+        for command, package in build.commands.items():
+            test_args = ["test", "-c", *args[1:], "-o", str(staging / command), package]
+            _go(toolchain, test_args, work, env, build, "build")
+            if not (staging / command).is_file():
+                raise ImageBuildError(f"go test -c of {package} produced no {command}")
+            shutil.move(str(staging / command), out_bin / command)
+        return
+    # One go build for all commands shares compilation and links in parallel.
     _go(
         toolchain, [*args, "-o", f"{staging}/", *build.commands.values()], work, env, build, "build"
     )
