@@ -14,6 +14,7 @@ from nestkube.cli import (  # noqa: F401
     build_cmds,
     cluster_cmds,
     config_cmds,
+    conformance_cmds,
     doctor_cmds,
     groups,
     load_cmds,

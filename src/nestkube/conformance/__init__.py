@@ -1,0 +1,1 @@
+"""Kubernetes' own conformance suite (e2e.test) against nestkube clusters, built offline."""

@@ -1,0 +1,207 @@
+"""The e2e test images, built locally under the names the release's image manifest expects.
+
+Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the same
+``k8s.io/kubernetes`` module the suite is built from, and every image is assembled from files
+(no engine, no base image) by :mod:`nestkube.images.archive`:
+
+- agnhost (current and previous tag): the release's own ``test/images/agnhost``, built
+  statically, with upstream's entrypoint (``/agnhost pause``), ``/agnhost-2``, ``/uploads``,
+  porter's certificate and the in-image user and group; the shell tools upstream installs from
+  Alpine come from Debian here: busybox-static for the shell and coreutils, and ``dig``
+  (bind9-dnsutils), ``curl``, ``nc`` (netcat-openbsd), ``bash`` and ``getent`` with the shared
+  libraries they load, copied from this host's Debian packages.
+- busybox: Debian's busybox-static with every applet, ``CMD ["sh"]`` like upstream's.
+- pause: nestkube's own static pause program.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nestkube import _exec
+from nestkube.cache import cache_root, content_key, file_sha256
+from nestkube.errors import ImageBuildError
+from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.images.components import build_pause
+
+RECIPE = "conformance-images-1"
+BUSYBOX = Path("/bin/busybox")
+# Debian programs the agnhost image carries beside busybox: image path -> (host path, package).
+AGNHOST_TOOLS: dict[str, tuple[str, str]] = {
+    "/usr/bin/dig": ("/usr/bin/dig", "bind9-dnsutils"),
+    "/usr/bin/curl": ("/usr/bin/curl", "curl"),
+    "/usr/bin/nc": ("/usr/bin/nc.openbsd", "netcat-openbsd"),
+    "/bin/bash": ("/bin/bash", "bash"),
+    "/usr/bin/getent": ("/usr/bin/getent", "libc-bin"),
+}
+_REGISTRY_RE = re.compile(r'^\s*(\w+Registry):\s*"([^"]+)"', re.M)
+_CONFIG_RE = re.compile(r'configs\[(\w+)\]\s*=\s*Config\{list\.(\w+),\s*"([^"]+)",\s*"([^"]+)"\}')
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+)
+GROUP = (
+    "root:x:0:\nuser-defined-in-image:x:1000:\n"
+    "group-defined-in-image:x:50000:user-defined-in-image\nnogroup:x:65534:\n"
+)
+
+
+def manifest_images(manifest_go: str) -> dict[str, str]:
+    """Image ID (``Agnhost``, ``BusyBox``, ...) -> the reference e2e.test asks for."""
+    registries = dict(_REGISTRY_RE.findall(manifest_go.split("initRegistry = RegistryList{")[-1]))
+    images: dict[str, str] = {}
+    for image_id, registry_field, name, version in _CONFIG_RE.findall(manifest_go):
+        if registry_field not in registries:
+            raise ImageBuildError(f"image manifest: {image_id} names unknown {registry_field}")
+        images[image_id] = f"{registries[registry_field]}/{name}:{version}"
+    if not images:
+        raise ImageBuildError("image manifest: no image configurations found")
+    return images
+
+
+@dataclass
+class TestImages:
+    archives: list[Path] = field(default_factory=list)
+    # reference -> what it is built from, for the report and docs
+    refs: dict[str, str] = field(default_factory=dict)
+
+
+def library_closure(binary: Path) -> list[Path]:
+    """The shared libraries and loader ``binary`` needs, as ldd resolves them on this host."""
+    out = _exec.run(["ldd", str(binary)], timeout=60, what=f"ldd {binary}", check=False)
+    if "not a dynamic executable" in out.stdout + out.stderr:
+        return []
+    libs = []
+    for line in out.stdout.splitlines():
+        # "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux... (0x...)"
+        match = re.search(r"(/\S+)\s+\(0x", line)
+        if "not found" in line:
+            raise ImageBuildError(f"{binary}: {line.strip()}")
+        if match:
+            libs.append(Path(match[1]))
+    return libs
+
+
+def _tools_layer(layer: Layer, tools: dict[str, tuple[str, str]]) -> list[Path]:
+    """Add Debian programs and their libraries to ``layer``; returns every file added."""
+    added: list[Path] = []
+    for dest, (source, package) in tools.items():
+        src = Path(source)
+        if not src.is_file():
+            raise ImageBuildError(f"{source} missing: apt-get install {package}")
+        layer.add_file(dest, src.resolve())
+        added.append(src.resolve())
+        for lib in library_closure(src):
+            # Written under the path the loader looks for; the content is the link's target.
+            layer.add_file(str(lib), lib.resolve(), 0o755)
+            added.append(lib.resolve())
+    return added
+
+
+def _etc_files(tmp: Path, layer: Layer) -> None:
+    for name, text in (
+        ("passwd", PASSWD),
+        ("group", GROUP),
+        ("nsswitch.conf", "hosts: files dns\n"),
+    ):
+        path = tmp / name
+        path.write_text(text)
+        layer.add_file(f"/etc/{name}", path, 0o644)
+    layer.add_dir("/tmp", 0o1777)
+    layer.add_dir("/root", 0o700)
+
+
+def _busybox_layer(layer: Layer) -> None:
+    if not BUSYBOX.is_file():
+        raise ImageBuildError("/bin/busybox missing: apt-get install busybox-static")
+    layer.add_file("/bin/busybox", BUSYBOX)
+    applets = _exec.run([str(BUSYBOX), "--list"], timeout=30, what="busybox --list").stdout
+    for applet in applets.split():
+        if applet not in ("busybox", "bash"):
+            layer.add_symlink(f"/bin/{applet}", "busybox")
+
+
+def _cached_archive(name: str, inputs: list[object], write: Callable[[Path], None]) -> Path:
+    """An archive keyed by everything that goes into it; written once, then reused."""
+    final = cache_root() / "conformance" / "images" / f"{name}-{content_key([RECIPE, *inputs])}.tar"
+    if not final.is_file():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp")
+        try:
+            write(tmp)
+            tmp.replace(final)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return final
+
+
+def agnhost_archive(refs: list[str], agnhost: Path, module_dir: Path) -> Path:
+    porter = module_dir / "test" / "images" / "agnhost" / "porter"
+    tool_sources = [
+        (dest, Path(src).resolve(), file_sha256(Path(src)) if Path(src).is_file() else "missing")
+        for dest, (src, _) in AGNHOST_TOOLS.items()
+    ]
+    inputs: list[object] = [refs, file_sha256(agnhost), tool_sources, file_sha256(BUSYBOX)]
+
+    def write(dest: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="nestkube-agnhost-") as tmp:
+            layer = Layer().add_file("/agnhost", agnhost).add_symlink("/agnhost-2", "agnhost")
+            layer.add_dir("/uploads")
+            for name in ("localhost.crt", "localhost.key"):
+                layer.add_file(f"/{name}", porter / name, 0o644)
+            _busybox_layer(layer)
+            _tools_layer(layer, AGNHOST_TOOLS)
+            _etc_files(Path(tmp), layer)
+            spec = ImageSpec(tags=refs, layers=[layer], entrypoint=["/agnhost"], cmd=["pause"])
+            write_image_archive(spec, dest)
+
+    return _cached_archive("agnhost", inputs, write)
+
+
+def busybox_archive(ref: str) -> Path:
+    def write(dest: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="nestkube-busybox-") as tmp:
+            layer = Layer()
+            _busybox_layer(layer)
+            _etc_files(Path(tmp), layer)
+            layer.add_dir("/home")
+            layer.add_dir("/var")
+            write_image_archive(ImageSpec(tags=[ref], layers=[layer], cmd=["sh"]), dest)
+
+    return _cached_archive("busybox", [ref, file_sha256(BUSYBOX)], write)
+
+
+def pause_archive(ref: str) -> Path:
+    with tempfile.TemporaryDirectory(prefix="nestkube-pause-") as tmp:
+        pause = build_pause(Path(tmp))
+        digest = file_sha256(pause)
+
+        def write(dest: Path) -> None:
+            layer = Layer().add_file("/pause", pause)
+            write_image_archive(ImageSpec(tags=[ref], layers=[layer], entrypoint=["/pause"]), dest)
+
+        return _cached_archive("pause", [ref, digest], write)
+
+
+def build_test_images(module_dir: Path, agnhost: Path) -> TestImages:
+    """Archives of every image the runnable conformance tests use, named as the release asks."""
+    manifest = (module_dir / "test" / "utils" / "image" / "manifest.go").read_text()
+    images = manifest_images(manifest)
+    missing = {"Agnhost", "AgnhostPrev", "BusyBox", "Pause"} - set(images)
+    if missing:
+        raise ImageBuildError(f"image manifest names no {', '.join(sorted(missing))}")
+    agnhost_refs = [images["Agnhost"], images["AgnhostPrev"]]
+    out = TestImages()
+    out.archives.append(agnhost_archive(agnhost_refs, agnhost, module_dir))
+    out.archives.append(busybox_archive(images["BusyBox"]))
+    out.archives.append(pause_archive(images["Pause"]))
+    for ref in agnhost_refs:
+        out.refs[ref] = "agnhost of the same module, static; tools from Debian"
+    out.refs[images["BusyBox"]] = "Debian busybox-static"
+    out.refs[images["Pause"]] = "nestkube's pause.c"
+    return out

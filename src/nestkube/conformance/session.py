@@ -1,0 +1,94 @@
+"""One conformance run: a cluster (made or given), its release's suite and images, both passes.
+
+The release is the cluster's own (its nodes' version label), so e2e.test, the test images and
+the kit's kubectl always come from the same ``k8s.io/kubernetes`` module as the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nestkube import cluster as facade
+from nestkube import load
+from nestkube.config import default_config
+from nestkube.conformance.images import build_test_images
+from nestkube.conformance.report import Summary
+from nestkube.conformance.run import ConformanceError, run_passes
+from nestkube.conformance.suite import agnhost_build, build_suite, module_source
+from nestkube.images.node_image import LABEL_K8S_VERSION
+from nestkube.kit.gomod import build_module
+from nestkube.kit.releases import kubernetes_build
+from nestkube.kit.toolchain import modules_toolchain
+from nestkube.providers import get_provider
+from nestkube.status import SILENT, Status
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str
+    report_dir: Path
+    focus: Sequence[str]
+    skip: Sequence[str] = ()
+    procs: int = 4
+    workers: int = 2
+    image: str | None = None
+    provider: str | None = None
+    keep: bool = False  # keep a cluster this run created
+    timeout: float = 6 * 3600.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    summary: Summary
+    version: str
+    created: bool
+    report_dir: Path
+
+
+def run_conformance(opts: Options, status: Status = SILENT) -> Outcome:
+    """Create ``opts.name`` unless it exists, run the suite, delete what this run created."""
+    engine = get_provider(opts.provider)
+    created = not engine.list_nodes(opts.name)
+    if created:
+        config = default_config(opts.name, workers=opts.workers, image=opts.image)
+        facade.create_cluster(config, engine=engine, image=opts.image, status=status)
+    try:
+        return _run_on(opts, engine.info.name, created, status)
+    finally:
+        if created and not opts.keep:
+            facade.delete_cluster(opts.name, engine=engine, status=status)
+
+
+def _run_on(opts: Options, provider: str, created: bool, status: Status) -> Outcome:
+    nodes = facade.list_nodes(opts.name, provider=provider)
+    version = nodes[0].labels.get(LABEL_K8S_VERSION, "")
+    if not version:
+        raise ConformanceError(f"cluster {opts.name!r} has no {LABEL_K8S_VERSION} label")
+    toolchain = modules_toolchain()
+    suite = build_suite(version, toolchain, status)
+    kubectl = build_module(kubernetes_build(version), toolchain, status).path("kubectl")
+    agnhost = build_module(agnhost_build(version), toolchain, status).path("agnhost")
+    with status.step("Building the test images"):
+        images = build_test_images(module_source(version, toolchain), agnhost)
+    for archive in images.archives:
+        load.load_archive(archive, cluster=opts.name, provider=provider, status=status)
+    opts.report_dir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = opts.report_dir / "kubeconfig"
+    kubeconfig.write_text(facade.get_kubeconfig(opts.name, provider=provider))
+    os.chmod(kubeconfig, 0o600)
+    summary = run_passes(
+        suite,
+        focus=opts.focus,
+        skip=opts.skip,
+        procs=opts.procs,
+        report_dir=opts.report_dir,
+        kubeconfig=kubeconfig,
+        kubectl=kubectl,
+        timeout=opts.timeout,
+        status=status,
+    )
+    (opts.report_dir / "summary.txt").write_text("\n".join(summary.lines()) + "\n")
+    return Outcome(summary, version, created, opts.report_dir)
