@@ -12,6 +12,7 @@ packages=(
   debootstrap gcc libc6-dev libseccomp-dev make git iptables iproute2 curl ca-certificates
   python3-venv
   busybox-static
+  bind9-dnsutils netcat-openbsd  # dig and nc for the conformance test images
 )
 
 if [[ $(id -u) -ne 0 ]]; then
