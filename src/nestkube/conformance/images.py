@@ -11,12 +11,21 @@ Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the s
   (bind9-dnsutils), ``curl``, ``nc`` (netcat-openbsd), ``bash`` and ``getent`` with the shared
   libraries they load, copied from this host's Debian packages.
 - busybox: Debian's busybox-static with every applet, ``CMD ["sh"]`` like upstream's.
+- nginx (both tags): Debian's ``nginx`` package (with ``nginx-common``'s mime types and welcome
+  page) and the libraries it loads, serving ``/usr/share/nginx/html`` on port 80 in the
+  foreground like upstream's image, plus busybox for a shell; the packages are fetched with
+  ``apt-get download`` once per candidate version and kept in the cache.
 - pause: nestkube's own static pause program.
+
+Two tags of one image (agnhost's current and previous, nginx's two) are written as two images
+that differ by a label: containerd reports one image's first tag for every tag of it, and specs
+that change a pod's image from one tag to the other check which tag the pod runs.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +37,24 @@ from nestkube.errors import ImageBuildError
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.images.components import build_pause
 
-RECIPE = "conformance-images-1"
+RECIPE = "conformance-images-2"
+LABEL_REF = "io.nestkube.e2e-image"
+NGINX_PACKAGES = ("nginx", "nginx-common")
+NGINX_CONF = """user root;
+worker_processes 1;
+pid /run/nginx.pid;
+error_log stderr;
+events { worker_connections 256; }
+http {
+    include /etc/nginx/mime.types;
+    access_log /dev/stdout;
+    server {
+        listen 80 default_server;
+        root /usr/share/nginx/html;
+        index index.html;
+    }
+}
+"""
 BUSYBOX = Path("/bin/busybox")
 # Debian programs the agnhost image carries beside busybox: image path -> (host path, package).
 AGNHOST_TOOLS: dict[str, tuple[str, str]] = {
@@ -62,6 +88,17 @@ def manifest_images(manifest_go: str) -> dict[str, str]:
     if not images:
         raise ImageBuildError("image manifest: no image configurations found")
     return images
+
+
+# The manifest's images built here, and from what.
+BUILT = {
+    "Agnhost": "agnhost of the same module (static) + busybox-static + Debian dig/curl/nc/bash",
+    "AgnhostPrev": "the same agnhost under the previous tag",
+    "BusyBox": "Debian busybox-static",
+    "Nginx": "Debian nginx 1.22 + busybox-static",
+    "NginxNew": "Debian nginx 1.22 + busybox-static",
+    "Pause": "nestkube's static pause.c",
+}
 
 
 @dataclass
@@ -140,13 +177,13 @@ def _cached_archive(name: str, inputs: list[object], write: Callable[[Path], Non
     return final
 
 
-def agnhost_archive(refs: list[str], agnhost: Path, module_dir: Path) -> Path:
+def agnhost_archive(ref: str, agnhost: Path, module_dir: Path) -> Path:
     porter = module_dir / "test" / "images" / "agnhost" / "porter"
     tool_sources = [
         (dest, Path(src).resolve(), file_sha256(Path(src)) if Path(src).is_file() else "missing")
         for dest, (src, _) in AGNHOST_TOOLS.items()
     ]
-    inputs: list[object] = [refs, file_sha256(agnhost), tool_sources, file_sha256(BUSYBOX)]
+    inputs: list[object] = [ref, file_sha256(agnhost), tool_sources, file_sha256(BUSYBOX)]
 
     def write(dest: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="nestkube-agnhost-") as tmp:
@@ -157,7 +194,13 @@ def agnhost_archive(refs: list[str], agnhost: Path, module_dir: Path) -> Path:
             _busybox_layer(layer)
             _tools_layer(layer, AGNHOST_TOOLS)
             _etc_files(Path(tmp), layer)
-            spec = ImageSpec(tags=refs, layers=[layer], entrypoint=["/agnhost"], cmd=["pause"])
+            spec = ImageSpec(
+                tags=[ref],
+                layers=[layer],
+                entrypoint=["/agnhost"],
+                cmd=["pause"],
+                labels={LABEL_REF: ref},
+            )
             write_image_archive(spec, dest)
 
     return _cached_archive("agnhost", inputs, write)
@@ -176,6 +219,73 @@ def busybox_archive(ref: str) -> Path:
     return _cached_archive("busybox", [ref, file_sha256(BUSYBOX)], write)
 
 
+def debian_package_files(packages: tuple[str, ...]) -> Path:
+    """The files of Debian ``packages`` at their candidate versions, unpacked once and cached."""
+    policy = _exec.run(
+        ["apt-cache", "policy", *packages], timeout=60, what="apt-cache policy"
+    ).stdout
+    candidates = re.findall(r"Candidate:\s*(\S+)", policy)
+    if len(candidates) != len(packages) or "(none)" in candidates:
+        raise ImageBuildError(
+            f"Debian packages {', '.join(packages)} not available: run apt-get update"
+        )
+    key = content_key([*packages, *candidates])
+    final = cache_root() / "conformance" / "debs" / key
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
+    try:
+        pinned = [f"{p}={v}" for p, v in zip(packages, candidates, strict=True)]
+        _exec.run(
+            ["apt-get", "download", *pinned],
+            cwd=tmp,
+            timeout=300,
+            what=f"apt-get download {' '.join(pinned)}",
+        )
+        root = tmp / "root"
+        for deb in sorted(tmp.glob("*.deb")):
+            _exec.run(["dpkg-deb", "-x", str(deb), str(root)], timeout=120, what="dpkg-deb -x")
+            deb.unlink()
+        tmp.replace(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def nginx_archive(ref: str) -> Path:
+    files = debian_package_files(NGINX_PACKAGES) / "root"
+    nginx = files / "usr" / "sbin" / "nginx"
+    sources = [files / "etc/nginx/mime.types", files / "usr/share/nginx/html/index.html"]
+    inputs: list[object] = [ref, NGINX_CONF, file_sha256(nginx), file_sha256(BUSYBOX)]
+    inputs += [file_sha256(s) for s in sources]
+
+    def write(dest: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="nestkube-nginx-") as tmp:
+            layer = Layer().add_file("/usr/sbin/nginx", nginx)
+            for lib in library_closure(nginx):
+                layer.add_file(str(lib), lib.resolve(), 0o755)
+            layer.add_file("/etc/nginx/mime.types", sources[0], 0o644)
+            layer.add_file("/usr/share/nginx/html/index.html", sources[1], 0o644)
+            conf = Path(tmp) / "nginx.conf"
+            conf.write_text(NGINX_CONF)
+            layer.add_file("/etc/nginx/nginx.conf", conf, 0o644)
+            for directory in ("/var/log/nginx", "/var/lib/nginx", "/run"):
+                layer.add_dir(directory)
+            _busybox_layer(layer)
+            _etc_files(Path(tmp), layer)
+            spec = ImageSpec(
+                tags=[ref],
+                layers=[layer],
+                cmd=["nginx", "-g", "daemon off;"],
+                labels={LABEL_REF: ref},
+            )
+            write_image_archive(spec, dest)
+
+    return _cached_archive("nginx", inputs, write)
+
+
 def pause_archive(ref: str) -> Path:
     with tempfile.TemporaryDirectory(prefix="nestkube-pause-") as tmp:
         pause = build_pause(Path(tmp))
@@ -192,16 +302,19 @@ def build_test_images(module_dir: Path, agnhost: Path) -> TestImages:
     """Archives of every image the runnable conformance tests use, named as the release asks."""
     manifest = (module_dir / "test" / "utils" / "image" / "manifest.go").read_text()
     images = manifest_images(manifest)
-    missing = {"Agnhost", "AgnhostPrev", "BusyBox", "Pause"} - set(images)
+    missing = set(BUILT) - set(images)
     if missing:
         raise ImageBuildError(f"image manifest names no {', '.join(sorted(missing))}")
-    agnhost_refs = [images["Agnhost"], images["AgnhostPrev"]]
     out = TestImages()
-    out.archives.append(agnhost_archive(agnhost_refs, agnhost, module_dir))
-    out.archives.append(busybox_archive(images["BusyBox"]))
-    out.archives.append(pause_archive(images["Pause"]))
-    for ref in agnhost_refs:
-        out.refs[ref] = "agnhost of the same module, static; tools from Debian"
-    out.refs[images["BusyBox"]] = "Debian busybox-static"
-    out.refs[images["Pause"]] = "nestkube's pause.c"
+    for image_id, source in BUILT.items():
+        ref = images[image_id]
+        if image_id.startswith("Agnhost"):
+            out.archives.append(agnhost_archive(ref, agnhost, module_dir))
+        elif image_id.startswith("Nginx"):
+            out.archives.append(nginx_archive(ref))
+        elif image_id == "BusyBox":
+            out.archives.append(busybox_archive(ref))
+        else:
+            out.archives.append(pause_archive(ref))
+        out.refs[ref] = source
     return out
