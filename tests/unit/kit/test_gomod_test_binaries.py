@@ -62,7 +62,7 @@ def test_each_test_binary_is_one_go_test_c_with_the_build_flags(
     tests = [c for c in go_calls(tmp_path) if c.startswith("test")]
     assert len(tests) == 2
     for line in tests:
-        assert line.startswith("test -c -trimpath -buildvcs=false")
+        assert line.startswith("test -c -vet=off -trimpath -buildvcs=false")
         assert "-X example.com/big/version.V=v1.2.3" in line
     assert not [c for c in go_calls(tmp_path) if c.startswith("build")]
     before = len(go_calls(tmp_path))
