@@ -32,6 +32,11 @@ _live_lock = threading.RLock()
 _aborted_by: threading.Thread | None = None
 
 
+# A call that names no limit of its own still ends: long enough for the longest build step
+# (a cold Kubernetes compile on 2 busy cores), short enough that nothing waits forever.
+LAST_RESORT_TIMEOUT = 3 * 60 * 60.0
+
+
 @dataclass(frozen=True)
 class Result:
     args: list[str]
@@ -88,11 +93,11 @@ def run(
     if late:
         proc.kill()
     try:
-        out, err = proc.communicate(data, timeout=timeout)
+        out, err = proc.communicate(data, timeout=timeout or LAST_RESORT_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         proc.kill()
         proc.communicate()
-        raise CommandTimeout(argv, timeout or 0.0, what=what, hint=hint) from exc
+        raise CommandTimeout(argv, timeout or LAST_RESORT_TIMEOUT, what=what, hint=hint) from exc
     except BaseException:
         # An interrupt (a signal turned into an exception) must not leave the child running.
         proc.kill()

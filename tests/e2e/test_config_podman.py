@@ -194,7 +194,10 @@ def check_plan(plan: dict[str, Any], files: UserFiles) -> None:
     assert len(kubelet) == 1 and kubelet[0]["maxPods"] == 42, init
     join = list(yaml.safe_load_all(nodes[WORKER]["kubeadmConfig"]))
     assert join[0]["kind"] == "JoinConfiguration"
-    assert "tier=edge" in join[0]["nodeRegistration"]["kubeletExtraArgs"]["node-labels"]
+    # v1beta4 (the default release) lists extra args as name/value pairs; v1beta3 as a map.
+    extra = join[0]["nodeRegistration"]["kubeletExtraArgs"]
+    args = {a["name"]: a["value"] for a in extra} if isinstance(extra, list) else extra
+    assert "tier=edge" in args["node-labels"]
 
     patches = plan["config"]["containerdConfigPatches"]
     assert any("max_container_log_line_size = 12345" in p for p in patches), patches

@@ -53,6 +53,7 @@ def plan_components(binaries: KubernetesBinaries) -> ComponentPlan:
             binaries.version,
         ],
         what="kubeadm config images list",
+        timeout=60,
     ).stdout
     return ComponentPlan(tuple(line.strip() for line in out.splitlines() if line.strip()))
 
@@ -69,6 +70,7 @@ def build_pause(dest_dir: Path) -> Path:
         _exec.run(
             ["gcc", "-static", "-Os", "-s", "-o", str(tmp), str(PAUSE_SOURCE)],
             what="gcc -static pause.c (install libc6-dev)",
+            timeout=300,
         )
         tmp.replace(cached)
     dest = dest_dir / "pause"

@@ -81,9 +81,11 @@ def ensure_kit_base(provider: Provider, status: Status = SILENT) -> str:
 
 def _build_key(kit: NodeKit, base_id: str, offline: bool) -> str:
     script_hashes = sorted((p.name, file_sha256(p)) for p in NODE_FILES.iterdir() if p.is_file())
-    binaries = [p for p in kit.kubernetes.directory.iterdir() if p.is_file()]
-    binaries += [*kit.runtime.values(), *kit.image_binaries.values()]
-    bin_hashes = sorted((str(p), file_sha256(p)) for p in binaries)
+    # By role and content, never by path: the same binaries from another cache are the same.
+    binaries = {f"k8s/{p.name}": p for p in kit.kubernetes.directory.iterdir() if p.is_file()}
+    binaries |= {f"runtime/{name}": p for name, p in kit.runtime.items()}
+    binaries |= {f"image/{name}": p for name, p in kit.image_binaries.items()}
+    bin_hashes = sorted((role, file_sha256(p)) for role, p in binaries.items())
     return content_key(
         [RECIPE, base_id, sorted(kit.versions.items()), offline, script_hashes, bin_hashes]
     )

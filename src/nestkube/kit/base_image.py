@@ -55,6 +55,7 @@ def base_tarball(status: Status = SILENT) -> Path:
                     MIRROR,
                 ],
                 what="debootstrap",
+                timeout=1800,
             )
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for entry in (rootfs / junk).glob("*"):
@@ -65,6 +66,7 @@ def base_tarball(status: Status = SILENT) -> Path:
             _exec.run(
                 ["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(partial), "."],
                 what="tar base rootfs",
+                timeout=600,
             )
         os.replace(partial, final)
     finally:

@@ -61,7 +61,9 @@ def binaries_from_dir(directory: Path) -> KubernetesBinaries:
 
 
 def kubeadm_version(kubeadm: Path) -> str:
-    out = _exec.run([str(kubeadm), "version", "-o", "short"], what="kubeadm version").stdout
+    out = _exec.run(
+        [str(kubeadm), "version", "-o", "short"], what="kubeadm version", timeout=60
+    ).stdout
     version = out.strip()
     if not re.fullmatch(r"v\d+\.\d+\.\d+\S*", version):
         raise ImageBuildError(f"{kubeadm} reports an unusable version {version!r}")
@@ -80,10 +82,12 @@ def build_from_modules(version: str, status: Status = SILENT) -> KubernetesBinar
 
 def _source_info() -> tuple[str, str]:
     """(version, dsc sha256) of Debian's kubernetes source package, enabling deb-src if needed."""
-    out = _exec.run(["apt-cache", "showsrc", "kubernetes"], check=False).stdout
+    out = _exec.run(["apt-cache", "showsrc", "kubernetes"], check=False, timeout=120).stdout
     if "Package: kubernetes" not in out:
         _enable_deb_src()
-        out = _exec.run(["apt-cache", "showsrc", "kubernetes"], what="apt-cache showsrc").stdout
+        out = _exec.run(
+            ["apt-cache", "showsrc", "kubernetes"], what="apt-cache showsrc", timeout=120
+        ).stdout
     version = re.search(r"^Version: (\S+)", out, re.M)
     dsc = re.search(r"^ ([0-9a-f]{64}) \d+ kubernetes_\S+\.dsc$", out, re.M)
     if not version or not dsc:
@@ -98,7 +102,7 @@ def _enable_deb_src() -> None:
             f"({DEB_SRC_LIST}) and run apt-get update"
         )
     DEB_SRC_LIST.write_text(DEB_SRC_ENTRY)
-    _exec.run(["apt-get", "update", "-qq"], what="apt-get update")
+    _exec.run(["apt-get", "update", "-qq"], what="apt-get update", timeout=900)
 
 
 def kit_dir() -> Path:
@@ -129,9 +133,12 @@ def build_from_debian_source(
                 ["apt-get", "source", "--download-only", "kubernetes"],
                 cwd=work,
                 what="apt-get source kubernetes",
+                timeout=1800,
             )
             dsc = next(work.glob("kubernetes_*.dsc"))
-            _exec.run(["dpkg-source", "-x", dsc.name, "src"], cwd=work, what="dpkg-source -x")
+            _exec.run(
+                ["dpkg-source", "-x", dsc.name, "src"], cwd=work, what="dpkg-source -x", timeout=600
+            )
         src = work / "src"
         with status.step("Swapping vendored reflect2 for v1.0.2"):
             swap_reflect2(src)
