@@ -153,3 +153,10 @@ def test_new_systemd_ok_and_notes_when_not_pid1(tmp_path: Path) -> None:
     h.write("/proc/1/comm", "process_api\n")
     f = check(context(h), "systemd.version")
     assert "PID 1 is process_api" in f.summary
+
+
+def test_rootful_v1_says_cgroup_v1_is_deprecated_upstream(tmp_path: Path) -> None:
+    f = check(context(_hybrid(tmp_path), uid=0), "cgroup.version")
+    assert f.status == "warn"
+    assert "deprecated upstream" in f.summary and "failCgroupV1: false" in f.summary
+    assert "systemd.unified_cgroup_hierarchy=1" in f.fix.command

@@ -138,8 +138,10 @@ def check_version(ctx: DoctorContext) -> Finding:
         )
     return warn(
         "cgroup.version",
-        f"{what}: rootful nodes work (nestkube uses the cgroupfs driver and runc); "
-        "rootless ones would not",
+        f"{what}: rootful nodes work (nestkube uses the cgroupfs driver and runc, and sets the "
+        "kubelet's failCgroupV1: false); rootless ones would not. cgroup v1 is deprecated "
+        "upstream: kubelets refuse it by default from Kubernetes 1.35 and runc and containerd "
+        "will drop it, so move the host to cgroup v2",
         _to_v2(ctx),
     )
 
