@@ -7,6 +7,7 @@ reuses it and a cold run builds it inside the suite.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from engines import ensure_dockerd, ensure_podman
 from support import workload_archive
 
+from nestkube.doctor.checks.kernel import INOTIFY_INSTANCES, INOTIFY_WATCHES
 from nestkube.images.node_image import NodeImage, build_node_image
 from nestkube.kit.kubernetes import KubernetesBinaries, build_from_modules
 from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
@@ -42,6 +44,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if ALLOWED_SKIP_PREFIX not in reason:
             report.outcome = "failed"
             report.longrepr = f"end-to-end test skipped, which counts as a failure: {reason}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def inotify_limits() -> None:
+    """Raise the host's inotify limits to what `nestkube doctor` recommends (a test-host fix).
+
+    Every node runs systemd, containerd and the kubelet, which each hold inotify instances;
+    with the suite's clusters (and concurrent creates) a host at the kernel's default of 128
+    instances runs out, and a node's systemd can stop.
+    """
+    wanted = {
+        "fs.inotify.max_user_watches": INOTIFY_WATCHES,
+        "fs.inotify.max_user_instances": INOTIFY_INSTANCES,
+    }
+    for key, value in wanted.items():
+        path = Path("/proc/sys") / key.replace(".", "/")
+        if int(path.read_text()) < value and os.geteuid() == 0:
+            path.write_text(f"{value}\n")
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ Kubernetes names etcd, CoreDNS and pause itself (``kubeadm config images list``)
 kubeadm. The node runtime follows containerd's own support matrix (its RELEASES.md lists the
 containerd releases recommended for each Kubernetes minor): runc and the CNI plugins are the
 versions that containerd release pins (its ``script/setup/runc-version`` and go.mod), and crictl
-is cri-tools of the Kubernetes minor, or the newest earlier one the module proxy serves.
+is cri-tools of the Kubernetes minor, or the newest earlier one the module proxy serves (its
+version list is incomplete: pins here were fetched, not read from the list).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class NodeRuntime:
 RUNTIMES: dict[int, NodeRuntime] = {
     34: NodeRuntime(containerd="v2.1.9", runc="v1.3.6", cni_plugins="v1.9.0", crictl="v1.34.0"),
     35: NodeRuntime(containerd="v2.2.9", runc="v1.3.6", cni_plugins="v1.9.0", crictl="v1.34.0"),
-    36: NodeRuntime(containerd="v2.3.7", runc="v1.5.2", cni_plugins="v1.9.1", crictl="v1.34.0"),
+    36: NodeRuntime(containerd="v2.3.7", runc="v1.5.2", cni_plugins="v1.9.1", crictl="v1.36.0"),
     37: NodeRuntime(containerd="v2.4.2", runc="v1.5.2", cni_plugins="v1.9.1", crictl="v1.37.0"),
 }
 
