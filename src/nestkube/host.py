@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ class HostFacts:
     ineffective_capabilities: frozenset[str] = frozenset()
     kernel_release: str = ""
     uid: int = 0
+    # Whether the host can bind IPv6 addresses: publishing a port on one needs it.
+    ipv6: bool = True
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -150,6 +153,18 @@ def can_lower_oom_score_adj() -> bool:
     return proc.returncode == 0
 
 
+def can_bind_ipv6() -> bool:
+    """Whether an IPv6 socket can bind the loopback address (off when IPv6 is disabled)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 def probe_host(root: Path = Path("/"), *, probe_oom: bool = True) -> HostFacts:
     """Probe the running host (or a fixture tree at ``root``)."""
     mode, controllers = read_cgroup_mode(root)
@@ -168,6 +183,7 @@ def probe_host(root: Path = Path("/"), *, probe_oom: bool = True) -> HostFacts:
         ineffective_capabilities=ineffective,
         kernel_release=os.uname().release,
         uid=os.getuid(),
+        ipv6=can_bind_ipv6(),
     )
 
 

@@ -121,7 +121,11 @@ class NestkubeNodeDoc(KindNodeDoc):
 class NetworkingDoc(_Doc):
     """Cluster networking."""
 
-    ip_family: IPFamily | None = Field(None, alias="ipFamily", description="Default ipv4.")
+    ip_family: IPFamily | None = Field(
+        None,
+        alias="ipFamily",
+        description="Default ipv4. ipv6 and dual are not supported yet and are rejected.",
+    )
     api_server_address: str | None = Field(
         None,
         alias="apiServerAddress",
@@ -155,12 +159,13 @@ class NetworkingDoc(_Doc):
     dns_search: list[str] | None = Field(
         None,
         alias="dnsSearch",
-        description="DNS search domains for nodes; unset inherits the host's, [] uses none.",
+        description="DNS search domains in the nodes' resolv.conf; unset: the engine's "
+        "default (the host's), []: none.",
     )
 
 
 class ImageBuildDoc(_Doc):
-    """How to build the node image when no node names an image (nestkube only)."""
+    """Not supported yet (rejected): how to build the node image (nestkube only)."""
 
     kubernetes_version: str | None = Field(
         None, alias="kubernetesVersion", description='A release such as "v1.31.2".'
@@ -251,7 +256,8 @@ class NestkubeClusterDoc(_ClusterDocBase):
     drop_capabilities: list[str] | None = Field(
         None,
         alias="dropCapabilities",
-        description='Capabilities to drop from node containers, e.g. "CAP_SYS_MODULE".',
+        description="Not supported yet: a non-empty list is rejected (privileged node "
+        "containers get every capability whatever --cap-drop says).",
     )
     dns_addon: bool | None = Field(
         None,

@@ -281,6 +281,15 @@ class _Validator:
                 self.fail(path, f'unknown capability "{cap}"')
             if cap in _REQUIRED_CAPABILITIES:
                 self.fail(path, f"node containers cannot work without {cap}; it cannot be dropped")
+        if cfg.drop_capabilities:
+            # Nodes run privileged, and Podman (4.x) and Docker give a privileged container
+            # every capability the host has whatever --cap-drop says: accepting the key would
+            # promise a drop that does not happen.
+            self.fail(
+                "dropCapabilities",
+                "not supported yet: node containers run privileged and engines ignore "
+                "--cap-drop there; remove the key",
+            )
         if cfg.ulimits is not None:
             for key in ("nofile", "nproc"):
                 value = getattr(cfg.ulimits, key)
@@ -288,6 +297,12 @@ class _Validator:
                     self.fail(f"ulimits.{key}", f"must be 1 or more, or null; got {value}")
         if cfg.image_build is not None:
             self.image_build(cfg.image_build)
+            # create does not build images: the key would be silently ignored.
+            self.fail(
+                "imageBuild",
+                "not supported yet: build the node image with `nestkube build node-image` and "
+                "set nodes[].image (or create cluster --image)",
+            )
 
     def name(self, name: str, nodes: list[NodeConfig]) -> None:
         if not _NAME_RE.match(name):
@@ -399,6 +414,13 @@ class _Validator:
 
     # --- networking -------------------------------------------------------------------
     def networking(self, net: Networking) -> None:
+        if net.ip_family != "ipv4":
+            # The pod network (bridge CNI, routes, masquerading) and kubeadm's config are
+            # IPv4 only, so such a cluster would come up without a working IPv6 pod network.
+            self.fail(
+                "networking.ipFamily",
+                f"{net.ip_family} is not supported yet: the pod network is IPv4 only; use ipv4",
+            )
         self.address(net.api_server_address, "networking.apiServerAddress")
         if not 0 <= net.api_server_port <= 65535:
             self.fail(

@@ -73,6 +73,11 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
                 port_mappings=tuple(p.to_port_mapping() for p in node.extra_port_mappings),
                 api_server_address=cfg.networking.api_server_address,
                 api_server_port=port,
+                nofile=cfg.ulimits.nofile if cfg.ulimits else None,
+                nproc=cfg.ulimits.nproc if cfg.ulimits else None,
+                dns_search=None
+                if cfg.networking.dns_search is None
+                else tuple(cfg.networking.dns_search),
             )
         )
 

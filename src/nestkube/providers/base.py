@@ -39,11 +39,15 @@ class ProviderInfo:
     runtime: str | None = None
     cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs"
     storage_driver: str = ""
-    ipv6: bool = True
 
     @property
     def cgroup_v2(self) -> bool:
         return self.host.cgroup_v2
+
+    @property
+    def ipv6(self) -> bool:
+        # Published ports are bound on the host, so the host's IPv6 is what counts.
+        return self.host.ipv6
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ class NodeSpec:
     # Control planes publish the API server (6443) on this host address and port.
     api_server_address: str = "127.0.0.1"
     api_server_port: int = 0
+    # Container rlimits; None: just below the host's hard limit (see rlimit_args).
+    nofile: int | None = None
+    nproc: int | None = None
+    # DNS search domains for the node's resolv.conf; None: the engine's default (the host's).
+    dns_search: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,16 +190,25 @@ class Provider(Protocol):
     def remove_container(self, name: str) -> None: ...
 
 
-def rlimit_args(info: ProviderInfo, wanted: int = 1 << 20) -> list[str]:
-    """--ulimit flags safely below the host's hard limits.
+def rlimit_args(
+    info: ProviderInfo,
+    wanted: int = 1 << 20,
+    *,
+    nofile: int | None = None,
+    nproc: int | None = None,
+) -> list[str]:
+    """--ulimit flags: ``nofile`` / ``nproc`` when given, else safely below the hard limits.
 
     Engines ask for more than restricted hosts allow and fail with "setrlimit: operation not
     permitted". Asking for exactly the hard limit is not enough either: on such hosts an NPROC
     limit above about half the ceiling was refused (the engine's own processes count against
     it), so NPROC takes the largest power of two under half the ceiling.
     """
-    nofile = min(wanted, _power_of_two_below(info.host.nofile_hard))
-    nproc = min(wanted, _power_of_two_below(info.host.nproc_hard // 2))
+    # Explicit values were checked against the hard limits (config.host_check).
+    if nofile is None:
+        nofile = min(wanted, _power_of_two_below(info.host.nofile_hard))
+    if nproc is None:
+        nproc = min(wanted, _power_of_two_below(info.host.nproc_hard // 2))
     return [
         "--ulimit",
         f"nofile={nofile}:{nofile}",

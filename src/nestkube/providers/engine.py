@@ -146,7 +146,11 @@ class CliProvider:
         if Path("/lib/modules").is_dir():
             # kube-proxy and kubelet look for kernel modules; some hosts have none.
             args += ["--volume", "/lib/modules:/lib/modules:ro"]
-        args += rlimit_args(self._info)
+        args += rlimit_args(self._info, nofile=spec.nofile, nproc=spec.nproc)
+        if spec.dns_search is not None:
+            # "." is the engines' way to say "no search domains at all".
+            for domain in spec.dns_search or (".",):
+                args += ["--dns-search", domain]
         if self._info.rootless:
             args += ["--device", "/dev/fuse"]
         for mount in spec.mounts:

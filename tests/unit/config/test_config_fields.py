@@ -19,6 +19,7 @@ from nestkube.config import (
     Ulimits,
     load_config,
 )
+from nestkube.errors import ConfigError
 from nestkube.providers.base import Mount, PortMapping
 
 KIND_HEAD = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
@@ -86,8 +87,6 @@ def test_node_defaults() -> None:
     ("family", "address", "pod", "service"),
     [
         ("ipv4", "127.0.0.1", "10.244.0.0/16", "10.96.0.0/16"),
-        ("ipv6", "::1", "fd00:10:244::/56", "fd00:10:96::/112"),
-        ("dual", "127.0.0.1", "10.244.0.0/16,fd00:10:244::/56", "10.96.0.0/16,fd00:10:96::/112"),
     ],
 )
 def test_networking_defaults_per_family(family: str, address: str, pod: str, service: str) -> None:
@@ -108,12 +107,14 @@ def test_port_mapping_defaults() -> None:
     ]
 
 
-def test_port_mapping_listen_address_default_ipv6() -> None:
-    text = (
-        KIND_HEAD
-        + "networking: {ipFamily: ipv6}\nnodes:\n- extraPortMappings:\n  - containerPort: 80\n"
+@pytest.mark.parametrize("family", ["ipv6", "dual"])
+def test_ipv6_families_are_not_supported_yet(family: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(KIND_HEAD + f"networking: {{ipFamily: {family}}}\n")
+    assert str(info.value) == (
+        f"/etc/nk/cluster.yaml: networking.ipFamily: {family} is not supported yet: the pod "
+        "network is IPv4 only; use ipv4"
     )
-    assert load(text).nodes[0].extra_port_mappings[0].listen_address == "::"
 
 
 def test_mount_defaults() -> None:
@@ -184,11 +185,11 @@ nodes:
 - role: worker
   image: nestkube/node:v1.31.2
 networking:
-  ipFamily: dual
+  ipFamily: ipv4
   apiServerAddress: 127.0.0.2
   apiServerPort: 6443
-  podSubnet: 10.200.0.0/16,fd00:200::/56
-  serviceSubnet: 10.100.0.0/16,fd00:100::/112
+  podSubnet: 10.200.0.0/16
+  serviceSubnet: 10.100.0.0/16
   disableDefaultCNI: true
   kubeProxyMode: ipvs
   dnsSearch: [example.com, corp.example]
@@ -248,11 +249,11 @@ def test_every_kind_field(head: str) -> None:
         )
     ]
     assert cfg.networking == Networking(
-        ip_family="dual",
+        ip_family="ipv4",
         api_server_address="127.0.0.2",
         api_server_port=6443,
-        pod_subnet="10.200.0.0/16,fd00:200::/56",
-        service_subnet="10.100.0.0/16,fd00:100::/112",
+        pod_subnet="10.200.0.0/16",
+        service_subnet="10.100.0.0/16",
         disable_default_cni=True,
         kube_proxy_mode="ipvs",
         dns_search=["example.com", "corp.example"],
@@ -318,10 +319,6 @@ restrictOOMScoreAdj: true
 ulimits:
   nofile: 65536
   nproc: 4096
-dropCapabilities: [CAP_SYS_MODULE, sys_boot, Sys_Module]
-imageBuild:
-  kubernetesVersion: "1.31.2"
-  baseImage: localhost/base:trixie
 nodes:
 - role: control-plane
   runtime: containerd
@@ -334,11 +331,6 @@ def test_every_nestkube_field() -> None:
     assert cfg.rootless is True
     assert cfg.restrict_oom_score_adj is True
     assert cfg.ulimits == Ulimits(nofile=65536, nproc=4096)
-    # Names are normalised to CAP_X and de-duplicated, as engines accept either spelling.
-    assert cfg.drop_capabilities == ["CAP_SYS_MODULE", "CAP_SYS_BOOT"]
-    assert cfg.image_build == ImageBuild(
-        kubernetes_version="v1.31.2", base_image="localhost/base:trixie"
-    )
     assert cfg.nodes[0].runtime == "containerd"
 
 
@@ -358,17 +350,36 @@ def test_rootless_false() -> None:
     assert load(NK_HEAD + "rootless: false\nrestrictOOMScoreAdj: false\n").rootless is False
 
 
-def test_image_build_paths_resolve_against_config_dir() -> None:
-    cfg = load(NK_HEAD + "imageBuild: {kubernetesBinaries: bin}\n")
-    assert cfg.image_build == ImageBuild(kubernetes_binaries="/etc/nk/bin")
-    cfg = load(NK_HEAD + "imageBuild: {kubernetesSource: /src/kubernetes}\n")
-    assert cfg.image_build == ImageBuild(kubernetes_source="/src/kubernetes")
+@pytest.mark.parametrize(
+    ("body", "key", "message"),
+    [
+        (
+            "imageBuild: {kubernetesVersion: v1.32.0-rc.1}\n",
+            "imageBuild",
+            "build the node image with `nestkube build node-image` and set nodes[].image "
+            "(or create cluster --image)",
+        ),
+        (
+            "dropCapabilities: [CAP_SYS_MODULE]\n",
+            "dropCapabilities",
+            "node containers run privileged and engines ignore --cap-drop there; remove the key",
+        ),
+    ],
+)
+def test_keys_not_supported_yet(body: str, key: str, message: str) -> None:
+    # Accepting them would promise an effect nothing delivers.
+    with pytest.raises(ConfigError) as info:
+        load(NK_HEAD + body)
+    assert str(info.value) == f"/etc/nk/cluster.yaml: {key}: not supported yet: {message}"
 
 
-def test_image_build_keeps_prerelease_versions() -> None:
-    cfg = load(NK_HEAD + "imageBuild: {kubernetesVersion: v1.32.0-rc.1}\n")
-    assert cfg.image_build is not None
-    assert cfg.image_build.kubernetes_version == "v1.32.0-rc.1"
+def test_image_build_and_drop_capabilities_unset_or_empty_are_fine() -> None:
+    cfg = load(NK_HEAD + "dropCapabilities: []\nimageBuild: null\n")
+    assert cfg.drop_capabilities == []
+    assert cfg.image_build is None
+    assert ClusterConfig(image_build=None).image_build is None
+    with pytest.raises(ConfigError, match=r"^imageBuild: not supported yet"):
+        ClusterConfig(image_build=ImageBuild(kubernetes_version="v1.30.0"))
 
 
 def test_nestkube_document_has_every_kind_field() -> None:

@@ -30,24 +30,13 @@ def test_plain_config_passes_everywhere() -> None:
     check_against_host(default_config(), ipv6_available=False, rootless=True, host=HostFacts())
 
 
-@pytest.mark.parametrize("family", ["ipv6", "dual"])
-def test_ipv6_families_need_ipv6(family: str) -> None:
-    cfg = ClusterConfig(networking=Networking.for_family(family))  # type: ignore[arg-type]
-    check_against_host(cfg, ipv6_available=True)
-    with pytest.raises(ConfigError) as info:
-        check_against_host(cfg, ipv6_available=False)
-    assert str(info.value) == (
-        f"networking.ipFamily: {family} needs IPv6, which the container engine on this host "
-        "does not provide; use ipFamily: ipv4 or enable IPv6 in the engine"
-    )
-
-
 def test_error_names_the_file() -> None:
     cfg = load_config(
         "c.yaml",
-        text="kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking: {ipFamily: dual}\n",
+        text="kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
+        "networking: {apiServerAddress: '::1'}\n",
     )
-    with pytest.raises(ConfigError, match=r"^c.yaml: networking.ipFamily: dual needs IPv6"):
+    with pytest.raises(ConfigError, match=r"^c.yaml: networking.apiServerAddress: ::1 is IPv6"):
         check_against_host(cfg, ipv6_available=False)
 
 
@@ -136,10 +125,10 @@ def test_oom_score_adj_unrestricted_needs_host_support() -> None:
 
 def test_check_against_provider_uses_probed_facts() -> None:
     info = ProviderInfo(
-        name="podman", binary="podman", version="5", rootless=True, host=HostFacts(), ipv6=False
+        name="podman", binary="podman", version="5", rootless=True, host=HostFacts(ipv6=False)
     )
     check_against_provider(default_config(), info)
-    with pytest.raises(ConfigError, match="needs IPv6"):
-        check_against_provider(ClusterConfig(networking=Networking.for_family("dual")), info)
+    with pytest.raises(ConfigError, match="is IPv6"):
+        check_against_provider(ClusterConfig(networking=Networking(api_server_address="::1")), info)
     with pytest.raises(ConfigError, match="asks for docker but podman"):
         check_against_provider(ClusterConfig(provider="docker"), info)

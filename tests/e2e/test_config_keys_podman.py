@@ -1,0 +1,131 @@
+"""Config keys that once parsed and did nothing, on real rootful Podman: each now either shows
+its effect in a running cluster or is refused with exit 1 and one line, leaving nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import WORKLOAD_IMAGE, Kubectl, engine_leftovers, import_into_nodes, nestkube_cli
+
+import nestkube
+from nestkube.config import load_config
+from nestkube.images.node_image import NodeImage
+from nestkube.kit.kubernetes import KubernetesBinaries
+from nestkube.providers.base import Provider
+
+CLUSTER = "e2e-h5-keys"
+NODE = f"{CLUSTER}-control-plane"
+NOFILE, NPROC = 12288, 16384
+DOMAINS = ("e2e-h5.example", "corp.e2e-h5.example")
+
+CONFIG = f"""\
+kind: Cluster
+apiVersion: nestkube.io/v1alpha1
+name: {CLUSTER}
+ulimits: {{nofile: {NOFILE}, nproc: {NPROC}}}
+networking:
+  dnsSearch: [{", ".join(DOMAINS)}]
+"""
+
+HEAD = "kind: Cluster\napiVersion: nestkube.io/v1alpha1\nname: e2e-h5-refused\n"
+# key -> (the document's body after HEAD, the start of the one error line after the path)
+REFUSED = {
+    "ipv6": ("networking: {ipFamily: ipv6}\n", "networking.ipFamily: ipv6 is not supported yet"),
+    "dual": ("networking: {ipFamily: dual}\n", "networking.ipFamily: dual is not supported yet"),
+    "dropCapabilities": (
+        "dropCapabilities: [CAP_SYS_MODULE]\n",
+        "dropCapabilities: not supported yet",
+    ),
+    "imageBuild": ("imageBuild: {kubernetesVersion: v1.37.2}\n", "imageBuild: not supported yet"),
+}
+
+
+@pytest.fixture(scope="module")
+def kubeconfig_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kube") / "config"
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    podman: Provider, podman_node_image: NodeImage, kubeconfig_file: Path, workload: Path
+) -> Iterator[nestkube.Cluster]:
+    nestkube.delete_cluster(CLUSTER, provider="podman", kubeconfig_path=str(kubeconfig_file))
+    made = nestkube.create_cluster(
+        load_config("keys.yaml", text=CONFIG),
+        provider="podman",
+        kubeconfig_path=str(kubeconfig_file),
+        status=nestkube.Status(verbosity=1),
+    )
+    import_into_nodes(podman, [NODE], workload)
+    yield made
+    nestkube.delete_cluster(CLUSTER, provider="podman", kubeconfig_path=str(kubeconfig_file))
+    assert engine_leftovers("podman", CLUSTER) == {"containers": [], "volumes": [], "networks": []}
+
+
+def limit(limits: str, name: str) -> tuple[str, str]:
+    line = next(ln for ln in limits.splitlines() if ln.startswith(name))
+    soft, hard = line[len(name) :].split()[:2]
+    return soft, hard
+
+
+def test_ulimits_are_the_node_limits(cluster: nestkube.Cluster, podman: Provider) -> None:
+    # PID 1 is the node's systemd: everything in the node, the kubelet included, starts below it.
+    limits = podman.exec(NODE, ["cat", "/proc/1/limits"]).stdout
+    assert limit(limits, "Max open files") == (str(NOFILE), str(NOFILE))
+    assert limit(limits, "Max processes") == (str(NPROC), str(NPROC))
+    assert podman.exec(NODE, ["sh", "-c", "ulimit -n"]).stdout.strip() == str(NOFILE)
+
+
+def test_dns_search_reaches_the_node_and_its_pods(
+    cluster: nestkube.Cluster, podman: Provider, kit: KubernetesBinaries, kubeconfig_file: Path
+) -> None:
+    node_conf = podman.exec(NODE, ["cat", "/etc/resolv.conf"]).stdout
+    search = [ln.split()[1:] for ln in node_conf.splitlines() if ln.startswith("search")]
+    assert search == [list(DOMAINS)], node_conf
+    kubectl = Kubectl(str(kit.path("kubectl")), kubeconfig_file, cluster.context)
+    kubectl.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: resolv, labels: {{app: resolv}}}}
+spec:
+  dnsPolicy: Default
+  containers:
+  - name: main
+    image: {WORKLOAD_IMAGE}
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+""")
+    kubectl.wait_pods_ready("app=resolv")
+    pod_conf = kubectl("exec", "resolv", "--", "cat", "/etc/resolv.conf").stdout
+    # dnsPolicy Default: the pod gets the node's resolver settings, search domains included.
+    assert any(ln.split()[1:] == list(DOMAINS) for ln in pod_conf.splitlines()), pod_conf
+
+
+@pytest.mark.parametrize("key", sorted(REFUSED))
+def test_unsupported_keys_are_refused_in_one_line(key: str, tmp_path: Path) -> None:
+    body, message = REFUSED[key]
+    path = tmp_path / "cluster.yaml"
+    path.write_text(HEAD + body)
+    for args in (["config", "validate", str(path)], ["create", "cluster", "--config", str(path)]):
+        proc = subprocess.run(
+            [nestkube_cli(), *args, "--kubeconfig", str(tmp_path / "kubeconfig")]
+            if args[0] == "create"
+            else [nestkube_cli(), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"NESTKUBE_PROVIDER": "podman", "PATH": "/usr/local/bin:/usr/bin:/bin"},
+        )
+        assert proc.returncode == 1, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"ERROR: {path}: {message}: "), lines
+    assert engine_leftovers("podman", "e2e-h5-refused") == {
+        "containers": [],
+        "volumes": [],
+        "networks": [],
+    }
+    assert not (tmp_path / "kubeconfig").exists()
