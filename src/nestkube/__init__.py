@@ -1,17 +1,11 @@
 """nestkube: local Kubernetes clusters in Podman, Docker or nerdctl containers."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from nestkube._version import __version__
-from nestkube.cluster import (
-    Cluster,
-    cluster_info,
-    create_cluster,
-    delete_cluster,
-    export_kubeconfig,
-    get_kubeconfig,
-    list_clusters,
-    list_nodes,
-)
-from nestkube.config import ClusterConfig, default_config, load_config
 from nestkube.errors import (
     ClusterError,
     CommandError,
@@ -21,7 +15,48 @@ from nestkube.errors import (
     NestkubeError,
     ProviderError,
 )
-from nestkube.status import Status
+
+if TYPE_CHECKING:
+    from nestkube.cluster import (
+        Cluster,
+        cluster_info,
+        create_cluster,
+        delete_cluster,
+        export_kubeconfig,
+        get_kubeconfig,
+        list_clusters,
+        list_nodes,
+    )
+    from nestkube.config import ClusterConfig, default_config, load_config
+    from nestkube.status import Status
+
+# The facade's names are imported on first use (PEP 562): every `nestkube.*` import runs this
+# file first, and the CLI must not pay for pydantic, rich and the create pipeline up front.
+_LAZY = {
+    "Cluster": "nestkube.cluster",
+    "cluster_info": "nestkube.cluster",
+    "create_cluster": "nestkube.cluster",
+    "delete_cluster": "nestkube.cluster",
+    "export_kubeconfig": "nestkube.cluster",
+    "get_kubeconfig": "nestkube.cluster",
+    "list_clusters": "nestkube.cluster",
+    "list_nodes": "nestkube.cluster",
+    "ClusterConfig": "nestkube.config",
+    "default_config": "nestkube.config",
+    "load_config": "nestkube.config",
+    "Status": "nestkube.status",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        # Also what `from nestkube import <submodule>` relies on to import the submodule.
+        raise AttributeError(f"module 'nestkube' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Cluster",

@@ -11,20 +11,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nestkube import kubeconfig
-from nestkube.config import ClusterConfig
-from nestkube.create import actions, pipeline
-from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
-from nestkube.images.node_image import LABEL_K8S_VERSION, default_node_image
 from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.names import cluster_name
 from nestkube.providers import get_provider
 from nestkube.providers.base import LABEL_NETWORK, Node, Provider
 from nestkube.status import SILENT, Status
 
-DEFAULT_IMAGE = default_node_image(DEFAULT_KUBERNETES_VERSION)
+# The create pipeline, the config models (pydantic), kubeconfig (yaml) and the image builder
+# are imported by the functions that use them: listing clusters needs none of them, and the
+# CLI's `get clusters` should start in a fraction of the time they take to import.
+if TYPE_CHECKING:
+    from nestkube.config import ClusterConfig
+    from nestkube.create.context import CreateContext
+
+    DEFAULT_IMAGE: str
+
+
+def _default_image() -> str:
+    from nestkube.images.node_image import default_node_image
+
+    return default_node_image(DEFAULT_KUBERNETES_VERSION)
+
+
+def __getattr__(name: str) -> object:
+    # DEFAULT_IMAGE is computed on first use: the image builder is heavy to import (PEP 562).
+    if name == "DEFAULT_IMAGE":
+        return _default_image()
+    raise AttributeError(f"module 'nestkube.cluster' has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,8 @@ class Cluster:
 
     @property
     def context(self) -> str:
+        from nestkube import kubeconfig
+
         return kubeconfig.context_name(self.name)
 
 
@@ -70,6 +88,10 @@ def create_cluster(
     engine: Provider | None = None,
 ) -> Cluster:
     """Create the cluster ``config`` describes; on failure nothing is left unless ``retain``."""
+    from nestkube import kubeconfig
+    from nestkube.create import actions, pipeline
+    from nestkube.create.context import CreateContext
+
     cluster_name(config.name)
     prov = engine or _provider(config.provider, provider)
     ctx = CreateContext(
@@ -80,7 +102,7 @@ def create_cluster(
         wait_seconds=wait,
         retain=retain,
     )
-    actions.plan_nodes(ctx, image or DEFAULT_IMAGE)
+    actions.plan_nodes(ctx, image or _default_image())
     pipeline.run(ctx)
     return Cluster(
         name=config.name,
@@ -95,9 +117,12 @@ def plan_cluster(
     config: ClusterConfig, *, provider: str | None = None, image: str | None = None
 ) -> CreateContext:
     """What create would do, without touching the engine beyond probing it (for --dry-run)."""
+    from nestkube.create import actions
+    from nestkube.create.context import CreateContext
+
     prov = _provider(config.provider, provider)
     ctx = CreateContext(config=config, provider=prov, status=SILENT)
-    actions.plan_nodes(ctx, image or DEFAULT_IMAGE)
+    actions.plan_nodes(ctx, image or _default_image())
     return ctx
 
 
@@ -113,6 +138,8 @@ def delete_cluster(
 
     Deleting a cluster that does not exist succeeds (returns False), as in kind.
     """
+    from nestkube import kubeconfig
+
     cluster_name(name)
     prov = engine or get_provider(provider)
     nodes = prov.list_nodes(name)
@@ -129,7 +156,14 @@ def delete_cluster(
 
 
 def list_clusters(*, provider: str | None = None, engine: Provider | None = None) -> list[str]:
-    return (engine or get_provider(provider)).list_clusters()
+    return list(cluster_nodes(provider=provider, engine=engine))
+
+
+def cluster_nodes(
+    *, provider: str | None = None, engine: Provider | None = None
+) -> dict[str, list[Node]]:
+    """Every cluster's nodes by name, from one engine call: listing needs no engine facts."""
+    return (engine or get_provider(provider, probe=False)).cluster_nodes()
 
 
 def list_nodes(
@@ -149,7 +183,21 @@ def cluster_info(
     """A summary of one cluster for `get clusters -o json`."""
     cluster_name(name)
     prov = engine or get_provider(provider)
-    nodes = prov.list_nodes(name)
+    return _summary(prov, name, prov.list_nodes(name))
+
+
+def clusters_info(
+    *, provider: str | None = None, engine: Provider | None = None
+) -> list[dict[str, object]]:
+    """:func:`cluster_info` of every cluster, from one listing of the engine's containers."""
+    prov = engine or get_provider(provider, probe=False)
+    return [_summary(prov, name, nodes) for name, nodes in prov.cluster_nodes().items()]
+
+
+def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
+    from nestkube import kubeconfig
+    from nestkube.images.node_image import LABEL_K8S_VERSION
+
     # Containers carry their image's labels, so the node image's version shows up here too.
     version = nodes[0].labels.get(LABEL_K8S_VERSION, "") if nodes else ""
     return {
@@ -170,6 +218,9 @@ def get_kubeconfig(
     engine: Provider | None = None,
 ) -> str:
     """The cluster's kubeconfig text; ``internal`` addresses the API server inside the network."""
+    from nestkube import kubeconfig
+    from nestkube.create import actions
+
     cluster_name(name)
     prov = engine or get_provider(provider)
     node = _control_plane(prov, name)
@@ -186,6 +237,9 @@ def export_kubeconfig(
     provider: str | None = None,
     engine: Provider | None = None,
 ) -> Path:
+    from nestkube import kubeconfig
+    from nestkube.create import actions
+
     cluster_name(name)
     prov = engine or get_provider(provider)
     admin, server = actions.admin_kubeconfig(prov, _control_plane(prov, name))
@@ -210,6 +264,8 @@ def dry_run_plan(
     placeholders where the addresses go.
     """
     from nestkube.config import to_document
+    from nestkube.create import actions
+    from nestkube.images.node_image import LABEL_K8S_VERSION
     from nestkube.kubeadm.config import render_init_config, render_join_config
 
     ctx = plan_cluster(config, provider=provider, image=image)

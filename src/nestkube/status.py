@@ -12,9 +12,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TextIO
+from functools import cached_property
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def colour_allowed(stream: TextIO) -> bool:
@@ -34,9 +36,14 @@ class Status:
 
     def __post_init__(self) -> None:
         self._tty = colour_allowed(self.stream)
-        self._console = Console(
-            file=self.stream, no_color=not self._tty, highlight=False, soft_wrap=True
-        )
+
+    @cached_property
+    def _console(self) -> Console:
+        # rich is imported on the first message, not with this module: commands that print
+        # no progress (get, --help) start faster without it.
+        from rich.console import Console
+
+        return Console(file=self.stream, no_color=not self._tty, highlight=False, soft_wrap=True)
 
     def info(self, message: str) -> None:
         if not self.quiet:

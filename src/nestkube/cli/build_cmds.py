@@ -7,12 +7,9 @@ from pathlib import Path
 import typer
 
 from nestkube.cli import groups
-from nestkube.images.node_image import build_node_image, ensure_kit_base
-from nestkube.images.release import validate_version
-from nestkube.images.sources import resolve_binaries
-from nestkube.kit.kubernetes import build_from_debian_source, build_from_modules
 from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
-from nestkube.providers import get_provider
+
+# The image builder and the kit are imported inside the commands that use them.
 
 
 @groups.build_app.command("node-image")
@@ -72,6 +69,10 @@ def node_image(
     (etcd, CoreDNS, containerd, runc, CNI plugins, crictl) from their Go modules, cached under
     $XDG_CACHE_HOME/nestkube.
     """
+    from nestkube.images.node_image import build_node_image
+    from nestkube.images.sources import resolve_binaries
+    from nestkube.providers import get_provider
+
     status = groups.status()
     binaries = resolve_binaries(
         binaries_dir=kubernetes_binaries,
@@ -109,6 +110,9 @@ def kit_kubernetes(
     ),
 ) -> None:
     """Build Kubernetes' seven commands (cached) and print the binaries' directory."""
+    from nestkube.images.release import validate_version
+    from nestkube.kit.kubernetes import build_from_debian_source, build_from_modules
+
     if debian_source:
         binaries = build_from_debian_source(groups.status())
     else:
@@ -121,4 +125,7 @@ def kit_base_image(
     provider: str | None = typer.Option(None, "--provider", help="Engine to import into."),
 ) -> None:
     """Make the Debian 12 minbase image with debootstrap (cached) and import it; print its name."""
+    from nestkube.images.node_image import ensure_kit_base
+    from nestkube.providers import get_provider
+
     typer.echo(ensure_kit_base(get_provider(provider), groups.status()))

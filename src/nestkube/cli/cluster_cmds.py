@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
-import yaml
 
-from nestkube import cluster as api
 from nestkube.cli import groups
-from nestkube.config import ClusterConfig, default_config, load_config
 from nestkube.errors import ClusterError
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.names import cluster_name
+
+# The facade (nestkube.cluster), the config models and yaml are imported inside the commands:
+# each command pays only for what it uses, and `--help` for none of them.
+if TYPE_CHECKING:
+    from nestkube.config import ClusterConfig
 
 
 class Output(StrEnum):
@@ -24,8 +27,12 @@ class Output(StrEnum):
 
 def _emit(data: object, output: Output, text: str) -> None:
     if output is Output.json:
+        import json
+
         typer.echo(json.dumps(data, indent=2))
     elif output is Output.yaml:
+        import yaml
+
         typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
     elif text:
         typer.echo(text)
@@ -34,6 +41,8 @@ def _emit(data: object, output: Output, text: str) -> None:
 def _config(
     config: str | None, name: str | None, workers: int | None, image: str | None
 ) -> ClusterConfig:
+    from nestkube.config import default_config, load_config
+
     if name is not None:
         cluster_name(name)
     if config is not None:
@@ -54,7 +63,10 @@ def create_cluster(
         None, "--name", "-n", help="Cluster name (overrides the config). Default: nestkube."
     ),
     image: str | None = typer.Option(
-        None, "--image", help=f"Node image. Default: {api.DEFAULT_IMAGE}."
+        # The image name of the default release (a unit test holds it to cluster.DEFAULT_IMAGE).
+        None,
+        "--image",
+        help=f"Node image. Default: localhost/nestkube/node:{DEFAULT_KUBERNETES_VERSION}.",
     ),
     config: str | None = typer.Option(
         None, "--config", help="Config file (kind v1alpha4 or nestkube v1alpha1); - for stdin."
@@ -79,6 +91,10 @@ def create_cluster(
     ),
 ) -> None:
     """Create a local Kubernetes cluster whose nodes are containers."""
+    import yaml
+
+    from nestkube import cluster as api
+
     cfg = _config(config, name, workers, image)
     wait_seconds = api.parse_duration(wait)
     if dry_run:
@@ -109,6 +125,8 @@ def delete_cluster(
     provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
 ) -> None:
     """Delete a cluster: nodes, volumes, network and kubeconfig entries. A missing one is fine."""
+    from nestkube import cluster as api
+
     status = groups.status()
     names = api.list_clusters(provider=provider) if all_clusters else [cluster_name(name)]
     for target in names:
@@ -127,6 +145,8 @@ def delete_clusters(
     provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
 ) -> None:
     """Delete several clusters by name, or all of them."""
+    from nestkube import cluster as api
+
     status = groups.status()
     if all_clusters:
         targets = api.list_clusters(provider=provider)
@@ -142,14 +162,16 @@ def get_clusters(
     provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
 ) -> None:
     """List clusters."""
-    names = api.list_clusters(provider=provider)
+    from nestkube import cluster as api
+
     if output is Output.text:
+        # One engine call, and no probing of the engine: names are all the text shows.
+        names = api.list_clusters(provider=provider)
         if not names:
             print("No nestkube clusters found.", file=sys.stderr)
         _emit(None, output, "\n".join(names))
         return
-    data = [api.cluster_info(n, provider=provider) for n in names]
-    _emit(data, output, "")
+    _emit(api.clusters_info(provider=provider), output, "")
 
 
 @groups.get_app.command("nodes")
@@ -159,6 +181,8 @@ def get_nodes(
     provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
 ) -> None:
     """List a cluster's node containers."""
+    from nestkube import cluster as api
+
     nodes = api.list_nodes(name, provider=provider)
     data = [{"name": n.name, "role": n.role, "state": n.state} for n in nodes]
     _emit(data, output, "\n".join(n.name for n in nodes))
@@ -173,6 +197,8 @@ def get_kubeconfig(
     provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
 ) -> None:
     """Print a cluster's kubeconfig."""
+    from nestkube import cluster as api
+
     typer.echo(api.get_kubeconfig(name, internal=internal, provider=provider), nl=False)
 
 
@@ -183,5 +209,7 @@ def export_kubeconfig(
     provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
 ) -> None:
     """Merge a cluster's kubeconfig entries (nestkube-<name>) into the kubeconfig."""
+    from nestkube import cluster as api
+
     path = api.export_kubeconfig(name, kubeconfig_path=kubeconfig, provider=provider)
     groups.status().info(f"Set kubectl context to nestkube-{name} in {path}")

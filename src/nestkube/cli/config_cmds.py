@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
-import yaml
 
 from nestkube.cli import groups
-from nestkube.config import config_json_schema, load_config, to_document
+
+# The config models (pydantic) and yaml are imported inside the commands that use them.
 
 
 @groups.config_app.command("schema")
 def schema() -> None:
     """Print the JSON schema of nestkube.io/v1alpha1 Cluster documents."""
+    import json
+
+    from nestkube.config import config_json_schema
+
     typer.echo(json.dumps(config_json_schema(), indent=2))
 
 
@@ -25,6 +27,10 @@ def validate(
     ),
 ) -> None:
     """Check a config file (kind v1alpha4 or nestkube v1alpha1) without creating anything."""
+    import yaml
+
+    from nestkube.config import load_config, to_document
+
     cfg = load_config(path)
     if resolved:
         typer.echo(yaml.safe_dump(to_document(cfg), sort_keys=False), nl=False)

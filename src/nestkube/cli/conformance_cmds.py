@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import typer
 
 from nestkube.cli import groups
-from nestkube.cluster import parse_duration
 from nestkube.conformance.run import CONFORMANCE_FOCUS
-from nestkube.conformance.session import Options, run_conformance
 
 
 @groups.app.command("conformance")
@@ -38,6 +35,11 @@ def conformance(
     the images, and prints `P passed, F failed, S skipped of N` with each failure's first line.
     Exits 1 if any spec failed.
     """
+    import tempfile
+
+    from nestkube.cluster import parse_duration
+    from nestkube.conformance.session import Options, run_conformance
+
     directory = Path(report_dir or tempfile.mkdtemp(prefix="nestkube-conformance-"))
     opts = Options(
         name=name,

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from nestkube.cli import groups
-from nestkube.doctor import diagnose, json_report, text_report
-from nestkube.doctor.engine import PROVIDERS
-from nestkube.providers.base import ProviderName
-from nestkube.status import colour_allowed
+
+# The doctor is imported when it runs, not with the CLI.
+if TYPE_CHECKING:
+    from nestkube.providers.base import ProviderName
 
 
 def _provider(value: str | None) -> ProviderName | None:
+    from nestkube.doctor.engine import PROVIDERS
+
     if value is None:
         return None
     for name in PROVIDERS:
@@ -62,6 +65,9 @@ def doctor(
 
     Exit code 0 when no check failed, 1 when any did.
     """
+    from nestkube.doctor import diagnose, json_report, text_report
+    from nestkube.status import colour_allowed
+
     if output not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--output")
     status = groups.status()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from nestkube.status import Status
+if TYPE_CHECKING:
+    from nestkube.status import Status
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
+
+# Plain help and usage errors (click's formatter, rich_markup_mode=None): importing rich for
+# its panels takes longer than the whole of `nestkube --help` may.
 app = typer.Typer(
     name="nestkube",
     help="Local Kubernetes clusters whose nodes are Podman, Docker or nerdctl containers.",
@@ -15,22 +21,25 @@ app = typer.Typer(
     context_settings=CONTEXT,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-create_app = typer.Typer(help="Create a cluster.", no_args_is_help=True)
-delete_app = typer.Typer(help="Delete clusters.", no_args_is_help=True)
-get_app = typer.Typer(help="Show clusters, nodes and kubeconfigs.", no_args_is_help=True)
-export_app = typer.Typer(help="Export kubeconfig or logs.", no_args_is_help=True)
-build_app = typer.Typer(help="Build node images.", no_args_is_help=True)
-load_app = typer.Typer(help="Load images into cluster nodes.", no_args_is_help=True)
-kit_app = typer.Typer(
-    help="The offline kit: Kubernetes binaries from Debian's source and a local base image.",
-    no_args_is_help=True,
+
+
+def _group(help: str) -> typer.Typer:
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
+create_app = _group("Create a cluster.")
+delete_app = _group("Delete clusters.")
+get_app = _group("Show clusters, nodes and kubeconfigs.")
+export_app = _group("Export kubeconfig or logs.")
+build_app = _group("Build node images.")
+load_app = _group("Load images into cluster nodes.")
+kit_app = _group(
+    "The offline kit: Kubernetes binaries from Debian's source and a local base image."
 )
-config_app = typer.Typer(help="Cluster configuration files.", no_args_is_help=True)
-runners_app = typer.Typer(
-    help="Self-hosted GitHub Actions runners: ARC runner scale sets on a cluster.",
-    no_args_is_help=True,
-)
+config_app = _group("Cluster configuration files.")
+runners_app = _group("Self-hosted GitHub Actions runners: ARC runner scale sets on a cluster.")
 
 for sub, name in [
     (create_app, "create"),
@@ -56,4 +65,6 @@ GLOBAL = _Global()
 
 def status() -> Status:
     """A progress reporter honouring the global -v/-q flags."""
+    from nestkube.status import Status
+
     return Status(quiet=GLOBAL.quiet, verbosity=GLOBAL.verbosity)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from nestkube import load, logs
 from nestkube.cli import groups
+
+# nestkube.load and nestkube.logs are imported inside the commands that use them.
 
 _NAME = typer.Option("nestkube", "--name", "-n", help="Cluster name.")
 _NODES = typer.Option(
@@ -37,6 +38,8 @@ def load_image(
 
     Nodes that already hold the same image ID are skipped.
     """
+    from nestkube import load
+
     load.load_images(
         images,
         cluster=name,
@@ -53,6 +56,8 @@ def load_archive(
     provider: str | None = _PROVIDER,
 ) -> None:
     """Load an image archive into the cluster's nodes."""
+    from nestkube import load
+
     load.load_archive(
         archive,
         cluster=name,
@@ -82,6 +87,8 @@ def export_logs(
     provider: str | None = _PROVIDER,
 ) -> None:
     """Export node journals, container lists and engine info for debugging; prints the path."""
+    from nestkube import logs
+
     status = groups.status()
     result = logs.export_logs(
         name, directory, tar=tar, force=force, provider=provider, status=status

@@ -10,12 +10,15 @@ import typer
 from nestkube.cli import groups
 from nestkube.cli.cluster_cmds import Output, _emit
 from nestkube.errors import ConfigError
-from nestkube.runners import credentials, model, ops, render
+
+# The runner models (pydantic) and operations are imported inside the commands that use them.
 
 FILE_HELP = "Runner definitions (RunnerSet). Default: $XDG_CONFIG_HOME/nestkube/runners.yaml."
 
 
 def _path(file: str | None) -> Path:
+    from nestkube.runners import model
+
     return Path(file) if file else model.default_file()
 
 
@@ -98,6 +101,8 @@ def add(
     private_key: str | None = typer.Option(None, "--private-key", hidden=True),
 ) -> None:
     """Add a runner definition to the file (nothing is applied until `runners up`)."""
+    from nestkube.runners import credentials, model
+
     if token is not None or private_key is not None:
         # Checked first: a secret typed here is already in shell history and `ps`.
         raise ConfigError(
@@ -134,6 +139,8 @@ def remove(
     file: str | None = typer.Option(None, "--file", "-f", help=FILE_HELP),
 ) -> None:
     """Remove a runner definition from the file (`runners up` then removes its scale sets)."""
+    from nestkube.runners import model
+
     path = _path(file)
     model.save(model.without_runner(model.load(path), name))
     groups.status().info(f"Removed runner {name!r} from {path}; apply with: nestkube runners up")
@@ -145,6 +152,8 @@ def list_runners(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
 ) -> None:
     """List runner definitions and the scale sets (instances) each becomes."""
+    from nestkube.runners import model, render
+
     loaded = model.load(_path(file), missing_ok=True)
     root = render.cache_root(loaded)
     data = []
@@ -182,6 +191,8 @@ def up(
     ),
 ) -> None:
     """Install or upgrade ARC's controller and a scale set per runner instance."""
+    from nestkube.runners import model, ops
+
     loaded = model.load(_path(file))
     releases = ops.up(
         loaded,
@@ -201,6 +212,8 @@ def down(
     kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig file."),
 ) -> None:
     """Uninstall every runner scale set and ARC's controller (host caches are kept)."""
+    from nestkube.runners import model, ops
+
     loaded = model.load(_path(file), missing_ok=True)
     removed = ops.down(loaded, context=context, kubeconfig=kubeconfig, status=groups.status())
     if not removed:
@@ -215,6 +228,8 @@ def status(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
 ) -> None:
     """Controller, listeners, scale sets, runners and the last error ARC reported (verbatim)."""
+    from nestkube.runners import model, ops
+
     loaded = model.load(_path(file), missing_ok=True)
     report = ops.status_report(loaded, context=context, kubeconfig=kubeconfig)
     _emit(report, output, _text(report))

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from nestkube.errors import ProviderError
 from nestkube.host import HostFacts
 from nestkube.providers.base import Provider, ProviderInfo
+
+if TYPE_CHECKING:
+    from nestkube.providers.engine import CliProvider
 
 ENGINES = ("podman", "docker", "nerdctl")
 
@@ -24,12 +29,21 @@ def requested_engine(explicit: str | None = None) -> str | None:
     return name or None
 
 
-def get_provider(explicit: str | None = None, host: HostFacts | None = None) -> Provider:
-    """The provider asked for, or the first engine found on PATH that answers."""
+def get_provider(
+    explicit: str | None = None, host: HostFacts | None = None, *, probe: bool = True
+) -> Provider:
+    """The provider asked for, or the first engine found on PATH that answers.
+
+    With ``probe=False`` it is the first engine asked for or found, and its facts are probed
+    only when first needed: listing containers needs none, so `get clusters` is one engine
+    call (an engine that does not answer then fails that call).
+    """
     name = requested_engine(explicit)
     candidates = [name] if name else [e for e in ENGINES if shutil.which(e)]
     if not candidates:
         raise ProviderError("no container engine found: install podman or docker")
+    if not probe:
+        return _make(candidates[0], host, probe=False)
     errors = []
     for engine in candidates:
         try:
@@ -39,18 +53,32 @@ def get_provider(explicit: str | None = None, host: HostFacts | None = None) -> 
     raise ProviderError("; ".join(errors))
 
 
-def _make(engine: str, host: HostFacts | None) -> Provider:
+def _make(engine: str, host: HostFacts | None, probe: bool = True) -> Provider:
+    provider, find, probe_engine = _engine(engine)
+    path = find(engine)
+    if not probe:
+        return provider.unprobed(path, lambda: probe_engine(path, host))
+    return provider(probe_engine(path, host))
+
+
+# An engine's provider class, how to find its binary, and how to probe it.
+_Engine = tuple[
+    type["CliProvider"], Callable[[str], str], Callable[[str, HostFacts | None], ProviderInfo]
+]
+
+
+def _engine(engine: str) -> _Engine:
     if engine == "podman":
-        from nestkube.providers.podman import PodmanProvider, probe_podman
+        from nestkube.providers import podman
 
-        return PodmanProvider(probe_podman(host=host))
+        return podman.PodmanProvider, podman.find_podman, podman.probe_podman
     if engine == "docker":
-        from nestkube.providers.docker import DockerProvider, probe_docker
+        from nestkube.providers import docker
 
-        return DockerProvider(probe_docker(host=host))
-    from nestkube.providers.nerdctl import NerdctlProvider, probe_nerdctl
+        return docker.DockerProvider, docker.find_docker, docker.probe_docker
+    from nestkube.providers import nerdctl
 
-    return NerdctlProvider(probe_nerdctl(host=host))
+    return nerdctl.NerdctlProvider, nerdctl.find_nerdctl, nerdctl.probe_nerdctl
 
 
 __all__ = ["ENGINES", "Provider", "ProviderInfo", "get_provider", "requested_engine"]

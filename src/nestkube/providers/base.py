@@ -115,6 +115,10 @@ class Provider(Protocol):
 
     def list_clusters(self) -> list[str]: ...
 
+    def cluster_nodes(self) -> dict[str, list[Node]]:
+        """Every cluster's nodes by cluster name (sorted), from one listing of the engine."""
+        ...
+
     def list_nodes(self, cluster: str) -> list[Node]: ...
 
     def delete_nodes(self, nodes: Sequence[Node]) -> None:

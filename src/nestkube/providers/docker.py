@@ -109,11 +109,16 @@ def info_json(path: str, engine: str) -> tuple[dict[str, Any], str]:
     return data, res.stderr
 
 
-def probe_docker(binary: str = "docker", host: HostFacts | None = None) -> ProviderInfo:
-    """Ask the daemon the docker CLI points at (DOCKER_HOST, else the current context)."""
+def find_docker(binary: str = "docker") -> str:
     path = shutil.which(binary)
     if not path:
         raise ProviderError("docker not found on PATH (apt-get install docker.io)")
+    return path
+
+
+def probe_docker(binary: str = "docker", host: HostFacts | None = None) -> ProviderInfo:
+    """Ask the daemon the docker CLI points at (DOCKER_HOST, else the current context)."""
+    path = find_docker(binary)
     data, stderr = info_json(path, "docker")
     try:
         return parse_docker_info(data, path, host or probe_host(), stderr)

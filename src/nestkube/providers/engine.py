@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, Self
 
 from nestkube import _exec
 from nestkube._exec import Result
@@ -76,7 +76,26 @@ class CliProvider:
     name: ClassVar[str] = ""
 
     def __init__(self, info: ProviderInfo) -> None:
-        self._info = info
+        self._probed: ProviderInfo | None = info
+        self._probe: Callable[[], ProviderInfo] | None = None
+        self._binary = info.binary
+
+    @classmethod
+    def unprobed(cls, binary: str, probe: Callable[[], ProviderInfo]) -> Self:
+        """A provider that probes the engine (``probe``) only when a fact is first asked for.
+
+        Listing containers needs only the binary, so `get clusters` is one engine call.
+        """
+        provider = cls.__new__(cls)
+        provider._probed, provider._probe, provider._binary = None, probe, binary
+        return provider
+
+    @property
+    def _info(self) -> ProviderInfo:
+        if self._probed is None:
+            assert self._probe is not None
+            self._probed = self._probe()
+        return self._probed
 
     @property
     def info(self) -> ProviderInfo:
@@ -84,7 +103,7 @@ class CliProvider:
 
     # --- running the engine ----------------------------------------------------
     def _cmd(self, *args: str) -> list[str]:
-        return [self._info.binary, *args]
+        return [self._binary, *args]
 
     def _run(
         self,
@@ -104,7 +123,7 @@ class CliProvider:
             what=what,
             timeout=engine_timeout() if timeout is None else timeout,
             stdout=stdout,
-            hint=engine_hint(self._info.binary) if hint is None else hint,
+            hint=engine_hint(self._binary) if hint is None else hint,
         )
 
     # --- node flags -------------------------------------------------------------
@@ -217,25 +236,33 @@ class CliProvider:
             labels = dict(item.split("=", 1) for item in labels.split(",") if "=" in item)
         return name, {str(k): str(v) for k, v in labels.items()}, str(entry.get("State", ""))
 
-    def list_clusters(self) -> list[str]:
-        clusters = set()
-        for entry in self._ps(f"label={LABEL_CLUSTER}"):
-            _, labels, _ = self._names_and_labels(entry)
-            clusters.add(labels[LABEL_CLUSTER])
-        return sorted(clusters)
-
-    def list_nodes(self, cluster: str) -> list[Node]:
+    def _nodes(self, *filters: str) -> list[Node]:
+        """The nestkube nodes among the containers ``filters`` select, in one `ps`."""
         nodes = []
-        for entry in self._ps(f"label={LABEL_CLUSTER}={cluster}"):
+        for entry in self._ps(*filters):
             name, labels, state = self._names_and_labels(entry)
-            # The engine's filter is a prefilter only: an empty value matches any value.
-            if labels.get(LABEL_CLUSTER) != cluster:
+            cluster = labels.get(LABEL_CLUSTER, "")
+            if not cluster:
                 continue
             role: NodeRole = (
                 "control-plane" if labels.get(LABEL_ROLE) == "control-plane" else "worker"
             )
             nodes.append(Node(name, role, cluster, state, labels))
         return sorted(nodes, key=lambda n: (n.role != "control-plane", n.name))
+
+    def cluster_nodes(self) -> dict[str, list[Node]]:
+        by_cluster: dict[str, list[Node]] = {}
+        for node in self._nodes(f"label={LABEL_CLUSTER}"):
+            by_cluster.setdefault(node.cluster, []).append(node)
+        return dict(sorted(by_cluster.items()))
+
+    def list_clusters(self) -> list[str]:
+        return list(self.cluster_nodes())
+
+    def list_nodes(self, cluster: str) -> list[Node]:
+        # The engine's filter is a prefilter only: an empty value matches any value.
+        nodes = self._nodes(f"label={LABEL_CLUSTER}={cluster}")
+        return [n for n in nodes if n.cluster == cluster]
 
     def delete_nodes(self, nodes: Sequence[Node]) -> None:
         if nodes:
@@ -305,7 +332,7 @@ class CliProvider:
         )
 
     def node_hint(self, node: str) -> str:
-        name = Path(self._info.binary).name
+        name = Path(self._binary).name
         return f"is node {node} or the engine hung? check `{name} ps --all` and `{name} info`"
 
     def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:

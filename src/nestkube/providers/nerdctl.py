@@ -91,13 +91,18 @@ def parse_nerdctl_info(
     )
 
 
-def probe_nerdctl(binary: str = "nerdctl", host: HostFacts | None = None) -> ProviderInfo:
+def find_nerdctl(binary: str = "nerdctl") -> str:
     path = shutil.which(binary)
     if not path:
         raise ProviderError(
             "nerdctl not found on PATH (it is not packaged for Debian 12: install nerdctl-full "
             "from the containerd/nerdctl releases)"
         )
+    return path
+
+
+def probe_nerdctl(binary: str = "nerdctl", host: HostFacts | None = None) -> ProviderInfo:
+    path = find_nerdctl(binary)
     info, _ = info_json(path, "nerdctl")
     res = _exec.run(
         [path, "version", "--format", "{{json .}}"], check=False, timeout=engine_timeout()

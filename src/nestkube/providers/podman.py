@@ -44,10 +44,15 @@ def parse_podman_info(data: dict[str, Any], binary: str, host: HostFacts) -> Pro
     )
 
 
-def probe_podman(binary: str = "podman", host: HostFacts | None = None) -> ProviderInfo:
+def find_podman(binary: str = "podman") -> str:
     path = shutil.which(binary)
     if not path:
         raise ProviderError("podman not found on PATH (apt-get install podman)")
+    return path
+
+
+def probe_podman(binary: str = "podman", host: HostFacts | None = None) -> ProviderInfo:
+    path = find_podman(binary)
     try:
         out = _exec.run(
             [path, "info", "--format", "json"],

@@ -20,9 +20,10 @@ from doctor_fixtures import (
 )
 from typer.testing import CliRunner
 
-import nestkube.cli.main  # noqa: F401  (attaches every command to the app)
+import nestkube.cli.main  # attaches every command to the app
+import nestkube.doctor
 import nestkube.doctor.context as doctor_context
-from nestkube.cli import doctor_cmds, groups
+from nestkube.cli import groups
 from nestkube.doctor import (
     CHECKS,
     PreflightError,
@@ -161,7 +162,8 @@ def _cli(
     patched = functools.partial(
         diagnose, root=h.root, env=env, runner=runner, host=facts(h, uid=uid)
     )
-    monkeypatch.setattr(doctor_cmds, "diagnose", patched)
+    # The command imports the doctor when it runs, so the package attribute is what it finds.
+    monkeypatch.setattr(nestkube.doctor, "diagnose", patched)
 
 
 def test_cli_json_shape_and_exit_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

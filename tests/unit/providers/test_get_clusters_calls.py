@@ -1,0 +1,115 @@
+"""`get clusters` asks the engine once: one `ps` of every nestkube node, no `info` probe.
+
+The engine CLI is the fake one (every call recorded); only `shutil.which` sees a real file, a
+stand-in `podman` on PATH that is never run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import nestkube.cli.main  # noqa: F401  (attaches every command to the groups)
+from nestkube import cluster
+from nestkube.cli import groups
+from nestkube.errors import ProviderError
+from nestkube.providers.base import LABEL_CLUSTER, LABEL_ROLE
+
+from .fakes import FakeEngine
+
+
+def _entry(name: str, cluster: str, role: str, state: str = "running") -> str:
+    labels = {LABEL_CLUSTER: cluster, LABEL_ROLE: role}
+    return json.dumps({"Names": [name], "Labels": labels, "State": state})
+
+
+# Podman's `ps --format '{{json .}}'` as the engine prints it, in no particular order.
+PS = "\n".join(
+    [
+        _entry("b-worker", "b", "worker", "exited"),
+        _entry("a-control-plane", "a", "control-plane"),
+        _entry("b-control-plane", "b", "control-plane"),
+        # An empty cluster label matches the engine's filter but names no cluster.
+        _entry("stray", "", "worker"),
+    ]
+)
+
+
+@pytest.fixture
+def podman_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = tmp_path / "podman"
+    binary.write_text("#!/bin/sh\nexit 99\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("NESTKUBE_PROVIDER", raising=False)
+    monkeypatch.delenv("KIND_EXPERIMENTAL_PROVIDER", raising=False)
+
+
+@pytest.mark.usefixtures("podman_only")
+def test_get_clusters_is_one_ps_and_no_probe(fake_engine: FakeEngine) -> None:
+    fake_engine.on(["ps"], out=PS)
+    result = CliRunner().invoke(groups.app, ["get", "clusters"])
+    assert result.exit_code == 0, result.output
+    # Each cluster leads a line of its own (there may be a header and more columns).
+    assert {"a", "b"} <= {line.split()[0] for line in result.stdout.splitlines()}
+    assert "stray" not in result.stdout
+    assert len(fake_engine.calls) == 1, fake_engine.calls
+    assert Path(fake_engine.calls[0][0]).name == "podman"
+    assert fake_engine.calls[0][1:] == [
+        "ps",
+        "--all",
+        "--no-trunc",
+        "--format",
+        "{{json .}}",
+        "--filter",
+        f"label={LABEL_CLUSTER}",
+    ]
+
+
+@pytest.mark.usefixtures("podman_only")
+def test_no_clusters_is_one_ps_and_the_same_message(fake_engine: FakeEngine) -> None:
+    result = CliRunner().invoke(groups.app, ["get", "clusters", "--provider", "podman"])
+    assert result.exit_code == 0, result.output
+    assert (result.stdout, result.stderr) == ("", "No nestkube clusters found.\n")
+    assert [c[1] for c in fake_engine.calls] == ["ps"]
+
+
+@pytest.mark.usefixtures("podman_only")
+def test_json_summarises_every_cluster_from_one_ps(fake_engine: FakeEngine) -> None:
+    fake_engine.on(["ps"], out=PS)
+    # `rootless` is the one engine fact the summary shows: probed once, for all clusters.
+    fake_engine.on(["info"], out=json.dumps({"host": {"security": {"rootless": True}}}))
+    result = CliRunner().invoke(groups.app, ["get", "clusters", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [c["name"] for c in doc] == ["a", "b"]
+    assert doc[1]["nodes"] == [
+        {"name": "b-control-plane", "role": "control-plane", "state": "running"},
+        {"name": "b-worker", "role": "worker", "state": "exited"},
+    ]
+    assert {(c["provider"], c["rootless"], c["context"]) for c in doc} == {
+        ("podman", True, "nestkube-a"),
+        ("podman", True, "nestkube-b"),
+    }
+    assert [c[1] for c in fake_engine.calls] == ["ps", "info"]
+
+
+@pytest.mark.usefixtures("podman_only")
+def test_an_engine_that_fails_the_listing_is_a_one_line_error(fake_engine: FakeEngine) -> None:
+    fake_engine.on(["ps"], code=125, err="Error: cannot connect to the engine\n")
+    result = CliRunner().invoke(groups.app, ["get", "clusters"])
+    assert result.exit_code == 1
+    assert "listing containers" in str(result.exception)
+    assert "cannot connect to the engine" in str(result.exception)
+
+
+def test_a_missing_engine_binary_is_named_before_any_call(
+    fake_engine: FakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ProviderError, match=r"^podman not found on PATH"):
+        cluster.list_clusters(provider="podman")
+    assert fake_engine.calls == []
