@@ -10,6 +10,8 @@ Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the s
   Alpine come from Debian here: busybox-static for the shell and coreutils, and ``dig``
   (bind9-dnsutils), ``curl``, ``nc`` (netcat-openbsd), ``bash`` and ``getent`` with the shared
   libraries they load, copied from this host's Debian packages.
+- glibc-dns-testing: upstream's is Debian with dnsutils; here the same ``dig`` from this host's
+  Debian packages, with bash as the shell and busybox's applets.
 - busybox: Debian's busybox-static with every applet, ``CMD ["sh"]`` like upstream's.
 - nginx (both tags): Debian's ``nginx`` package (with ``nginx-common``'s mime types and welcome
   page) and the libraries it loads, serving ``/usr/share/nginx/html`` on port 80 in the
@@ -37,7 +39,7 @@ from nestkube.errors import ImageBuildError
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.images.components import build_pause
 
-RECIPE = "conformance-images-2"
+RECIPE = "conformance-images-3"
 LABEL_REF = "io.nestkube.e2e-image"
 NGINX_PACKAGES = ("nginx", "nginx-common")
 NGINX_CONF = """user root;
@@ -61,7 +63,6 @@ AGNHOST_TOOLS: dict[str, tuple[str, str]] = {
     "/usr/bin/dig": ("/usr/bin/dig", "bind9-dnsutils"),
     "/usr/bin/curl": ("/usr/bin/curl", "curl"),
     "/usr/bin/nc": ("/usr/bin/nc.openbsd", "netcat-openbsd"),
-    "/bin/bash": ("/bin/bash", "bash"),
     "/usr/bin/getent": ("/usr/bin/getent", "libc-bin"),
 }
 _REGISTRY_RE = re.compile(r'^\s*(\w+Registry):\s*"([^"]+)"', re.M)
@@ -95,6 +96,7 @@ BUILT = {
     "Agnhost": "agnhost of the same module (static) + busybox-static + Debian dig/curl/nc/bash",
     "AgnhostPrev": "the same agnhost under the previous tag",
     "BusyBox": "Debian busybox-static",
+    "GlibcDnsTesting": "busybox-static + Debian dig/bash/getent (upstream: Debian + dnsutils)",
     "Nginx": "Debian nginx 1.22 + busybox-static",
     "NginxNew": "Debian nginx 1.22 + busybox-static",
     "Pause": "nestkube's static pause.c",
@@ -140,6 +142,17 @@ def _tools_layer(layer: Layer, tools: dict[str, tuple[str, str]]) -> list[Path]:
     return added
 
 
+def _shell_and_tools(layer: Layer, tools: dict[str, tuple[str, str]]) -> None:
+    """Busybox's applets, Debian ``tools`` and bash as /bin/sh.
+
+    Debian's busybox shell runs its own applets before PATH (its nc lacks -v and -z), so the
+    tests' `sh -c "... | nc -v ..."` reaches Debian's tools only through another shell.
+    """
+    _busybox_layer(layer, shell=False)
+    _tools_layer(layer, {"/bin/bash": ("/bin/bash", "bash"), **tools})
+    layer.add_symlink("/bin/sh", "bash")
+
+
 def _etc_files(tmp: Path, layer: Layer) -> None:
     for name, text in (
         ("passwd", PASSWD),
@@ -153,13 +166,15 @@ def _etc_files(tmp: Path, layer: Layer) -> None:
     layer.add_dir("/root", 0o700)
 
 
-def _busybox_layer(layer: Layer) -> None:
+def _busybox_layer(layer: Layer, *, shell: bool = True) -> None:
+    """Busybox and its applets; without ``shell`` its sh is left out for another to take."""
     if not BUSYBOX.is_file():
         raise ImageBuildError("/bin/busybox missing: apt-get install busybox-static")
     layer.add_file("/bin/busybox", BUSYBOX)
     applets = _exec.run([str(BUSYBOX), "--list"], timeout=30, what="busybox --list").stdout
+    skip = {"busybox", "bash"} if shell else {"busybox", "bash", "sh", "ash"}
     for applet in applets.split():
-        if applet not in ("busybox", "bash"):
+        if applet not in skip:
             layer.add_symlink(f"/bin/{applet}", "busybox")
 
 
@@ -180,10 +195,11 @@ def _cached_archive(name: str, inputs: list[object], write: Callable[[Path], Non
 def agnhost_archive(ref: str, agnhost: Path, module_dir: Path) -> Path:
     porter = module_dir / "test" / "images" / "agnhost" / "porter"
     tool_sources = [
-        (dest, Path(src).resolve(), file_sha256(Path(src)) if Path(src).is_file() else "missing")
+        (dest, Path(src).resolve(), _sha_or_missing(Path(src)))
         for dest, (src, _) in AGNHOST_TOOLS.items()
     ]
     inputs: list[object] = [ref, file_sha256(agnhost), tool_sources, file_sha256(BUSYBOX)]
+    inputs.append(_sha_or_missing(Path("/bin/bash")))
 
     def write(dest: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="nestkube-agnhost-") as tmp:
@@ -191,8 +207,7 @@ def agnhost_archive(ref: str, agnhost: Path, module_dir: Path) -> Path:
             layer.add_dir("/uploads")
             for name in ("localhost.crt", "localhost.key"):
                 layer.add_file(f"/{name}", porter / name, 0o644)
-            _busybox_layer(layer)
-            _tools_layer(layer, AGNHOST_TOOLS)
+            _shell_and_tools(layer, AGNHOST_TOOLS)
             _etc_files(Path(tmp), layer)
             spec = ImageSpec(
                 tags=[ref],
@@ -204,6 +219,29 @@ def agnhost_archive(ref: str, agnhost: Path, module_dir: Path) -> Path:
             write_image_archive(spec, dest)
 
     return _cached_archive("agnhost", inputs, write)
+
+
+def glibc_dns_archive(ref: str) -> Path:
+    """Upstream's is Debian with dnsutils: the same dig, bash and getent from this host."""
+    tools = {k: v for k, v in AGNHOST_TOOLS.items() if k in ("/usr/bin/dig", "/usr/bin/getent")}
+    sources = [
+        (dest, Path(src).resolve(), _sha_or_missing(Path(src))) for dest, (src, _) in tools.items()
+    ]
+    inputs: list[object] = [ref, sources, _sha_or_missing(Path("/bin/bash")), file_sha256(BUSYBOX)]
+
+    def write(dest: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="nestkube-glibc-dns-") as tmp:
+            layer = Layer()
+            _shell_and_tools(layer, tools)
+            _etc_files(Path(tmp), layer)
+            write_image_archive(ImageSpec(tags=[ref], layers=[layer], cmd=["sh"]), dest)
+
+    return _cached_archive("glibc-dns-testing", inputs, write)
+
+
+def _sha_or_missing(path: Path) -> str:
+    # A missing tool fails the build with its package's name; the key must not fail first.
+    return file_sha256(path) if path.is_file() else "missing"
 
 
 def busybox_archive(ref: str) -> Path:
@@ -312,6 +350,8 @@ def build_test_images(module_dir: Path, agnhost: Path) -> TestImages:
             out.archives.append(agnhost_archive(ref, agnhost, module_dir))
         elif image_id.startswith("Nginx"):
             out.archives.append(nginx_archive(ref))
+        elif image_id == "GlibcDnsTesting":
+            out.archives.append(glibc_dns_archive(ref))
         elif image_id == "BusyBox":
             out.archives.append(busybox_archive(ref))
         else:

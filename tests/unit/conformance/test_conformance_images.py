@@ -83,7 +83,9 @@ def test_agnhost_image_like_upstreams_with_debian_tools_and_their_libraries(
     agnhost = tmp_path / "agnhost"
     agnhost.write_text("agnhost")
     monkeypatch.setattr(
-        images, "AGNHOST_TOOLS", {"/usr/bin/getent": ("/usr/bin/getent", "libc-bin")}
+        images,
+        "AGNHOST_TOOLS",
+        {"/usr/bin/getent": ("/usr/bin/getent", "libc-bin")},
     )
     archive = agnhost_archive("r/agnhost:2.66.1", agnhost, module)
     previous = agnhost_archive("r/agnhost:2.55", agnhost, module)
@@ -93,6 +95,9 @@ def test_agnhost_image_like_upstreams_with_debian_tools_and_their_libraries(
     config, files = image_config_and_files(archive)
     assert config["Entrypoint"] == ["/agnhost"] and config["Cmd"] == ["pause"]
     assert files["agnhost-2"].linkname == "agnhost"
+    # Busybox's shell prefers its own applets to PATH; the image's sh is bash.
+    assert files["bin/sh"].linkname == "bash"
+    assert files["bin/wget"].linkname == "busybox"
     assert files["uploads"].isdir() and "localhost.crt" in files
     assert "usr/bin/getent" in files
     # getent is dynamic: its loader and libc come along under the paths the loader wants.
