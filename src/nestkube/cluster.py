@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nestkube.cluster_state import cluster_state
 from nestkube.errors import ClusterError
 from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.names import cluster_name
@@ -206,6 +207,7 @@ def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
         "rootless": prov.info.rootless,
         "kubernetesVersion": version,
         "context": kubeconfig.context_name(name),
+        "state": cluster_state(nodes),
         "nodes": [{"name": n.name, "role": n.role, "state": n.state} for n in nodes],
     }
 
@@ -302,3 +304,32 @@ def dry_run_plan(
         "config": to_document(config),
         "nodes": nodes,
     }
+
+
+def stop_cluster(
+    name: str,
+    *,
+    provider: str | None = None,
+    engine: Provider | None = None,
+    status: Status = SILENT,
+) -> None:
+    """Stop a cluster's nodes; containers, volumes and kubeconfig entries all stay."""
+    from nestkube import lifecycle
+
+    cluster_name(name)
+    lifecycle.stop(engine or get_provider(provider), name, status)
+
+
+def start_cluster(
+    name: str,
+    *,
+    provider: str | None = None,
+    engine: Provider | None = None,
+    wait: float = 300.0,
+    status: Status = SILENT,
+) -> None:
+    """Start a stopped cluster again and wait for its API (and, ``wait`` > 0, Ready nodes)."""
+    from nestkube import lifecycle
+
+    cluster_name(name)
+    lifecycle.start(engine or get_provider(provider), name, wait=wait, status=status)

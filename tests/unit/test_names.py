@@ -28,6 +28,10 @@ COMMANDS = [
     ["export", "logs", "--name", ""],
     ["load", "image", "busybox", "--name", ""],
     ["load", "archive", "x.tar", "--name", " "],
+    ["stop", "cluster", "--name", ""],
+    ["stop", "clusters", "dev", " "],
+    ["start", "cluster", "--name", "  "],
+    ["start", "clusters", ""],
 ]
 
 

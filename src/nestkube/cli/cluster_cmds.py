@@ -165,13 +165,26 @@ def get_clusters(
     from nestkube import cluster as api
 
     if output is Output.text:
-        # One engine call, and no probing of the engine: names are all the text shows.
-        names = api.list_clusters(provider=provider)
-        if not names:
+        from nestkube.cluster_state import cluster_state
+
+        # One engine call, and no probing of the engine: names and states are all it shows.
+        states = {
+            n: cluster_state(nodes) for n, nodes in api.cluster_nodes(provider=provider).items()
+        }
+        if not states:
             print("No nestkube clusters found.", file=sys.stderr)
-        _emit(None, output, "\n".join(names))
+        _emit(None, output, _table(states))
         return
     _emit(api.clusters_info(provider=provider), output, "")
+
+
+def _table(states: dict[str, str]) -> str:
+    """NAME and STATE columns (running, stopped or partial), kubectl-style."""
+    if not states:
+        return ""
+    width = max(len("NAME"), *(len(n) for n in states))
+    rows = [("NAME", "STATE"), *states.items()]
+    return "\n".join(f"{name:<{width}}   {state}" for name, state in rows)
 
 
 @groups.get_app.command("nodes")

@@ -17,6 +17,7 @@ from nestkube.cli import (  # noqa: F401
     conformance_cmds,
     doctor_cmds,
     groups,
+    lifecycle_cmds,
     load_cmds,
     runners_cmds,
 )

@@ -7,6 +7,7 @@ itself at run time (``skipped - <reason>``) is counted as skipped.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,13 @@ class Summary:
         return [self.line(), *(f"FAIL {f.name}: {f.first_line}" for f in self.failed)]
 
 
+def spec_name(case_name: str) -> str:
+    """'[It] [sig-node] Pods ... [Conformance] [sig-node, Conformance]' -> '[sig-node] Pods ...
+    [Conformance]': without ginkgo's node type and its list of labels (the tags say them)."""
+    name = case_name.removeprefix("[It] ")
+    return re.sub(r" \[[^\[\]]*, [^\[\]]*\]$", "", name)
+
+
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         if line.strip():
@@ -61,7 +69,7 @@ def read_reports(paths: Sequence[Path]) -> Summary:
     summary = Summary()
     for path in paths:
         for case in ET.parse(path).getroot().iter("testcase"):
-            name = case.get("name", "")
+            name = spec_name(case.get("name", ""))
             failure = case.find("failure")
             if failure is None:
                 failure = case.find("error")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from nestkube import doctor, kubeconfig
@@ -143,6 +144,10 @@ def create_network(ctx: CreateContext) -> None:
         # Marked first: an interrupt while the engine creates it must still remove it.
         ctx.network_created = True
         ctx.provider.ensure_network(ctx.network, ctx.name)
+    # Pinned addresses survive `stop`/`start`: etcd, certificates and routes name them.
+    addresses = ctx.provider.fixed_addresses(ctx.network, len(ctx.specs))
+    if addresses:
+        ctx.specs = [replace(s, ip=ip) for s, ip in zip(ctx.specs, addresses, strict=True)]
 
 
 def provision_nodes(ctx: CreateContext) -> None:
@@ -387,26 +392,35 @@ def install_pod_network(ctx: CreateContext) -> None:
     if ctx.config.networking.disable_default_cni:
         return
     read_pod_cidrs(ctx)
-    pod_subnet = ctx.config.networking.pod_subnet
+    routes_and_masquerade(
+        ctx.provider, ctx.pod_cidrs, ctx.node_ips, ctx.config.networking.pod_subnet
+    )
+    for spec in ctx.specs:
+        write_file(ctx, spec.name, CNI_CONF, render_bridge_cni(ctx.pod_cidrs[spec.name]))
 
-    def one(spec: NodeSpec) -> None:
-        cidr = ctx.pod_cidrs[spec.name]
-        for peer in ctx.specs:
-            if peer.name == spec.name:
+
+def routes_and_masquerade(
+    provider: Provider, pod_cidrs: dict[str, str], node_ips: dict[str, str], pod_subnet: str
+) -> None:
+    """On each node: routes to every other node's pod CIDR, and the one masquerade rule.
+
+    Both live in the node's network namespace, which a restart of the container replaces,
+    so `start cluster` runs this again; routes are replaced and the rule is checked first,
+    so running it twice changes nothing.
+    """
+
+    def one(node: str) -> None:
+        for peer, peer_cidr in pod_cidrs.items():
+            if peer == node:
                 continue
-            for cmd in route_commands(ctx.pod_cidrs[peer.name], ctx.node_ips[peer.name]):
-                ctx.provider.exec(
-                    spec.name, cmd.split(), what=f"route on {spec.name}", timeout=quick()
-                )
-        for check_args, add_args in _pairs(masquerade_rules(pod_subnet, cidr)):
-            if not ctx.provider.exec(spec.name, check_args, check=False, timeout=quick()).ok:
-                ctx.provider.exec(
-                    spec.name, add_args, what=f"masquerade rule on {spec.name}", timeout=quick()
-                )
-        write_file(ctx, spec.name, CNI_CONF, render_bridge_cni(cidr))
+            for cmd in route_commands(peer_cidr, node_ips[peer]):
+                provider.exec(node, cmd.split(), what=f"route on {node}", timeout=quick())
+        for check_args, add_args in _pairs(masquerade_rules(pod_subnet, pod_cidrs[node])):
+            if not provider.exec(node, check_args, check=False, timeout=quick()).ok:
+                provider.exec(node, add_args, what=f"masquerade rule on {node}", timeout=quick())
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, ctx.specs))
+        list(pool.map(one, pod_cidrs))
 
 
 def _pairs(rules: list[list[str]]) -> list[tuple[list[str], list[str]]]:

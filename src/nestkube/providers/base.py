@@ -87,6 +87,9 @@ class NodeSpec:
     nproc: int | None = None
     # DNS search domains for the node's resolv.conf; None: the engine's default (the host's).
     dns_search: tuple[str, ...] | None = None
+    # A fixed address on the cluster network (see Provider.fixed_addresses); None: the
+    # engine picks one, which may change when the container restarts.
+    ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,20 @@ class Provider(Protocol):
         ...
 
     def remove_volume(self, name: str) -> None: ...
+
+    def stop_nodes(self, nodes: Sequence[Node]) -> None:
+        """Stop the containers, keeping them and their volumes."""
+        ...
+
+    def start_node(self, node: Node) -> None: ...
+
+    def fixed_addresses(self, network: str, count: int) -> list[str]:
+        """``count`` addresses on ``network`` to pin nodes to, or [] if the engine cannot.
+
+        A node keeps a pinned address across restarts; etcd, the API server's certificate,
+        the kubelet and the routes between nodes all name it.
+        """
+        ...
 
     def volume_name(self, node: str) -> str:
         """The name of the volume holding ``node``'s /var."""

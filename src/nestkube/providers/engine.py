@@ -42,6 +42,8 @@ CHANGE = 5.0  # run, create, rm, commands in a node
 LONG = 30.0  # save, load, import, commit, cp, image build scripts in a container
 # systemd's "halt now" signal: with it `stop` is quick instead of a 10 s wait for SIGKILL.
 STOP_SIGNAL = "SIGRTMIN+3"
+# Seconds `stop` waits for a node to halt before the engine kills it.
+STOP_GRACE = 30
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -170,6 +172,8 @@ class CliProvider:
             # "." is the engines' way to say "no search domains at all".
             for domain in spec.dns_search or (".",):
                 args += ["--dns-search", domain]
+        if spec.ip is not None:
+            args += ["--ip", spec.ip]
         if self._info.rootless:
             args += ["--device", "/dev/fuse"]
         for mount in spec.mounts:
@@ -482,6 +486,35 @@ class CliProvider:
 
     def remove_container(self, name: str) -> None:
         self._run("rm", "--force", name, check=False, timeout=engine_timeout(CHANGE))
+
+    # --- stop and start -----------------------------------------------------------
+    def stop_nodes(self, nodes: Sequence[Node]) -> None:
+        if not nodes:
+            return
+        # The node's stop signal makes systemd halt at once; the grace is for its units.
+        self._run(
+            "stop",
+            "--time",
+            str(STOP_GRACE),
+            *[n.name for n in nodes],
+            what="stopping nodes",
+            timeout=engine_timeout(CHANGE) + STOP_GRACE,
+        )
+
+    def start_node(self, node: Node) -> None:
+        self._run(
+            "start", node.name, what=f"starting node {node.name}", timeout=engine_timeout(CHANGE)
+        )
+
+    def fixed_addresses(self, network: str, count: int) -> list[str]:
+        return []
+
+    def network_subnets(self, name: str) -> list[str]:
+        """The network's subnets (Podman's ``subnets`` or Docker's ``IPAM.Config``)."""
+        data = self._inspect("network", name)
+        found = [str(s.get("subnet", "")) for s in data.get("subnets") or []]
+        found += [str(c.get("Subnet", "")) for c in (data.get("IPAM") or {}).get("Config") or []]
+        return [s for s in found if s]
 
 
 def bracket_ipv6(address: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 from typing import Any
@@ -77,3 +78,14 @@ class PodmanProvider(CliProvider):
 
     def save_args(self) -> list[str]:
         return ["--format", "docker-archive"]
+
+    def fixed_addresses(self, network: str, count: int) -> list[str]:
+        # Podman gives a restarted container a new address unless it asked for one. The
+        # cluster network is the cluster's own, so the top of its IPv4 subnet is free: the
+        # engine hands out addresses from the bottom.
+        for subnet in self.network_subnets(network):
+            net = ipaddress.ip_network(subnet, strict=False)
+            if net.version == 4 and net.num_addresses - 3 >= count:
+                top = net.broadcast_address - 1
+                return [str(top - i) for i in range(count)]
+        return []

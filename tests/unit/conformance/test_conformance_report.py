@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from nestkube.conformance.report import merge_reports, read_reports
+from nestkube.conformance.report import merge_reports, read_reports, spec_name
 
 PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuites tests="6" failures="1">
@@ -57,7 +57,13 @@ def test_counts_what_ran_and_each_failures_first_line(tmp_path: Path) -> None:
     failure = summary.failed[0]
     assert "DNS should provide DNS for services" in failure.name
     assert failure.first_line == "Timed out after 600s."
-    assert summary.lines()[1].startswith("FAIL [It] [sig-network] DNS")
+    assert summary.lines()[1].startswith("FAIL [sig-network] DNS")
+
+
+def test_spec_names_lose_ginkgos_node_type_and_label_list() -> None:
+    name = "[It] [sig-node] Pods should get a host IP [Conformance] [sig-node, Conformance]"
+    assert spec_name(name) == "[sig-node] Pods should get a host IP [Conformance]"
+    assert spec_name("[It] [sig-x] one [Conformance]") == "[sig-x] one [Conformance]"
 
 
 def test_a_failed_suite_node_counts_with_the_text_of_its_failure(tmp_path: Path) -> None:

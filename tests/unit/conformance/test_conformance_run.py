@@ -27,8 +27,8 @@ def args_of(index: int, focus: list[str], skip: list[str]) -> list[str]:
 def test_parallel_pass_then_serial_pass_never_disruptive() -> None:
     parallel, serial = passes(4)
     assert (parallel.procs, serial.procs) == (4, 1)
-    assert parallel.label_filter == "!Serial && !Disruptive"
-    assert serial.label_filter == "Serial && !Disruptive"
+    assert parallel.label_filter == "Conformance && !Serial && !Disruptive"
+    assert serial.label_filter == "Conformance && Serial && !Disruptive"
 
 
 def test_focus_and_skip_pass_through_and_suite_flags_follow_the_separator() -> None:

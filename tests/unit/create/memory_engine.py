@@ -80,6 +80,9 @@ class MemoryEngine:
     def delete_network_if_unused(self, name: str) -> None:
         self.networks.discard(name)
 
+    def fixed_addresses(self, network: str, count: int) -> list[str]:
+        return []
+
     def image_exists(self, image: str) -> bool:
         return True
 

@@ -1,0 +1,92 @@
+"""stop / start commands: a cluster's containers stopped and started, nothing removed."""
+
+from __future__ import annotations
+
+import typer
+
+from nestkube.cli import groups
+from nestkube.errors import ClusterError
+from nestkube.names import cluster_name
+
+stop_app = typer.Typer(help="Stop clusters (keeping everything).", no_args_is_help=True)
+start_app = typer.Typer(help="Start stopped clusters.", no_args_is_help=True)
+groups.app.add_typer(stop_app, name="stop")
+groups.app.add_typer(start_app, name="start")
+
+_ALL = typer.Option(False, "--all", "-A", help="Every nestkube cluster.")
+_PROVIDER = typer.Option(None, "--provider", help="podman, docker or nerdctl.")
+_WAIT = typer.Option(
+    "5m", "--wait", help="How long to wait for nodes to be Ready (e.g. 90s, 5m; 0 skips)."
+)
+
+
+def _targets(names: list[str], all_clusters: bool, provider: str | None) -> list[str]:
+    from nestkube import cluster as api
+
+    if all_clusters:
+        return api.list_clusters(provider=provider)
+    if not names:
+        raise ClusterError("name a cluster, or pass --all")
+    # Every name is checked before any cluster is touched.
+    return [cluster_name(n) for n in names]
+
+
+def _stop(names: list[str], all_clusters: bool, provider: str | None) -> None:
+    from nestkube import cluster as api
+
+    status = groups.status()
+    for target in _targets(names, all_clusters, provider):
+        api.stop_cluster(target, provider=provider, status=status)
+        status.info(f"Cluster {target!r} stopped; `nestkube start cluster -n {target}` resumes it")
+
+
+def _start(names: list[str], all_clusters: bool, provider: str | None, wait: str) -> None:
+    from nestkube import cluster as api
+
+    wait_seconds = api.parse_duration(wait)
+    status = groups.status()
+    for target in _targets(names, all_clusters, provider):
+        api.start_cluster(target, provider=provider, wait=wait_seconds, status=status)
+        status.info(f"Cluster {target!r} is running again")
+
+
+@stop_app.command("cluster")
+def stop_cluster(
+    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster to stop."),
+    all_clusters: bool = _ALL,
+    provider: str | None = _PROVIDER,
+) -> None:
+    """Stop a cluster's nodes. Containers, volumes and kubeconfig entries stay."""
+    _stop([name], all_clusters, provider)
+
+
+@stop_app.command("clusters")
+def stop_clusters(
+    names: list[str] = typer.Argument(None, help="Clusters to stop."),
+    all_clusters: bool = _ALL,
+    provider: str | None = _PROVIDER,
+) -> None:
+    """Stop several clusters by name, or all of them."""
+    _stop(names or [], all_clusters, provider)
+
+
+@start_app.command("cluster")
+def start_cluster(
+    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster to start."),
+    all_clusters: bool = _ALL,
+    provider: str | None = _PROVIDER,
+    wait: str = _WAIT,
+) -> None:
+    """Start a stopped cluster: control planes first, then the API, routes and Ready nodes."""
+    _start([name], all_clusters, provider, wait)
+
+
+@start_app.command("clusters")
+def start_clusters(
+    names: list[str] = typer.Argument(None, help="Clusters to start."),
+    all_clusters: bool = _ALL,
+    provider: str | None = _PROVIDER,
+    wait: str = _WAIT,
+) -> None:
+    """Start several clusters by name, or all of them."""
+    _start(names or [], all_clusters, provider, wait)

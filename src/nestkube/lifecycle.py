@@ -1,0 +1,217 @@
+"""Stopping a cluster and starting it again, keeping every container, volume and kubeconfig entry.
+
+A stopped node keeps its root filesystem and its /var volume, so Kubernetes' state (etcd,
+certificates, kubelet config, CNI config) is all still there on start. What a container
+restart loses is its network namespace: the routes to other nodes' pods and the masquerade
+rule, which start writes again from the cluster's own state. Node addresses must not change,
+since etcd, the API server's certificate, the kubelets and those routes name them: create pins
+them where the engine allows (Podman), and start refuses, in one line, a node that came back
+with another address rather than leave a cluster that half works.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from datetime import datetime
+
+import yaml
+
+from nestkube.cluster_state import is_running
+from nestkube.create.actions import (
+    CNI_CONF,
+    KUBECTL,
+    quick,
+    routes_and_masquerade,
+)
+from nestkube.errors import ClusterError
+from nestkube.providers.base import LABEL_NETWORK, Node, Provider
+from nestkube.status import SILENT, Status
+
+KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
+# How long start waits for the API server to answer after the containers are up.
+API_TIMEOUT = 240.0
+POLL = 2.0
+
+
+def _nodes(provider: Provider, name: str) -> list[Node]:
+    nodes = provider.list_nodes(name)
+    if not nodes:
+        raise ClusterError(f"no cluster named {name!r}")
+    return nodes
+
+
+def stop(provider: Provider, name: str, status: Status = SILENT) -> None:
+    """Stop every node of ``name``: workers first, then the control planes."""
+    nodes = _nodes(provider, name)
+    with status.step(f"Stopping cluster {name!r}"):
+        provider.stop_nodes([n for n in nodes if n.role == "worker"])
+        provider.stop_nodes([n for n in nodes if n.role == "control-plane"])
+
+
+def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status = SILENT) -> None:
+    """Start ``name``'s nodes (control planes first) and bring the cluster back.
+
+    Waits for the API server, writes the pod routes again, then (``wait`` > 0) waits up to
+    ``wait`` seconds for every node to be Ready with a kubelet that has reported since now.
+    """
+    nodes = _nodes(provider, name)
+    bootstrap = next(n for n in nodes if n.role == "control-plane")
+    network = bootstrap.labels.get(LABEL_NETWORK, f"nestkube-{name}")
+    since = time.time()
+    with status.step(f"Starting the nodes of {name!r}"):
+        # list_nodes sorts control planes first: etcd and the API server come up before
+        # the kubelets that need them.
+        for node in nodes:
+            if not is_running(node):
+                provider.start_node(node)
+        addresses = {n.name: provider.node_ip(n.name, network) for n in nodes}
+        check_addresses(provider, addresses)
+    with status.step("Waiting for the API server"):
+        wait_api(provider, bootstrap.name, API_TIMEOUT)
+    with status.step("Restoring pod routes"):
+        restore_pod_network(provider, bootstrap.name, addresses)
+    if wait > 0:
+        with status.step("Waiting for nodes to be Ready"):
+            wait_nodes_ready(provider, bootstrap.name, [n.name for n in nodes], since, wait)
+
+
+def check_addresses(provider: Provider, addresses: dict[str, str]) -> None:
+    """Every node has the address its kubelet (and etcd, and the certificates) was set up on."""
+    for node, current in addresses.items():
+        text = provider.exec(
+            node, ["cat", KUBEADM_FLAGS], check=False, what="reading kubelet flags", timeout=quick()
+        ).stdout
+        recorded = kubelet_node_ip(text)
+        if recorded and recorded != current:
+            raise ClusterError(
+                f"node {node} came back with address {current}, but the cluster was set up "
+                f"with {recorded}; this engine did not keep the node's address, so the cluster "
+                "cannot work again: delete it and create it again"
+            )
+
+
+def kubelet_node_ip(flags_env: str) -> str:
+    """The ``--node-ip`` in kubeadm's kubelet flags file, or "" when there is none."""
+    for line in flags_env.splitlines():
+        _, _, value = line.partition("=")
+        # KUBELET_KUBEADM_ARGS="--a=b --node-ip=X ...": unquote, then split into flags.
+        for word in " ".join(shlex.split(value)).split():
+            if word.startswith("--node-ip="):
+                return word.split("=", 1)[1]
+    return ""
+
+
+def wait_api(provider: Provider, node: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        res = provider.exec(
+            node, [*KUBECTL, "get", "--raw", "/readyz"], check=False, timeout=quick()
+        )
+        if res.ok:
+            return
+        if time.monotonic() > deadline:
+            last = (res.stderr or res.stdout).strip().splitlines()
+            why = f": {last[-1]}" if last else ""
+            raise ClusterError(
+                f"the API server in {node} did not answer within {int(timeout)}s{why}"
+            )
+        time.sleep(POLL)
+
+
+def restore_pod_network(provider: Provider, bootstrap: str, addresses: dict[str, str]) -> None:
+    """Routes and masquerading from the cluster's state: each node's podCIDR (node objects),
+    its current address (the engine) and the pod subnet (kubeadm's ClusterConfiguration)."""
+    if not provider.exec(bootstrap, ["test", "-f", CNI_CONF], check=False, timeout=quick()).ok:
+        return  # disableDefaultCNI: the user's CNI owns the pod network
+    nodes = json.loads(
+        provider.exec(
+            bootstrap,
+            [*KUBECTL, "get", "nodes", "-o", "json"],
+            what="listing nodes",
+            timeout=quick(),
+        ).stdout
+    )
+    cidrs = {
+        item["metadata"]["name"]: item["spec"]["podCIDR"]
+        for item in nodes.get("items", [])
+        if item.get("spec", {}).get("podCIDR") and item["metadata"]["name"] in addresses
+    }
+    routes_and_masquerade(provider, cidrs, addresses, pod_subnet(provider, bootstrap))
+
+
+def pod_subnet(provider: Provider, bootstrap: str) -> str:
+    text = provider.exec(
+        bootstrap,
+        [
+            *KUBECTL,
+            "get",
+            "configmap",
+            "-n",
+            "kube-system",
+            "kubeadm-config",
+            "-o",
+            "jsonpath={.data.ClusterConfiguration}",
+        ],
+        what="reading kubeadm's ClusterConfiguration",
+        timeout=quick(),
+    ).stdout
+    subnet = (yaml.safe_load(text) or {}).get("networking", {}).get("podSubnet", "")
+    if not subnet:
+        raise ClusterError("kubeadm's ClusterConfiguration names no pod subnet")
+    return str(subnet)
+
+
+def wait_nodes_ready(
+    provider: Provider, bootstrap: str, names: list[str], since: float, timeout: float
+) -> None:
+    """Every node Ready, and its kubelet's lease renewed after ``since`` (a node object
+    still says Ready from before the stop until the controller notices it went away)."""
+    deadline = time.monotonic() + timeout
+    waiting = sorted(names)
+    while True:
+        waiting = sorted(set(names) - _ready_since(provider, bootstrap, since))
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"nodes not Ready within {int(timeout)}s after start: {', '.join(waiting)}"
+            )
+        time.sleep(POLL)
+
+
+def _ready_since(provider: Provider, bootstrap: str, since: float) -> set[str]:
+    nodes = provider.exec(
+        bootstrap, [*KUBECTL, "get", "nodes", "-o", "json"], check=False, timeout=quick()
+    )
+    leases = provider.exec(
+        bootstrap,
+        [*KUBECTL, "get", "leases", "-n", "kube-node-lease", "-o", "json"],
+        check=False,
+        timeout=quick(),
+    )
+    if not (nodes.ok and leases.ok):
+        return set()
+    ready = {
+        item["metadata"]["name"]
+        for item in json.loads(nodes.stdout).get("items", [])
+        if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in item.get("status", {}).get("conditions", [])
+        )
+    }
+    renewed = {
+        item["metadata"]["name"]
+        for item in json.loads(leases.stdout).get("items", [])
+        if _timestamp(item.get("spec", {}).get("renewTime", "")) >= since
+    }
+    return ready & renewed
+
+
+def _timestamp(text: object) -> float:
+    """An RFC 3339 time (Kubernetes' MicroTime) as seconds since the epoch; 0 if unreadable."""
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
