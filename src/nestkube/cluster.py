@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nestkube.cluster_state import cluster_state
+from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError
-from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.names import cluster_name
 from nestkube.providers import get_provider
 from nestkube.providers.base import LABEL_NETWORK, Node, Provider

@@ -12,7 +12,7 @@ import nestkube
 import nestkube.cli.main  # attaches every command to the groups
 from nestkube import cluster
 from nestkube.cli import groups
-from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
+from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 
 HEAVY = ("pydantic", "rich", "yaml", "nestkube.doctor")
 

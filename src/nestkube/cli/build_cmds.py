@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from nestkube.cli import groups
-from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
+from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 
 # The image builder and the kit are imported inside the commands that use them.
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from nestkube.cli import groups
+from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError
-from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.names import cluster_name
 
 # The facade (nestkube.cluster), the config models and yaml are imported inside the commands:

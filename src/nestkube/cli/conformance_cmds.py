@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from nestkube.cli import groups
-from nestkube.conformance.run import CONFORMANCE_FOCUS
+from nestkube.defaults import CONFORMANCE_FOCUS
 
 
 @groups.app.command("conformance")

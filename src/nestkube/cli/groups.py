@@ -6,8 +6,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from nestkube.cli import _coerce
+
 if TYPE_CHECKING:
     from nestkube.status import Status
+
+# Plain values are converted without pydantic (see _coerce): commands start faster.
+_coerce.install()
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 

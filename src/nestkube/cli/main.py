@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -42,6 +41,8 @@ def _root(
 ) -> None:
     groups.GLOBAL.verbosity = verbosity
     groups.GLOBAL.quiet = quiet
+    import logging  # here, not at start-up: `nestkube --help` and `--version` never run this
+
     level = logging.DEBUG if verbosity >= 3 else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
 

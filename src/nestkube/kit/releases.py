@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nestkube.defaults import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ImageBuildError
 from nestkube.kit.gomod import GoModuleBuild
 from nestkube.kubeadm.version import as_version
 
-DEFAULT_KUBERNETES_VERSION = "v1.37.2"
+# DEFAULT_KUBERNETES_VERSION is set in nestkube.defaults, which the CLI can import cheaply.
 # The releases nestkube builds from Go modules; older ones come from Debian's source package.
 FIRST_MODULE_MINOR = 34
 
