@@ -1,0 +1,83 @@
+"""Upstream's own conformance specs on a real single-node cluster of the default release.
+
+`nestkube conformance` builds e2e.test, ginkgo and the test images from the release's
+``k8s.io/kubernetes`` module (cached by content: a warm run only runs specs), loads the images
+and runs this subset: Pods, Services (ClusterIP, NodePort, by DNS name), DNS, ConfigMap and
+Secret volumes and environment, a Deployment rollout, and pod-to-pod and node-to-pod traffic.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import engine_leftovers, nestkube_cli
+
+import nestkube
+from nestkube.config import default_config
+from nestkube.conformance.suite import build_suite
+from nestkube.images.node_image import NodeImage
+from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
+from nestkube.kit.toolchain import modules_toolchain
+from nestkube.testing import temporary_cluster
+
+NAME = "e2e-conformance"
+# Each expression names one [Conformance] spec of v1.37 (ginkgo ORs --focus expressions).
+SUBSET = [
+    r"\[sig-node\] Pods should (get a host IP|be submitted and removed|be updated) ",
+    r"\[sig-network\] Services should (serve a basic endpoint from pods|serve multiport "
+    r"endpoints from pods|be able to create a functioning NodePort service) ",
+    r"\[sig-network\] DNS should provide (DNS for services|DNS for the cluster|/etc/hosts "
+    r"entries for the cluster) ",
+    r"\[sig-storage\] (ConfigMap|Secrets) should be consumable from pods in volume \[",
+    r"\[sig-node\] ConfigMap should be consumable via environment variable ",
+    r"\[sig-apps\] Deployment RollingUpdateDeployment should delete old pods and create new ",
+    r"\[sig-network\] Networking Granular Checks: Pods should function for "
+    r"(intra|node)-pod communication: http ",
+]
+SUBSET_SPECS = 15
+SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped of (\d+)$", re.M)
+
+
+@pytest.fixture(scope="module")
+def conformance_cluster(
+    podman_node_image: NodeImage, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[nestkube.Cluster]:
+    kubeconfig = tmp_path_factory.mktemp("kube") / "config"
+    # Deleted at the end even when the specs fail; `conformance` never deletes a given cluster.
+    with temporary_cluster(
+        default_config(NAME), provider="podman", kubeconfig_path=kubeconfig
+    ) as cluster:
+        yield cluster
+    assert engine_leftovers("podman", NAME) == {"containers": [], "volumes": [], "networks": []}
+
+
+def test_e2e_test_reports_the_clusters_release() -> None:
+    suite = build_suite(DEFAULT_KUBERNETES_VERSION, modules_toolchain())
+    out = subprocess.run(
+        [str(suite.e2e_test), "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert DEFAULT_KUBERNETES_VERSION in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_conformance_subset_passes(conformance_cluster: nestkube.Cluster, tmp_path: Path) -> None:
+    started = time.monotonic()
+    args = [nestkube_cli(), "conformance", "--name", NAME, "--provider", "podman"]
+    args += [f"--focus={f}" for f in SUBSET]
+    args += ["--procs", "4", "--timeout", "15m", "--report-dir", str(tmp_path)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=40 * 60)
+    output = proc.stdout + proc.stderr[-4000:]
+    match = SUMMARY_RE.search(proc.stdout)
+    assert match, output
+    passed, failed, _skipped, total = (int(g) for g in match.groups())
+    assert failed == 0, output
+    assert passed >= SUBSET_SPECS, output
+    assert total >= SUBSET_SPECS, output
+    assert proc.returncode == 0, output
+    assert (tmp_path / "junit.xml").is_file()
+    assert (tmp_path / "summary.txt").read_text().splitlines()[0] == match.group(0)
+    print(f"conformance subset: {match.group(0)} in {time.monotonic() - started:.0f}s")
