@@ -39,7 +39,11 @@ def conformance(
 
     from nestkube.cluster import parse_duration
     from nestkube.conformance.session import Options, run_conformance
+    from nestkube.names import cluster_name
 
+    # Bad input fails before anything is made, the report directory included.
+    limit = parse_duration(timeout)
+    cluster_name(name)
     directory = Path(report_dir or tempfile.mkdtemp(prefix="nestkube-conformance-"))
     opts = Options(
         name=name,
@@ -51,7 +55,7 @@ def conformance(
         image=image,
         provider=provider,
         keep=keep,
-        timeout=parse_duration(timeout),
+        timeout=limit,
     )
     outcome = run_conformance(opts, groups.status())
     for line in outcome.summary.lines():

@@ -22,6 +22,7 @@ from nestkube.images.node_image import LABEL_K8S_VERSION
 from nestkube.kit.gomod import build_module
 from nestkube.kit.releases import kubernetes_build
 from nestkube.kit.toolchain import modules_toolchain
+from nestkube.names import cluster_name
 from nestkube.providers import get_provider
 from nestkube.status import SILENT, Status
 
@@ -50,6 +51,7 @@ class Outcome:
 
 def run_conformance(opts: Options, status: Status = SILENT) -> Outcome:
     """Create ``opts.name`` unless it exists, run the suite, delete what this run created."""
+    cluster_name(opts.name)
     engine = get_provider(opts.provider)
     created = not engine.list_nodes(opts.name)
     if created:
