@@ -168,7 +168,7 @@ def assert_pods_reach_each_other(kubectl: Kubectl, pods: list[str]) -> None:
             if target == client:
                 continue
             reply = kubectl(
-                "exec", client, "--", "wget", "-q", "-T", "5", "-O-", f"http://{ip}:8080"
+                "exec", client, "--", "wget", "-q", "-O-", f"http://{ip}:8080", timeout=30
             )
             assert reply.stdout.strip() == target, (client, target, reply.stdout)
 
