@@ -115,3 +115,24 @@ def test_missing_debian_tool_names_its_package(
     with pytest.raises(ImageBuildError, match="apt-get install dnsx"):
         agnhost_archive("r/agnhost:1", agnhost, tmp_path)
     assert not list((tmp_path / "cache").rglob("*.tar"))
+
+
+def test_glibc_dns_image_has_dig_and_getent_with_bash_as_sh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # getent stands in for dig here (both are Debian programs resolved through ldd).
+    monkeypatch.setattr(
+        images,
+        "AGNHOST_TOOLS",
+        {
+            "/usr/bin/dig": ("/usr/bin/getent", "bind9-dnsutils"),
+            "/usr/bin/getent": ("/usr/bin/getent", "libc-bin"),
+            "/usr/bin/curl": ("/nonexistent/curl", "curl"),
+        },
+    )
+    archive = images.glibc_dns_archive("r/glibc-dns-testing:2.1.1")
+    config, files = image_config_and_files(archive)
+    assert {"usr/bin/dig", "usr/bin/getent", "bin/bash"} <= set(files)
+    assert "usr/bin/curl" not in files  # only the DNS tools
+    assert files["bin/sh"].linkname == "bash" and files["bin/seq"].linkname == "busybox"
+    assert config["Cmd"] == ["sh"]
