@@ -10,6 +10,8 @@ Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the s
   Alpine come from Debian here: busybox-static for the shell and coreutils, and ``dig``
   (bind9-dnsutils), ``curl``, ``nc`` (netcat-openbsd), ``bash`` and ``getent`` with the shared
   libraries they load, copied from this host's Debian packages.
+- kitten, nautilus: upstream's are agnhost plus the files of ``test/images/<name>/html`` and
+  ``CMD ["test-webserver"]``; built the same way from the same module.
 - glibc-dns-testing: upstream's is Debian with dnsutils; here the same ``dig`` from this host's
   Debian packages, with bash as the shell and busybox's applets.
 - busybox: Debian's busybox-static with every applet, ``CMD ["sh"]`` like upstream's.
@@ -96,6 +98,8 @@ BUILT = {
     "Agnhost": "agnhost of the same module (static) + busybox-static + Debian dig/curl/nc/bash",
     "AgnhostPrev": "the same agnhost under the previous tag",
     "BusyBox": "Debian busybox-static",
+    "Kitten": "agnhost + test/images/kitten/html of the module, CMD test-webserver",
+    "Nautilus": "agnhost + test/images/nautilus/html of the module, CMD test-webserver",
     "GlibcDnsTesting": "busybox-static + Debian dig/bash/getent (upstream: Debian + dnsutils)",
     "Nginx": "Debian nginx 1.22 + busybox-static",
     "NginxNew": "Debian nginx 1.22 + busybox-static",
@@ -192,14 +196,20 @@ def _cached_archive(name: str, inputs: list[object], write: Callable[[Path], Non
     return final
 
 
-def agnhost_archive(ref: str, agnhost: Path, module_dir: Path) -> Path:
+def agnhost_archive(
+    ref: str, agnhost: Path, module_dir: Path, *, html_of: str = "", cmd: str = "pause"
+) -> Path:
+    """agnhost as upstream builds it; with ``html_of`` (kitten, nautilus) that image's
+    ``test/images/<name>/html`` files at / and another agnhost command, as those images are."""
     porter = module_dir / "test" / "images" / "agnhost" / "porter"
+    html = sorted((module_dir / "test" / "images" / html_of / "html").iterdir()) if html_of else []
     tool_sources = [
         (dest, Path(src).resolve(), _sha_or_missing(Path(src)))
         for dest, (src, _) in AGNHOST_TOOLS.items()
     ]
     inputs: list[object] = [ref, file_sha256(agnhost), tool_sources, file_sha256(BUSYBOX)]
     inputs.append(_sha_or_missing(Path("/bin/bash")))
+    inputs += [cmd, [(f.name, file_sha256(f)) for f in html]]
 
     def write(dest: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="nestkube-agnhost-") as tmp:
@@ -209,16 +219,22 @@ def agnhost_archive(ref: str, agnhost: Path, module_dir: Path) -> Path:
                 layer.add_file(f"/{name}", porter / name, 0o644)
             _shell_and_tools(layer, AGNHOST_TOOLS)
             _etc_files(Path(tmp), layer)
+            # A layer of its own, as upstream's COPY: the agnhost layer stays shared content.
+            layers = [layer]
+            if html:
+                layers.append(Layer())
+                for f in html:
+                    layers[1].add_file(f"/{f.name}", f, 0o644)
             spec = ImageSpec(
                 tags=[ref],
-                layers=[layer],
+                layers=layers,
                 entrypoint=["/agnhost"],
-                cmd=["pause"],
+                cmd=[cmd],
                 labels={LABEL_REF: ref},
             )
             write_image_archive(spec, dest)
 
-    return _cached_archive("agnhost", inputs, write)
+    return _cached_archive(html_of or "agnhost", inputs, write)
 
 
 def glibc_dns_archive(ref: str) -> Path:
@@ -348,6 +364,11 @@ def build_test_images(module_dir: Path, agnhost: Path) -> TestImages:
         ref = images[image_id]
         if image_id.startswith("Agnhost"):
             out.archives.append(agnhost_archive(ref, agnhost, module_dir))
+        elif image_id in ("Kitten", "Nautilus"):
+            html_of = image_id.lower()
+            out.archives.append(
+                agnhost_archive(ref, agnhost, module_dir, html_of=html_of, cmd="test-webserver")
+            )
         elif image_id.startswith("Nginx"):
             out.archives.append(nginx_archive(ref))
         elif image_id == "GlibcDnsTesting":

@@ -136,3 +136,26 @@ def test_glibc_dns_image_has_dig_and_getent_with_bash_as_sh(
     assert "usr/bin/curl" not in files  # only the DNS tools
     assert files["bin/sh"].linkname == "bash" and files["bin/seq"].linkname == "busybox"
     assert config["Cmd"] == ["sh"]
+
+
+def test_kitten_is_agnhost_with_its_html_and_test_webserver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "module"
+    porter = module / "test" / "images" / "agnhost" / "porter"
+    porter.mkdir(parents=True)
+    for name in ("localhost.crt", "localhost.key"):
+        (porter / name).write_text(name)
+    html = module / "test" / "images" / "kitten" / "html"
+    html.mkdir(parents=True)
+    (html / "data.json").write_text('{"image": "kitten.jpg"}')
+    agnhost = tmp_path / "agnhost"
+    agnhost.write_text("agnhost")
+    monkeypatch.setattr(images, "AGNHOST_TOOLS", {})
+    archive = agnhost_archive(
+        "r/kitten:1.8", agnhost, module, html_of="kitten", cmd="test-webserver"
+    )
+    assert archive.name.startswith("kitten-")
+    config, files = image_config_and_files(archive)
+    assert config["Entrypoint"] == ["/agnhost"] and config["Cmd"] == ["test-webserver"]
+    assert "data.json" in files and "agnhost" in files
