@@ -39,6 +39,8 @@ class Sample:
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     exits: set[int] = field(default_factory=set)
+    # The last line a failed run printed on stderr, to say why.
+    failure: str = ""
 
 
 def children_cpu() -> float:
@@ -46,15 +48,20 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(argv: list[str]) -> tuple[float, float, int]:
-    """Wall and CPU seconds of one whole run of ``argv``, and its exit code."""
+def run_once(argv: list[str]) -> tuple[float, float, int, str]:
+    """Wall and CPU seconds of one whole run of ``argv``, its exit code and stderr."""
     cpu0 = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TIMEOUT, check=False
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
     )
     wall = time.perf_counter() - start
-    return wall, children_cpu() - cpu0, proc.returncode
+    return wall, children_cpu() - cpu0, proc.returncode, proc.stderr
 
 
 def summary(values: list[float]) -> tuple[float, float, float]:
@@ -78,12 +85,14 @@ def measure(prefixes: list[list[str]], runs: int, warmup: int) -> list[list[Samp
     for i in range(warmup + runs):
         for c, args in enumerate(COMMANDS):
             for p, prefix in enumerate(prefixes):
-                wall, cpu, code = run_once([*prefix, *args])
+                wall, cpu, code, stderr = run_once([*prefix, *args])
                 if i >= warmup:
                     sample = samples[c][p]
                     sample.wall.append(wall)
                     sample.cpu.append(cpu)
                     sample.exits.add(code)
+                    if code:
+                        sample.failure = (stderr.strip().splitlines() or ["(no stderr)"])[-1]
     return samples
 
 
@@ -104,6 +113,10 @@ def report(samples: list[list[Sample]], names: list[str]) -> str:
         if len(per_prefix) == 2:
             a, b = (statistics.median(s.wall) for s in per_prefix)
             lines.append(f"{'':<24} {'ratio':<9} {a / b:>25.2f}  (median wall, A / B)")
+    for per_prefix in samples:
+        for name, sample in zip(names, per_prefix, strict=True):
+            if sample.failure:
+                lines.append(f"{name}: {sample.label} failed: {sample.failure}")
     return "\n".join(lines)
 
 
