@@ -7,9 +7,9 @@ Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the s
 - agnhost (current and previous tag): the release's own ``test/images/agnhost``, built
   statically, with upstream's entrypoint (``/agnhost pause``), ``/agnhost-2``, ``/uploads``,
   porter's certificate and the in-image user and group; the shell tools upstream installs from
-  Alpine come from Debian here: busybox-static for the shell and coreutils, and ``dig``
-  (bind9-dnsutils), ``curl``, ``nc`` (netcat-openbsd), ``bash`` and ``getent`` with the shared
-  libraries they load, copied from this host's Debian packages.
+  Alpine come from Debian here: busybox-static's applets for the core tools, and ``dig``
+  (bind9-dnsutils), ``curl``, ``nc`` (netcat-openbsd), ``bash`` (also ``/bin/sh``) and
+  ``getent`` with the shared libraries they load, copied from this host's Debian packages.
 - kitten, nautilus: upstream's are agnhost plus the files of ``test/images/<name>/html`` and
   ``CMD ["test-webserver"]``; built the same way from the same module.
 - glibc-dns-testing: upstream's is Debian with dnsutils; here the same ``dig`` from this host's
