@@ -129,3 +129,61 @@ def test_unsupported_keys_are_refused_in_one_line(key: str, tmp_path: Path) -> N
         "networks": [],
     }
     assert not (tmp_path / "kubeconfig").exists()
+
+
+def claim_pod(name: str) -> str:
+    write = "hostname > /data/proof; " if name == "writer" else ""
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{role: {name}}}}}
+spec:
+  containers:
+  - name: main
+    image: {WORKLOAD_IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "{write}exec sleep 3600"]
+    readinessProbe: {{exec: {{command: ["cat", "/data/proof"]}}, periodSeconds: 1}}
+    volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {{claimName: e2e-h5-claim}}
+"""
+
+
+CLAIM = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: e2e-h5-claim}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 16Mi}}
+"""
+
+
+def test_default_storage_class_keeps_a_file_from_one_pod_to_the_next(
+    cluster: nestkube.Cluster, podman: Provider, kit: KubernetesBinaries, kubeconfig_file: Path
+) -> None:
+    # defaultStorageClass is unset in CONFIG: on by default, as kind's.
+    kubectl = Kubectl(str(kit.path("kubectl")), kubeconfig_file, cluster.context)
+    classes = kubectl.json("get", "storageclass")["items"]
+    default = [
+        c["metadata"]["name"]
+        for c in classes
+        if c["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class")
+        == "true"
+    ]
+    assert default == ["standard"]
+    kubectl.wait_pods_ready("app=local-path-provisioner", namespace="local-path-storage")
+    kubectl.apply(CLAIM)  # no storageClassName: the default class provisions it
+    kubectl.apply(claim_pod("writer"))
+    kubectl.wait_pods_ready("role=writer", timeout=240)
+    assert kubectl.json("get", "pvc", "e2e-h5-claim")["status"]["phase"] == "Bound"
+    kubectl("delete", "pod", "writer", "--wait=true", "--timeout=120s", timeout=150)
+    kubectl.apply(claim_pod("reader"))
+    kubectl.wait_pods_ready("role=reader", timeout=240)
+    assert kubectl("exec", "reader", "--", "cat", "/data/proof").stdout.strip() == "writer"
+    # The volume is a directory on the node, under the node's /var.
+    volume = kubectl.json("get", "pvc", "e2e-h5-claim")["spec"]["volumeName"]
+    listing = podman.exec(NODE, ["ls", "/var/local-path-provisioner"]).stdout
+    assert any(volume in entry for entry in listing.split()), listing

@@ -259,6 +259,12 @@ class NestkubeClusterDoc(_ClusterDocBase):
         description="Not supported yet: a non-empty list is rejected (privileged node "
         "containers get every capability whatever --cap-drop says).",
     )
+    default_storage_class: bool | None = Field(
+        None,
+        alias="defaultStorageClass",
+        description='Install the local-path provisioner as the default StorageClass "standard" '
+        "(default true).",
+    )
     dns_addon: bool | None = Field(
         None,
         alias="dnsAddon",

@@ -353,6 +353,7 @@ def _resolve(
         ulimits=None if doc.ulimits is None else Ulimits(doc.ulimits.nofile, doc.ulimits.nproc),
         drop_capabilities=list(doc.drop_capabilities or []),
         dns_addon=doc.dns_addon is not False,
+        default_storage_class=doc.default_storage_class is not False,
         image_build=None
         if build is None
         else ImageBuild(
@@ -496,6 +497,7 @@ def to_document(cfg: ClusterConfig) -> dict[str, Any]:
         else _compact({"nofile": cfg.ulimits.nofile, "nproc": cfg.ulimits.nproc}),
         "dropCapabilities": list(cfg.drop_capabilities),
         "dnsAddon": cfg.dns_addon,
+        "defaultStorageClass": cfg.default_storage_class,
         "imageBuild": None
         if cfg.image_build is None
         else _compact(

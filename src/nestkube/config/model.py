@@ -187,6 +187,8 @@ class ClusterConfig:
     image_build: ImageBuild | None = None
     # False: no CoreDNS, and pods get a nameserver that never answers (see create.actions).
     dns_addon: bool = True
+    # The local-path provisioner as the default StorageClass (kind installs one too).
+    default_storage_class: bool = True
     source_kind: Literal["kind", "nestkube"] = "nestkube"
     # Where the config came from ("cluster.yaml (document 2)", "<stdin>"), for messages.
     source: str | None = field(default=None, compare=False)

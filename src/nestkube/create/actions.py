@@ -436,6 +436,22 @@ def admin_kubeconfig(provider: Provider, node: Node) -> tuple[str, str]:
     return admin, f"https://{bracket_ipv6(host)}:{port}"
 
 
+def install_storage(ctx: CreateContext) -> None:
+    """The default StorageClass (local-path provisioner), unless the config turns it off."""
+    if not ctx.config.default_storage_class:
+        return
+    from nestkube import storage  # the image build needs the Go kit: only when it is used
+
+    storage.install(
+        ctx.provider,
+        [s.name for s in ctx.specs],
+        ctx.bootstrap_node,
+        KUBECTL,
+        timeout=quick(),
+        status=ctx.status,
+    )
+
+
 def export_kubeconfig(ctx: CreateContext) -> None:
     node = next(n for n in ctx.provider.list_nodes(ctx.name) if n.name == ctx.bootstrap_node)
     admin, server = admin_kubeconfig(ctx.provider, node)

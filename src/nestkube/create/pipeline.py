@@ -34,6 +34,7 @@ def steps(ctx: CreateContext) -> list[Step]:
         ("Joining nodes", actions.join_nodes),
         ("Installing pod networking", actions.install_pod_network),
         ("Untainting the control plane", actions.untaint_if_single),
+        ("Installing the default StorageClass", actions.install_storage),
         ("Writing kubeconfig", actions.export_kubeconfig),
         ("Waiting for nodes to be Ready", actions.wait_ready),
     ]

@@ -138,6 +138,7 @@ def test_to_document_of_default_spells_out_defaults() -> None:
             "kubeProxyMode": "iptables",
         },
         "dnsAddon": True,
+        "defaultStorageClass": True,
     }
 
 
@@ -226,6 +227,7 @@ TOP_LEVEL_KEYS = {
     "ulimits",
     "dropCapabilities",
     "dnsAddon",
+    "defaultStorageClass",
 }
 
 

@@ -1,0 +1,201 @@
+"""The default StorageClass: Rancher's local-path provisioner, built from its Go module.
+
+No image can be pulled here, so the provisioner is compiled from its module (cached by the
+kit like every other Go build) into a small local image together with Debian's static busybox,
+which the provisioner's helper pods use to make and remove volume directories. The image is
+imported into every node's containerd and the manifests below are applied at create. Volumes
+live on the node, under /var/local-path-provisioner (the node's /var volume).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from nestkube.errors import ClusterError
+from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.kit.gomod import GoModuleBuild, build_module
+from nestkube.kit.toolchain import modules_toolchain
+from nestkube.providers.base import Provider
+from nestkube.status import SILENT, Status
+
+MODULE = "github.com/rancher/local-path-provisioner"
+# The release the Go module proxy serves here (`go list -m -versions`).
+VERSION = "v0.0.30"
+IMAGE = f"localhost/nestkube/local-path-provisioner:{VERSION}"
+BUSYBOX = Path("/bin/busybox")
+NAMESPACE = "local-path-storage"
+# kind's name for its default class, so manifests written for kind find it.
+STORAGE_CLASS = "standard"
+PROVISIONER = "rancher.io/local-path"
+VOLUME_ROOT = "/var/local-path-provisioner"
+# What the helper pods' scripts (sh) and the provisioner need from busybox.
+APPLETS = ("sh", "mkdir", "rm", "chmod", "ls", "cat")
+IMPORT = ["ctr", "-n", "k8s.io", "images", "import", "-"]
+
+BUILD = GoModuleBuild(
+    name="local-path-provisioner",
+    module=MODULE,
+    version=VERSION,
+    commands={"local-path-provisioner": MODULE},
+)
+
+
+def image_archive(dest: Path, status: Status = SILENT) -> Path:
+    """The provisioner image as a docker-archive at ``dest`` (the binary from the kit cache)."""
+    if not BUSYBOX.is_file():
+        raise ClusterError(
+            "/bin/busybox missing for the storage helper: apt-get install busybox-static"
+        )
+    binary = build_module(BUILD, modules_toolchain(), status).directory / "local-path-provisioner"
+    layer = (
+        Layer()
+        .add_file("/local-path-provisioner", binary)
+        .add_file("/bin/busybox", BUSYBOX)
+        .add_dir("/tmp", 0o1777)
+    )
+    for applet in APPLETS:
+        layer.add_symlink(f"/bin/{applet}", "busybox")
+    write_image_archive(
+        ImageSpec(tags=[IMAGE], layers=[layer], entrypoint=["/local-path-provisioner"]), dest
+    )
+    return dest
+
+
+def manifests() -> str:
+    """The provisioner's namespace, RBAC, config, Deployment and the default StorageClass."""
+    sa = "local-path-provisioner"
+    config = {
+        "nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [VOLUME_ROOT]}]
+    }
+    helper_pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "helper-pod"},
+        "spec": {
+            "priorityClassName": "system-node-critical",
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "helper-pod", "image": IMAGE, "imagePullPolicy": "Never"}],
+        },
+    }
+    rules = [
+        ("", ["nodes", "pods", "pods/log", "endpoints", "configmaps"], ["get", "list", "watch"]),
+        ("", ["pods"], ["create", "delete", "patch", "update"]),
+        ("", ["persistentvolumeclaims", "persistentvolumes"], ["*"]),
+        ("", ["events"], ["create", "patch"]),
+        ("storage.k8s.io", ["storageclasses"], ["get", "list", "watch"]),
+        ("coordination.k8s.io", ["leases"], ["*"]),
+    ]
+    docs: list[dict[str, object]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": sa, "namespace": NAMESPACE},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": sa},
+            "rules": [{"apiGroups": [g], "resources": r, "verbs": v} for g, r, v in rules],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": sa},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": sa},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "local-path-config", "namespace": NAMESPACE},
+            "data": {
+                "config.json": json.dumps(config),
+                # Run by helper pods on the volume's node with VOL_DIR set.
+                "setup": 'set -eu\nmkdir -m 0777 -p "$VOL_DIR"\n',
+                "teardown": 'set -eu\nrm -rf "$VOL_DIR"\n',
+                "helperPod.yaml": yaml.safe_dump(helper_pod, sort_keys=False),
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "local-path-provisioner", "namespace": NAMESPACE},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "local-path-provisioner"}},
+                "template": {
+                    "metadata": {"labels": {"app": "local-path-provisioner"}},
+                    "spec": {
+                        "serviceAccountName": sa,
+                        "priorityClassName": "system-node-critical",
+                        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+                        "containers": [
+                            {
+                                "name": "provisioner",
+                                "image": IMAGE,
+                                "imagePullPolicy": "Never",
+                                "args": [
+                                    "start",
+                                    "--config=/etc/config/config.json",
+                                    f"--helper-image={IMAGE}",
+                                    f"--service-account-name={sa}",
+                                    f"--provisioner-name={PROVISIONER}",
+                                ],
+                                "env": [
+                                    {
+                                        "name": "POD_NAMESPACE",
+                                        "valueFrom": {
+                                            "fieldRef": {"fieldPath": "metadata.namespace"}
+                                        },
+                                    }
+                                ],
+                                "volumeMounts": [{"name": "config", "mountPath": "/etc/config"}],
+                            }
+                        ],
+                        "volumes": [{"name": "config", "configMap": {"name": "local-path-config"}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": PROVISIONER,
+            # Bound where the pod lands: the volume is a directory on that node.
+            "volumeBindingMode": "WaitForFirstConsumer",
+            "reclaimPolicy": "Delete",
+        },
+    ]
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def install(
+    provider: Provider,
+    nodes: list[str],
+    bootstrap: str,
+    kubectl: list[str],
+    timeout: float,
+    status: Status = SILENT,
+) -> None:
+    """Import the image into ``nodes`` and apply the manifests through ``bootstrap``."""
+    with tempfile.TemporaryDirectory(prefix="nestkube-storage-") as tmp:
+        archive = image_archive(Path(tmp) / "local-path.tar", status)
+        for node in nodes:
+            with archive.open("rb") as source:
+                provider.exec_stream_in(node, IMPORT, source)
+    provider.exec(
+        bootstrap,
+        [*kubectl, "apply", "-f", "-"],
+        input=manifests(),
+        what="applying the local-path provisioner",
+        timeout=timeout,
+    )

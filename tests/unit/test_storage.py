@@ -1,0 +1,96 @@
+"""The default StorageClass: its manifests, and the create step that installs them (or not)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+import yaml
+
+from nestkube import storage
+from nestkube._exec import Result
+from nestkube.config import ClusterConfig, load_config
+from nestkube.create import actions
+from nestkube.create.context import CreateContext
+from nestkube.status import SILENT
+
+
+def docs() -> dict[str, Any]:
+    return {d["kind"]: d for d in yaml.safe_load_all(storage.manifests())}
+
+
+def test_the_storage_class_is_the_default_and_binds_where_the_pod_runs() -> None:
+    sc = docs()["StorageClass"]
+    assert sc["metadata"] == {
+        "name": "standard",
+        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+    }
+    assert sc["provisioner"] == "rancher.io/local-path"
+    assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
+
+
+def test_the_provisioner_and_its_helper_pods_use_the_local_image_never_pulled() -> None:
+    text = storage.manifests()
+    assert f"--helper-image={storage.IMAGE}" in text
+    deployment = docs()["Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert (container["image"], container["imagePullPolicy"]) == (storage.IMAGE, "Never")
+    data = docs()["ConfigMap"]["data"]
+    helper = yaml.safe_load(data["helperPod.yaml"])
+    assert helper["spec"]["containers"][0]["imagePullPolicy"] == "Never"
+    assert '"paths": ["/var/local-path-provisioner"]' in data["config.json"]
+    assert {"setup", "teardown"} <= set(data)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.imports: list[str] = []
+        self.applied: list[str] = []
+
+    def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:
+        assert list(args) == storage.IMPORT
+        self.imports.append(node)
+        return Result(list(args), 0, "", "")
+
+    def exec(self, node: str, args: Sequence[str], *, input: str = "", **_: Any) -> Result:
+        self.applied.append(node)
+        assert "StorageClass" in input
+        return Result(list(args), 0, "", "")
+
+
+def context(cfg: ClusterConfig, engine: Recorder) -> CreateContext:
+    ctx = CreateContext(config=cfg, provider=engine, status=SILENT)  # type: ignore[arg-type]
+    actions.plan_nodes(ctx, "node:1")
+    return ctx
+
+
+def test_create_installs_it_on_every_node(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(
+        storage, "image_archive", lambda dest, status: dest.write_bytes(b"") or dest
+    )
+    engine = Recorder()
+    cfg = load_config(
+        "c.yaml",
+        text="kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- {}\n- {role: worker}\n",
+    )
+    actions.install_storage(context(cfg, engine))
+    assert engine.imports == ["nestkube-control-plane", "nestkube-worker"]
+    assert engine.applied == ["nestkube-control-plane"]
+
+
+def test_default_storage_class_false_installs_nothing() -> None:
+    engine = Recorder()
+    cfg = load_config(
+        "c.yaml",
+        text="kind: Cluster\napiVersion: nestkube.io/v1alpha1\ndefaultStorageClass: false\n",
+    )
+    assert cfg.default_storage_class is False
+    actions.install_storage(context(cfg, engine))
+    assert engine.imports == [] and engine.applied == []
+
+
+def test_kind_documents_get_it() -> None:
+    cfg = load_config("c.yaml", text="kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n")
+    assert cfg.default_storage_class is True
