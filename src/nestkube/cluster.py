@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from nestkube.cluster_state import cluster_state
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
-from nestkube.errors import ClusterError
+from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.names import cluster_name
 from nestkube.providers import get_provider
 from nestkube.providers.base import LABEL_NETWORK, Node, Provider
@@ -164,7 +164,28 @@ def cluster_nodes(
     *, provider: str | None = None, engine: Provider | None = None
 ) -> dict[str, list[Node]]:
     """Every cluster's nodes by name, from one engine call: listing needs no engine facts."""
-    return (engine or get_provider(provider, probe=False)).cluster_nodes()
+    return _listed(provider, engine)[1]
+
+
+def _listed(
+    provider: str | None, engine: Provider | None
+) -> tuple[Provider, dict[str, list[Node]]]:
+    """The engine and every cluster's nodes, from one `ps` of the first engine found.
+
+    Should that engine fail the listing, the engines are probed in turn as for any other
+    command (so another one that answers is used, and the error is the same); a hung engine
+    is not asked twice.
+    """
+    if engine is not None:
+        return engine, engine.cluster_nodes()
+    prov = get_provider(provider, probe=False)
+    try:
+        return prov, prov.cluster_nodes()
+    except CommandTimeout:
+        raise
+    except CommandError:
+        prov = get_provider(provider)
+        return prov, prov.cluster_nodes()
 
 
 def list_nodes(
@@ -191,8 +212,8 @@ def clusters_info(
     *, provider: str | None = None, engine: Provider | None = None
 ) -> list[dict[str, object]]:
     """:func:`cluster_info` of every cluster, from one listing of the engine's containers."""
-    prov = engine or get_provider(provider, probe=False)
-    return [_summary(prov, name, nodes) for name, nodes in prov.cluster_nodes().items()]
+    prov, listed = _listed(provider, engine)
+    return [_summary(prov, name, nodes) for name, nodes in listed.items()]
 
 
 def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 import nestkube.cli.main  # noqa: F401  (attaches every command to the groups)
-from nestkube import cluster
+from nestkube import _exec, cluster
 from nestkube.cli import groups
-from nestkube.errors import ProviderError
+from nestkube.errors import CommandTimeout, ProviderError
 from nestkube.providers.base import LABEL_CLUSTER, LABEL_ROLE
 
 from .fakes import FakeEngine
@@ -98,12 +98,30 @@ def test_json_summarises_every_cluster_from_one_ps(fake_engine: FakeEngine) -> N
 
 
 @pytest.mark.usefixtures("podman_only")
-def test_an_engine_that_fails_the_listing_is_a_one_line_error(fake_engine: FakeEngine) -> None:
+def test_an_engine_that_fails_the_listing_is_probed_as_for_any_command(
+    fake_engine: FakeEngine,
+) -> None:
     fake_engine.on(["ps"], code=125, err="Error: cannot connect to the engine\n")
+    fake_engine.on(["info"], code=125, err="Error: cannot connect to the engine\n")
     result = CliRunner().invoke(groups.app, ["get", "clusters"])
     assert result.exit_code == 1
-    assert "listing containers" in str(result.exception)
-    assert "cannot connect to the engine" in str(result.exception)
+    # The message of every command whose engine does not answer.
+    assert str(result.exception) == "podman does not answer: Error: cannot connect to the engine"
+    assert [c[1] for c in fake_engine.calls] == ["ps", "info"]
+
+
+@pytest.mark.usefixtures("podman_only")
+def test_a_hung_listing_is_not_retried(
+    fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def hang(args: list[str], **kwargs: object) -> object:
+        fake_engine.calls.append(list(args))
+        raise CommandTimeout(list(args), 0.5, what="listing containers")
+
+    monkeypatch.setattr(_exec, "run", hang)
+    with pytest.raises(CommandTimeout):
+        cluster.list_clusters()
+    assert len(fake_engine.calls) == 1
 
 
 def test_a_missing_engine_binary_is_named_before_any_call(
