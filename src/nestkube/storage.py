@@ -1,31 +1,26 @@
 """The default StorageClass: Rancher's local-path provisioner, built from its Go module.
 
-No image can be pulled here, so the provisioner is compiled from its module (cached by the
-kit like every other Go build) into a small local image together with Debian's static busybox,
-which the provisioner's helper pods use to make and remove volume directories. The image is
-imported into every node's containerd and the manifests below are applied at create. Volumes
-live on the node, under /var/local-path-provisioner (the node's /var volume).
+No image can be pulled here, so the provisioner is compiled from its module (by the kit, at the
+version pinned in nestkube.kit.releases) into a small local image together with Debian's static
+busybox, which the provisioner's helper pods use to make and remove volume directories. The
+node image build preloads that image, as it does every component image; create applies the
+manifests below. Volumes live on the node, under /var/local-path-provisioner (the node's /var
+volume).
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from nestkube.errors import ClusterError
+from nestkube.errors import ImageBuildError
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
-from nestkube.kit.gomod import GoModuleBuild, build_module
-from nestkube.kit.toolchain import modules_toolchain
+from nestkube.kit.releases import LOCAL_PATH_PROVISIONER
 from nestkube.providers.base import Provider
-from nestkube.status import SILENT, Status
 
-MODULE = "github.com/rancher/local-path-provisioner"
-# The release the Go module proxy serves here (`go list -m -versions`).
-VERSION = "v0.0.30"
-IMAGE = f"localhost/nestkube/local-path-provisioner:{VERSION}"
+IMAGE = f"localhost/nestkube/local-path-provisioner:{LOCAL_PATH_PROVISIONER}"
 BUSYBOX = Path("/bin/busybox")
 NAMESPACE = "local-path-storage"
 # kind's name for its default class, so manifests written for kind find it.
@@ -34,23 +29,14 @@ PROVISIONER = "rancher.io/local-path"
 VOLUME_ROOT = "/var/local-path-provisioner"
 # What the helper pods' scripts (sh) and the provisioner need from busybox.
 APPLETS = ("sh", "mkdir", "rm", "chmod", "ls", "cat")
-IMPORT = ["ctr", "-n", "k8s.io", "images", "import", "-"]
-
-BUILD = GoModuleBuild(
-    name="local-path-provisioner",
-    module=MODULE,
-    version=VERSION,
-    commands={"local-path-provisioner": MODULE},
-)
 
 
-def image_archive(dest: Path, status: Status = SILENT) -> Path:
-    """The provisioner image as a docker-archive at ``dest`` (the binary from the kit cache)."""
+def image_archive(dest: Path, binary: Path) -> Path:
+    """The provisioner image (``binary`` and busybox) as a docker-archive at ``dest``."""
     if not BUSYBOX.is_file():
-        raise ClusterError(
+        raise ImageBuildError(
             "/bin/busybox missing for the storage helper: apt-get install busybox-static"
         )
-    binary = build_module(BUILD, modules_toolchain(), status).directory / "local-path-provisioner"
     layer = (
         Layer()
         .add_file("/local-path-provisioner", binary)
@@ -178,20 +164,8 @@ def manifests() -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
-def install(
-    provider: Provider,
-    nodes: list[str],
-    bootstrap: str,
-    kubectl: list[str],
-    timeout: float,
-    status: Status = SILENT,
-) -> None:
-    """Import the image into ``nodes`` and apply the manifests through ``bootstrap``."""
-    with tempfile.TemporaryDirectory(prefix="nestkube-storage-") as tmp:
-        archive = image_archive(Path(tmp) / "local-path.tar", status)
-        for node in nodes:
-            with archive.open("rb") as source:
-                provider.exec_stream_in(node, IMPORT, source)
+def install(provider: Provider, bootstrap: str, kubectl: list[str], timeout: float) -> None:
+    """Apply the manifests through ``bootstrap`` (the image is preloaded in the node image)."""
     provider.exec(
         bootstrap,
         [*kubectl, "apply", "-f", "-"],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import tarfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import yaml
@@ -14,7 +16,7 @@ from nestkube._exec import Result
 from nestkube.config import ClusterConfig, load_config
 from nestkube.create import actions
 from nestkube.create.context import CreateContext
-from nestkube.status import SILENT
+from nestkube.status import SILENT, Status
 
 
 def docs() -> dict[str, Any]:
@@ -46,13 +48,7 @@ def test_the_provisioner_and_its_helper_pods_use_the_local_image_never_pulled() 
 
 class Recorder:
     def __init__(self) -> None:
-        self.imports: list[str] = []
         self.applied: list[str] = []
-
-    def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:
-        assert list(args) == storage.IMPORT
-        self.imports.append(node)
-        return Result(list(args), 0, "", "")
 
     def exec(self, node: str, args: Sequence[str], *, input: str = "", **_: Any) -> Result:
         self.applied.append(node)
@@ -60,24 +56,42 @@ class Recorder:
         return Result(list(args), 0, "", "")
 
 
-def context(cfg: ClusterConfig, engine: Recorder) -> CreateContext:
+def context(cfg: ClusterConfig, engine: Recorder, preloaded: tuple[str, ...]) -> CreateContext:
     ctx = CreateContext(config=cfg, provider=engine, status=SILENT)  # type: ignore[arg-type]
     actions.plan_nodes(ctx, "node:1")
+    ctx.preloaded_images = preloaded
     return ctx
 
 
-def test_create_installs_it_on_every_node(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(
-        storage, "image_archive", lambda dest, status: dest.write_bytes(b"") or dest
-    )
+KIND_1_1 = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- {}\n- {role: worker}\n"
+
+
+def test_create_applies_it_once_when_the_node_image_preloads_the_provisioner() -> None:
     engine = Recorder()
-    cfg = load_config(
-        "c.yaml",
-        text="kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- {}\n- {role: worker}\n",
-    )
-    actions.install_storage(context(cfg, engine))
-    assert engine.imports == ["nestkube-control-plane", "nestkube-worker"]
+    cfg = load_config("c.yaml", text=KIND_1_1)
+    actions.install_storage(context(cfg, engine, (storage.IMAGE,)))
     assert engine.applied == ["nestkube-control-plane"]
+
+
+def test_an_image_without_the_provisioner_gets_a_warning_and_no_class(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine = Recorder()
+    cfg = load_config("c.yaml", text=KIND_1_1)
+    ctx = context(cfg, engine, ("registry.k8s.io/pause:3.10.2",))
+    ctx.status = Status()
+    actions.install_storage(ctx)
+    assert engine.applied == []
+    assert "no default StorageClass" in capsys.readouterr().err
+
+
+def test_the_image_archive_holds_the_provisioner_and_busybox(tmp_path: Path) -> None:
+    binary = tmp_path / "local-path-provisioner"
+    binary.write_bytes(b"\x7fELF provisioner")
+    archive = storage.image_archive(tmp_path / "lpp.tar", binary)
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest[0]["RepoTags"] == [storage.IMAGE]
 
 
 def test_default_storage_class_false_installs_nothing() -> None:
@@ -87,8 +101,8 @@ def test_default_storage_class_false_installs_nothing() -> None:
         text="kind: Cluster\napiVersion: nestkube.io/v1alpha1\ndefaultStorageClass: false\n",
     )
     assert cfg.default_storage_class is False
-    actions.install_storage(context(cfg, engine))
-    assert engine.imports == [] and engine.applied == []
+    actions.install_storage(context(cfg, engine, (storage.IMAGE,)))
+    assert engine.applied == []
 
 
 def test_kind_documents_get_it() -> None:

@@ -440,16 +440,16 @@ def install_storage(ctx: CreateContext) -> None:
     """The default StorageClass (local-path provisioner), unless the config turns it off."""
     if not ctx.config.default_storage_class:
         return
-    from nestkube import storage  # the image build needs the Go kit: only when it is used
+    from nestkube import storage
 
-    storage.install(
-        ctx.provider,
-        [s.name for s in ctx.specs],
-        ctx.bootstrap_node,
-        KUBECTL,
-        timeout=quick(),
-        status=ctx.status,
-    )
+    if storage.IMAGE not in ctx.preloaded_images:
+        # Debian's v1.20.2 images and images built before the provisioner was preloaded.
+        ctx.status.warn(
+            f"node image {ctx.specs[0].image} has no {storage.IMAGE}: no default StorageClass "
+            "(rebuild the image with `nestkube build node-image`)"
+        )
+        return
+    storage.install(ctx.provider, ctx.bootstrap_node, KUBECTL, timeout=quick())
 
 
 def export_kubeconfig(ctx: CreateContext) -> None:

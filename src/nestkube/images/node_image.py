@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nestkube import _exec
+from nestkube import _exec, storage
 from nestkube._version import __version__
 from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import CommandError, ImageBuildError
@@ -37,7 +37,7 @@ from nestkube.providers.engine import CliProvider
 from nestkube.status import SILENT, Status
 
 NODE_FILES = Path(__file__).with_name("node")
-RECIPE = "node-4"
+RECIPE = "node-5"
 LABEL_K8S_VERSION = "io.nestkube.kubernetes-version"
 LABEL_RUNTIME = "io.nestkube.runtime"
 # "component=version,..." for every component the image holds (kubernetes, containerd, runc,
@@ -149,6 +149,9 @@ def build_node_image(
                 kube_proxy_layer=out_dir / "kube-proxy-layer.tar",
                 pause_binary=pause,
             )
+        provisioner = kit.image_binaries.get("local-path-provisioner")
+        if provisioner is not None:
+            storage.image_archive(out_dir / "images" / "local-path-provisioner.tar", provisioner)
         versions = {**kit.versions, **images.versions}
         if kit.debian_runtime:
             versions.update(_debian_runtime_versions(provider, container))

@@ -89,4 +89,8 @@ def gather(
             continue
         image_binaries[repo] = built.path(repo)
         versions[repo] = spec.version
+    # The default StorageClass's provisioner, preloaded like kind's.
+    provisioner = releases.local_path_provisioner_build()
+    image_binaries[provisioner.name] = build(provisioner).path(provisioner.name)
+    versions[provisioner.name] = provisioner.version
     return NodeKit(kubernetes, runtime, image_binaries, versions, unavailable)

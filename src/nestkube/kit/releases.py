@@ -168,3 +168,17 @@ def crictl_build(runtime: NodeRuntime) -> GoModuleBuild:
         commands={"crictl": f"{module}/cmd/crictl"},
         variables={f"{module}/pkg/version.Version": runtime.crictl},
     )
+
+
+# The default StorageClass's provisioner, preloaded in every module-built node image.
+LOCAL_PATH_PROVISIONER = "v0.0.30"
+
+
+def local_path_provisioner_build() -> GoModuleBuild:
+    module = "github.com/rancher/local-path-provisioner"
+    return GoModuleBuild(
+        name="local-path-provisioner",
+        module=module,
+        version=LOCAL_PATH_PROVISIONER,
+        commands={"local-path-provisioner": module},
+    )
