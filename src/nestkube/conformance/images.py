@@ -14,7 +14,8 @@ Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the s
   ``CMD ["test-webserver"]``; built the same way from the same module.
 - glibc-dns-testing: upstream's is Debian with dnsutils; here the same ``dig`` from this host's
   Debian packages, with bash as the shell and busybox's applets.
-- busybox: Debian's busybox-static with every applet, ``CMD ["sh"]`` like upstream's.
+- busybox: Debian's busybox-static with every applet, ``CMD ["sh"]`` like upstream's, but bash
+  as ``sh`` (see :func:`busybox_archive`).
 - nginx (both tags): Debian's ``nginx`` package (with ``nginx-common``'s mime types and welcome
   page) and the libraries it loads, serving ``/usr/share/nginx/html`` on port 80 in the
   foreground like upstream's image, plus busybox for a shell; the packages are fetched with
@@ -97,7 +98,7 @@ def manifest_images(manifest_go: str) -> dict[str, str]:
 BUILT = {
     "Agnhost": "agnhost of the same module (static) + busybox-static + Debian dig/curl/nc/bash",
     "AgnhostPrev": "the same agnhost under the previous tag",
-    "BusyBox": "Debian busybox-static",
+    "BusyBox": "Debian busybox-static applets, Debian bash as sh",
     "Kitten": "agnhost + test/images/kitten/html of the module, CMD test-webserver",
     "Nautilus": "agnhost + test/images/nautilus/html of the module, CMD test-webserver",
     "GlibcDnsTesting": "busybox-static + Debian dig/bash/getent (upstream: Debian + dnsutils)",
@@ -261,16 +262,21 @@ def _sha_or_missing(path: Path) -> str:
 
 
 def busybox_archive(ref: str) -> Path:
+    """Busybox's applets with bash as sh: Debian's busybox 1.35 shell drops environment
+    variables whose names are no shell identifiers (``data-1``), which upstream's busybox 1.37
+    passes on and the ConfigMap and Secret environment specs look for."""
+
     def write(dest: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="nestkube-busybox-") as tmp:
             layer = Layer()
-            _busybox_layer(layer)
+            _shell_and_tools(layer, {})
             _etc_files(Path(tmp), layer)
             layer.add_dir("/home")
             layer.add_dir("/var")
             write_image_archive(ImageSpec(tags=[ref], layers=[layer], cmd=["sh"]), dest)
 
-    return _cached_archive("busybox", [ref, file_sha256(BUSYBOX)], write)
+    inputs: list[object] = [ref, file_sha256(BUSYBOX), _sha_or_missing(Path("/bin/bash"))]
+    return _cached_archive("busybox", inputs, write)
 
 
 def debian_package_files(packages: tuple[str, ...]) -> Path:
