@@ -23,6 +23,7 @@ from nestkube.images.node_image import (
     LABEL_PRELOADED,
     parse_components_label,
 )
+from nestkube.kubeadm import node_dns
 from nestkube.kubeadm.cni import masquerade_rules, render_bridge_cni, route_commands
 from nestkube.kubeadm.config import (
     KubeadmParams,
@@ -236,6 +237,61 @@ def configure_containerd(ctx: CreateContext) -> None:
         list(pool.map(one, ctx.specs))
 
 
+def route_node_dns(ctx: CreateContext) -> None:
+    """Give pods a resolver they can reach where the node's is on its loopback (Docker's
+    embedded DNS): see :mod:`nestkube.kubeadm.node_dns`."""
+
+    def one(spec: NodeSpec) -> tuple[str, str | None]:
+        resolv = ctx.provider.exec(
+            spec.name, ["cat", "/etc/resolv.conf"], what="reading resolv.conf", timeout=quick()
+        ).stdout
+        loopback = node_dns.loopback_nameservers(resolv)
+        if not loopback:
+            return resolv, None
+        node_ip = ctx.node_ips[spec.name]
+        for save in ("iptables-save", "iptables-legacy-save"):
+            rules = ctx.provider.exec(
+                spec.name, [save, "-t", "nat"], check=False, timeout=quick()
+            ).stdout
+            forwards = [f for ns in loopback for f in node_dns.engine_forwards(rules, ns)]
+            if forwards:
+                break
+        else:
+            raise ClusterError(
+                f"node {spec.name} resolves through {loopback[0]} on its loopback, and no "
+                "engine rule forwards that address: pods could not resolve outside names"
+            )
+        iptables = save.removesuffix("-save")
+        for forward in forwards:
+            rule = node_dns.forward_rule(node_ip, forward)
+            present = ctx.provider.exec(
+                spec.name, [iptables, "-t", "nat", "-C", *rule], check=False, timeout=quick()
+            )
+            if not present.ok:
+                ctx.provider.exec(
+                    spec.name,
+                    [iptables, "-t", "nat", "-A", *rule],
+                    what="forwarding DNS to the node's resolver",
+                    timeout=quick(),
+                )
+        ctx.provider.exec(
+            spec.name,
+            ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet"],
+            what="route_localnet",
+            timeout=quick(),
+        )
+        return resolv, node_dns.pod_resolv_conf(resolv, node_ip)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = dict(zip([s.name for s in ctx.specs], pool.map(one, ctx.specs), strict=True))
+    if all(rewritten is None for _, rewritten in found.values()):
+        return
+    # The kubelet's configuration is the cluster's, so every node gets the file.
+    ctx.pod_resolv_conf = node_dns.POD_RESOLV_CONF
+    for node, (resolv, rewritten) in found.items():
+        write_file(ctx, node, node_dns.POD_RESOLV_CONF, rewritten or resolv)
+
+
 def write_file(ctx: CreateContext, node: str, path: str, content: str) -> None:
     ctx.provider.exec(
         node,
@@ -279,6 +335,7 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         skip_phases=init_skip_phases(ctx) if spec.name == ctx.bootstrap_node else (),
         cluster_dns=None if dns_addon(ctx) else NO_DNS_NAMESERVERS,
         etcd_image_tag=ctx.image_tags.get("etcd"),
+        resolv_conf=ctx.pod_resolv_conf,
         host_cgroup_v1=not ctx.provider.info.cgroup_v2,
     )
 

@@ -35,6 +35,8 @@ class CreateContext:
     # From the node image's labels: images tagged with their own version rather than
     # kubeadm's (component -> tag).
     image_tags: dict[str, str] = field(default_factory=dict)
+    # Set when some node's resolver is on its loopback (see kubeadm.node_dns).
+    pod_resolv_conf: str | None = None
     specs: list[NodeSpec] = field(default_factory=list)
     node_ips: dict[str, str] = field(default_factory=dict)
     pod_cidrs: dict[str, str] = field(default_factory=dict)

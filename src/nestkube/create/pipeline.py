@@ -30,6 +30,7 @@ def steps(ctx: CreateContext) -> list[Step]:
         ("Booting systemd", actions.wait_for_systemd),
         ("Checking the kubelet can run", actions.check_kubelet_can_run),
         ("Configuring containerd", actions.configure_containerd),
+        ("Checking the nodes' resolvers", actions.route_node_dns),
         ("Starting the control plane (kubeadm init)", actions.kubeadm_init),
         ("Joining nodes", actions.join_nodes),
         ("Installing pod networking", actions.install_pod_network),

@@ -87,6 +87,9 @@ class KubeadmParams:
     etcd_image_tag: str | None = None
     # Kubelets from 1.35 on refuse cgroup v1 unless told otherwise (failCgroupV1).
     host_cgroup_v1: bool = False
+    # The resolv.conf the kubelet gives pods with dnsPolicy Default (CoreDNS among them);
+    # None keeps the kubelet's default, the node's /etc/resolv.conf.
+    resolv_conf: str | None = None
 
     @property
     def version(self) -> KubeVersion:
@@ -295,6 +298,8 @@ def kubelet_configuration(p: KubeadmParams) -> Doc:
         doc["featureGates"] = gates
     if v.at_least(1, 27):
         doc["containerRuntimeEndpoint"] = CONTAINERD_ENDPOINT
+    if p.resolv_conf is not None:
+        doc["resolvConf"] = p.resolv_conf
     if p.host_cgroup_v1 and v.at_least(1, 31):
         # The field appeared in 1.31 and defaults to true from 1.35: cgroup v1 is deprecated
         # upstream (the doctor says so), but hosts like this one still run it.
