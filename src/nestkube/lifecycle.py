@@ -22,6 +22,7 @@ from nestkube.cluster_state import is_running
 from nestkube.create.actions import (
     CNI_CONF,
     KUBECTL,
+    forward_node_dns,
     quick,
     routes_and_masquerade,
 )
@@ -72,6 +73,9 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
         wait_api(provider, bootstrap.name, API_TIMEOUT)
     with status.step("Restoring pod routes"):
         restore_pod_network(provider, bootstrap.name, addresses)
+        # A Docker node's embedded DNS comes back on new ports in a new network namespace.
+        for name, address in addresses.items():
+            forward_node_dns(provider, name, address)
     if wait > 0:
         with status.step("Waiting for nodes to be Ready"):
             wait_nodes_ready(provider, bootstrap.name, [n.name for n in nodes], since, wait)

@@ -237,50 +237,54 @@ def configure_containerd(ctx: CreateContext) -> None:
         list(pool.map(one, ctx.specs))
 
 
+def forward_node_dns(provider: Provider, node: str, node_ip: str) -> tuple[str, str | None]:
+    """Where ``node``'s resolver is on its loopback (Docker's embedded DNS), forward port 53
+    on the node's address to it; returns the node's resolv.conf and, if so, the one its pods
+    need (see :mod:`nestkube.kubeadm.node_dns`). The rules live in the node's network
+    namespace, so a restarted node needs them again (the engine's ports change too)."""
+    resolv = provider.exec(
+        node, ["cat", "/etc/resolv.conf"], what="reading resolv.conf", timeout=quick()
+    ).stdout
+    loopback = node_dns.loopback_nameservers(resolv)
+    if not loopback:
+        return resolv, None
+    for save in ("iptables-save", "iptables-legacy-save"):
+        rules = provider.exec(node, [save, "-t", "nat"], check=False, timeout=quick()).stdout
+        forwards = [f for ns in loopback for f in node_dns.engine_forwards(rules, ns)]
+        if forwards:
+            break
+    else:
+        raise ClusterError(
+            f"node {node} resolves through {loopback[0]} on its loopback, and no engine "
+            "rule forwards that address: pods could not resolve outside names"
+        )
+    iptables = save.removesuffix("-save")
+    for forward in forwards:
+        rule = node_dns.forward_rule(node_ip, forward)
+        present = provider.exec(
+            node, [iptables, "-t", "nat", "-C", *rule], check=False, timeout=quick()
+        )
+        if not present.ok:
+            provider.exec(
+                node,
+                [iptables, "-t", "nat", "-A", *rule],
+                what="forwarding DNS to the node's resolver",
+                timeout=quick(),
+            )
+    provider.exec(
+        node,
+        ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet"],
+        what="route_localnet",
+        timeout=quick(),
+    )
+    return resolv, node_dns.pod_resolv_conf(resolv, node_ip)
+
+
 def route_node_dns(ctx: CreateContext) -> None:
-    """Give pods a resolver they can reach where the node's is on its loopback (Docker's
-    embedded DNS): see :mod:`nestkube.kubeadm.node_dns`."""
+    """Give pods a resolver they can reach where a node's is on its loopback."""
 
     def one(spec: NodeSpec) -> tuple[str, str | None]:
-        resolv = ctx.provider.exec(
-            spec.name, ["cat", "/etc/resolv.conf"], what="reading resolv.conf", timeout=quick()
-        ).stdout
-        loopback = node_dns.loopback_nameservers(resolv)
-        if not loopback:
-            return resolv, None
-        node_ip = ctx.node_ips[spec.name]
-        for save in ("iptables-save", "iptables-legacy-save"):
-            rules = ctx.provider.exec(
-                spec.name, [save, "-t", "nat"], check=False, timeout=quick()
-            ).stdout
-            forwards = [f for ns in loopback for f in node_dns.engine_forwards(rules, ns)]
-            if forwards:
-                break
-        else:
-            raise ClusterError(
-                f"node {spec.name} resolves through {loopback[0]} on its loopback, and no "
-                "engine rule forwards that address: pods could not resolve outside names"
-            )
-        iptables = save.removesuffix("-save")
-        for forward in forwards:
-            rule = node_dns.forward_rule(node_ip, forward)
-            present = ctx.provider.exec(
-                spec.name, [iptables, "-t", "nat", "-C", *rule], check=False, timeout=quick()
-            )
-            if not present.ok:
-                ctx.provider.exec(
-                    spec.name,
-                    [iptables, "-t", "nat", "-A", *rule],
-                    what="forwarding DNS to the node's resolver",
-                    timeout=quick(),
-                )
-        ctx.provider.exec(
-            spec.name,
-            ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet"],
-            what="route_localnet",
-            timeout=quick(),
-        )
-        return resolv, node_dns.pod_resolv_conf(resolv, node_ip)
+        return forward_node_dns(ctx.provider, spec.name, ctx.node_ips[spec.name])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         found = dict(zip([s.name for s in ctx.specs], pool.map(one, ctx.specs), strict=True))
