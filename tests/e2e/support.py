@@ -128,6 +128,38 @@ class Kubectl:
             time.sleep(2)
 
 
+def web_manifest(replicas: int, service: bool = True) -> str:
+    """Deployment ``web`` (busybox httpd answering its pod's name on 8080), and Service ``web``
+    on port 80 in front of it."""
+    manifest = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: web
+        image: {WORKLOAD_IMAGE}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
+"""
+    if service:
+        manifest += """---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+    return manifest
+
+
 def apt_source_host() -> str:
     """A name this machine's own resolver answers: a host its Debian packages come from.
 

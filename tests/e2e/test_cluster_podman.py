@@ -18,6 +18,7 @@ from support import (
     engine_leftovers,
     import_into_nodes,
     nestkube_cli,
+    web_manifest,
 )
 
 import nestkube
@@ -33,30 +34,7 @@ from nestkube.testing import temporary_cluster
 SINGLE = "e2e-single"
 MULTI = "e2e-multi"
 
-SERVER = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-      - name: web
-        image: {WORKLOAD_IMAGE}
-        imagePullPolicy: Never
-        command: ["sh", "-c", "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web}}
-spec:
-  selector: {{app: web}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"""
+SERVER = web_manifest(replicas=2)
 
 
 def pinned_pod(name: str, node: str, command: str) -> str:

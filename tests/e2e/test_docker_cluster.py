@@ -25,6 +25,7 @@ from support import (
     assert_current_cluster,
     engine_leftovers,
     import_into_nodes,
+    web_manifest,
 )
 
 import nestkube
@@ -192,30 +193,9 @@ def test_docker_single_node_is_ready(
     assert ready_nodes(kit, kubeconfig, dk_single) == [f"{DK_SINGLE}-control-plane"]
 
 
-WEB = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-      - name: web
-        image: {WORKLOAD_IMAGE}
-        imagePullPolicy: Never
-        command: ["sh", "-c", "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web}}
-spec:
-  selector: {{app: web}}
-  ports: [{{port: 80, targetPort: 8080}}]
----
+WEB = (
+    web_manifest(replicas=2)
+    + f"""---
 apiVersion: v1
 kind: Pod
 metadata: {{name: client, labels: {{role: client}}}}
@@ -226,6 +206,7 @@ spec:
     imagePullPolicy: Never
     command: ["sleep", "3600"]
 """
+)
 
 
 def test_docker_single_node_serves_a_service_by_dns_name(

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 from support import (
-    WORKLOAD_IMAGE,
     Kubectl,
     assert_cluster_dns,
     engine_leftovers,
     import_into_nodes,
+    web_manifest,
 )
 
 import nestkube
@@ -38,30 +38,7 @@ from nestkube.status import Status
 VERSION = "v1.34.4"
 NAME = "e2e-v134"
 
-WEB = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-      - name: web
-        image: {WORKLOAD_IMAGE}
-        imagePullPolicy: Never
-        command: ["sh", "-c", "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web}}
-spec:
-  selector: {{app: web}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"""
+WEB = web_manifest(replicas=1)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import WORKLOAD_IMAGE, Kubectl, engine_leftovers, import_into_nodes, nestkube_cli
+from support import (
+    WORKLOAD_IMAGE,
+    Kubectl,
+    engine_leftovers,
+    import_into_nodes,
+    nestkube_cli,
+    web_manifest,
+)
 
 import nestkube
 from nestkube import kubeconfig
@@ -24,23 +31,7 @@ from nestkube.providers.base import Provider
 CLUSTER = "e2e-h5-stopstart"
 NODE = f"{CLUSTER}-control-plane"
 
-DEPLOYMENT = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-      - name: web
-        image: {WORKLOAD_IMAGE}
-        imagePullPolicy: Never
-        command: ["sh", "-c", "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
-"""
+DEPLOYMENT = web_manifest(replicas=1, service=False)
 
 
 def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
