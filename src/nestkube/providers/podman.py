@@ -14,14 +14,20 @@ from nestkube.providers.base import NodeSpec, ProviderInfo
 from nestkube.providers.engine import CliProvider, engine_timeout
 
 
-def crun_refuses(cgroup_mode: str, rootless: bool) -> bool:
-    """Whether crun would refuse to run nodes: rootful on cgroup v1 or hybrid hosts.
+def crun_refuses(cgroup_mode: str, rootless: bool, unified_controllers: frozenset[str]) -> bool:
+    """Whether crun would refuse to run nodes.
 
-    crun refuses to manage v1/hybrid cgroups ("cgroups in hybrid mode not supported");
-    rootless Podman there runs containers without cgroups of their own, so crun works (WSL2
-    is such a host).
+    Rootful, crun refuses to manage v1/hybrid cgroups. Rootless Podman runs containers
+    without cgroups of their own, so crun works on v1, and on a hybrid host whose cgroup2
+    mount holds no controllers (WSL2); but where the hybrid cgroup2 mount holds controllers
+    crun refuses rootless too ("cgroups in hybrid mode not supported, drop all controllers
+    from cgroupv2", seen on this project's CI host with hugetlb there).
     """
-    return cgroup_mode != "v2" and not rootless
+    if cgroup_mode == "v2":
+        return False
+    if not rootless:
+        return True
+    return cgroup_mode == "hybrid" and bool(unified_controllers)
 
 
 def parse_podman_info(data: dict[str, Any], binary: str, host: HostFacts) -> ProviderInfo:
@@ -29,7 +35,7 @@ def parse_podman_info(data: dict[str, Any], binary: str, host: HostFacts) -> Pro
     rootless = bool(h.get("security", {}).get("rootless", False))
     default_runtime = str(h.get("ociRuntime", {}).get("name", ""))
     runtime: str | None = None
-    if crun_refuses(host.cgroup_mode, rootless) and (
+    if crun_refuses(host.cgroup_mode, rootless, host.cgroup2_controllers) and (
         default_runtime == "crun" or shutil.which("runc")
     ):
         runtime = "runc"

@@ -26,7 +26,7 @@ from doctor_fixtures import (
 from nestkube.doctor import preflight
 from nestkube.host import HostFacts
 from nestkube.providers.base import ProviderInfo
-from nestkube.providers.podman import parse_podman_info
+from nestkube.providers.podman import crun_refuses, parse_podman_info
 
 # CapBnd without CAP_SYS_MODULE (bit 16): an unprivileged LXC container's bounding set.
 NO_SYS_MODULE = f"{int(FULL_CAPS, 16) & ~(1 << 16):016x}"
@@ -292,15 +292,30 @@ def test_wsl2_rootless_crun_is_fine_on_hybrid(tmp_path: Path) -> None:
     assert check(rootful, "host.oci-runtime").status == "warn"
 
 
-def test_rootless_podman_on_hybrid_keeps_crun() -> None:
-    """One rule for doctor and create: rootless crun is not swapped for runc."""
-    host = HostFacts(cgroup_mode="hybrid")
+def test_rootless_podman_on_hybrid_keeps_crun_unless_cgroup2_holds_controllers() -> None:
+    """One rule for doctor and create: rootless crun is kept where it works (a hybrid host
+    whose cgroup2 mount has no controllers, like WSL2) and swapped for runc where crun
+    refuses (controllers on the hybrid cgroup2 mount, like this project's CI host)."""
+    bare = HostFacts(cgroup_mode="hybrid")
+    with_hugetlb = HostFacts(cgroup_mode="hybrid", cgroup2_controllers=frozenset({"hugetlb"}))
 
     def info(rootless: bool) -> dict[str, Any]:
         return {"host": {"security": {"rootless": rootless}, "ociRuntime": {"name": "crun"}}}
 
-    assert parse_podman_info(info(True), "podman", host).runtime is None
-    assert parse_podman_info(info(False), "podman", host).runtime == "runc"
+    assert parse_podman_info(info(True), "podman", bare).runtime is None
+    assert parse_podman_info(info(False), "podman", bare).runtime == "runc"
+    assert parse_podman_info(info(True), "podman", with_hugetlb).runtime == "runc"
+    assert parse_podman_info(info(False), "podman", with_hugetlb).runtime == "runc"
+    assert crun_refuses("v1", True, frozenset()) is False
+    assert crun_refuses("v2", False, frozenset({"cpu"})) is False
+
+
+def test_rootless_crun_on_hybrid_with_cgroup2_controllers_is_reported(tmp_path: Path) -> None:
+    h = FakeHost.healthy(tmp_path)
+    h.remove("/sys/fs/cgroup/cgroup.controllers")
+    h.cgroup_hybrid("hugetlb")
+    f = check(context(h, info=podman_info(runtime="crun", cgroup="v1")), "host.oci-runtime")
+    assert f.status == "warn" and "refuses" in f.summary and "--runtime runc" in f.summary
 
 
 def test_a_micro_vm_from_a_container_image_is_not_a_container(tmp_path: Path) -> None:

@@ -192,7 +192,8 @@ def check_runtime(ctx: DoctorContext) -> Finding:
     if not runtime:
         return skip("host.oci-runtime", "engine runtime unknown (see engine.present)")
     mode = ctx.host.cgroup_mode
-    if e.provider != "podman" or not crun_refuses(mode, ctx.rootless):
+    refuses = crun_refuses(mode, ctx.rootless, ctx.host.cgroup2_controllers)
+    if e.provider != "podman" or not refuses:
         if e.provider == "podman" and mode != "v2":
             return ok(
                 "host.oci-runtime",
