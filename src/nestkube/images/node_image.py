@@ -159,10 +159,6 @@ def build_node_image(
             "".join(f"{name}={version}\n" for name, version in versions.items())
         )
         missing = [ref for ref in plan.wanted if ref not in images.written]
-        if missing and not pull_missing:
-            for ref in missing:
-                why = kit.unavailable.get(ref, "no offline source")
-                status.warn(f"{ref}: {why}")
         pulled = (
             _pull_missing(provider, missing, out_dir / "images", status) if pull_missing else []
         )
@@ -202,7 +198,8 @@ def build_node_image(
             # The tag moved; drop the old image unless a node still runs from it.
             provider.remove_unused_image(previous)
         for ref in missing:
-            status.warn(f"{ref} has no offline source and no registry answered: not preloaded")
+            why = kit.unavailable.get(ref, "no offline source")
+            status.warn(f"{ref} not preloaded ({why}; no registry answered or --offline)")
     finally:
         provider.remove_container(container)
         shutil.rmtree(work, ignore_errors=True)
