@@ -80,8 +80,12 @@ def go_kit_dir() -> Path:
     return cache_root() / "kit" / "go"
 
 
+def _final_dir(build: GoModuleBuild, toolchain: GoToolchain) -> Path:
+    return go_kit_dir() / build.name / f"{build.version}-{build.key(toolchain)}"
+
+
 def cached(build: GoModuleBuild, toolchain: GoToolchain) -> GoBinaries | None:
-    final = go_kit_dir() / build.name / f"{build.version}-{build.key(toolchain)}"
+    final = _final_dir(build, toolchain)
     if (final / "manifest.json").is_file():
         return GoBinaries(build, final / "bin")
     return None
@@ -95,7 +99,7 @@ def build_module(
     if hit is not None:
         status.detail(f"{build.name} {build.version}: cache hit {hit.directory}")
         return hit
-    final = go_kit_dir() / build.name / f"{build.version}-{build.key(toolchain)}"
+    final = _final_dir(build, toolchain)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
