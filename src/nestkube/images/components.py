@@ -15,7 +15,7 @@ from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import ImageBuildError
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.kit.kubernetes import KubernetesBinaries
-from nestkube.kit.node_kit import NodeKit
+from nestkube.kit.node_kit import NodeKit, repo_name
 
 PAUSE_SOURCE = Path(__file__).with_name("pause.c")
 STATIC_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -29,17 +29,13 @@ class ComponentPlan:
 
     def find(self, component: str) -> str | None:
         for ref in self.wanted:
-            if _repo_name(ref) == component:
+            if repo_name(ref) == component:
                 return ref
         return None
 
     @property
     def coredns(self) -> str | None:
         return self.find("coredns")
-
-
-def _repo_name(ref: str) -> str:
-    return ref.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
 def plan_components(binaries: KubernetesBinaries) -> ComponentPlan:
@@ -113,7 +109,7 @@ def write_component_archives(
         actual = ref if tag is None else f"{ref.rsplit(':', 1)[0]}:{tag}"
         write_image_archive(
             ImageSpec(tags=[actual], layers=spec_layers, entrypoint=entrypoint),
-            out_dir / f"{_repo_name(ref)}.tar",
+            out_dir / f"{repo_name(ref)}.tar",
             compress=True,
         )
         result.written[ref] = actual

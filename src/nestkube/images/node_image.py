@@ -29,7 +29,7 @@ from nestkube.images.components import (
 from nestkube.kit import base_image as kit_base
 from nestkube.kit import node_kit
 from nestkube.kit.kubernetes import KubernetesBinaries
-from nestkube.kit.node_kit import NodeKit
+from nestkube.kit.node_kit import NodeKit, image_tag, repo_name
 from nestkube.kit.releases import CNI_PLUGINS
 from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.providers.base import Mount, Provider
@@ -175,7 +175,7 @@ def build_node_image(
             LABEL_RUNTIME: "containerd",
             LABEL_COMPONENTS: components_label(versions),
             LABEL_IMAGE_TAGS: ",".join(
-                f"{_repo(ref)}={actual.rsplit(':', 1)[-1]}"
+                f"{repo_name(ref)}={image_tag(actual)}"
                 for ref, actual in images.written.items()
                 if actual != ref
             ),
@@ -204,10 +204,6 @@ def build_node_image(
         provider.remove_container(container)
         shutil.rmtree(work, ignore_errors=True)
     return _describe(provider, target, reused=False)
-
-
-def _repo(ref: str) -> str:
-    return ref.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
 def _read_text(path: Path) -> str | None:

@@ -37,7 +37,13 @@ class NodeKit:
         return not self.runtime
 
 
+def repo_name(ref: str) -> str:
+    """'registry.k8s.io/coredns/coredns:v1.14.6' -> 'coredns'."""
+    return ref.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
 def image_tag(ref: str) -> str:
+    """'registry.k8s.io/etcd:3.7.0-0' -> '3.7.0-0'."""
     return ref.rsplit(":", 1)[-1]
 
 
@@ -73,7 +79,7 @@ def gather(
     image_binaries: dict[str, Path] = {}
     unavailable: dict[str, str] = {}
     for ref in wanted_images:
-        repo = ref.rsplit("/", 1)[-1].split(":", 1)[0]
+        repo = repo_name(ref)
         if repo == "etcd":
             spec = releases.etcd_build(image_tag(ref))
         elif repo == "coredns":
