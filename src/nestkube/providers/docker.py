@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from nestkube import _exec
-from nestkube._exec import Result
-from nestkube.errors import CommandError, CommandTimeout, HostError, ProviderError
+from nestkube.errors import CommandError, CommandTimeout, HostError, NestkubeError, ProviderError
 from nestkube.host import HostFacts, probe_host
-from nestkube.providers.base import Mount, Node, NodeSpec, ProviderInfo
+from nestkube.providers.base import ProviderInfo
 from nestkube.providers.engine import CliProvider, engine_timeout
 
 # The Dockerfile instructions `docker commit --change` accepts; it refuses others (STOPSIGNAL
@@ -187,40 +186,8 @@ class DockerLikeProvider(CliProvider):
             "apparmor=unconfined",
         ]
 
-    def create_node(self, spec: NodeSpec) -> Node:
-        try:
-            return super().create_node(spec)
-        except CommandError as exc:
-            if is_caps_error(exc):
-                raise explain_caps_error(self._info, f"creating node {spec.name}", exc) from exc
-            raise
-
-    def run_build_container(self, image: str, name: str, mounts: Sequence[Mount]) -> None:
-        try:
-            super().run_build_container(image, name, mounts)
-        except CommandError as exc:
-            if is_caps_error(exc):
-                raise explain_caps_error(self._info, f"starting {name}", exc) from exc
-            raise
-
-    def exec(
-        self,
-        node: str,
-        args: Sequence[str],
-        *,
-        input: str | bytes | None = None,
-        check: bool = True,
-        what: str | None = None,
-        timeout: float | None = None,
-    ) -> Result:
-        # A runtime wrapper that filters `create` but not `exec` lets nodes start and then
-        # fails every exec into them with the same runc error.
-        try:
-            return super().exec(node, args, input=input, check=check, what=what, timeout=timeout)
-        except CommandError as exc:
-            if is_caps_error(exc):
-                raise explain_caps_error(self._info, f"exec in {node}", exc) from exc
-            raise
+    def explain_failure(self, what: str, exc: CommandError) -> NestkubeError | None:
+        return explain_caps_error(self._info, what, exc) if is_caps_error(exc) else None
 
 
 class DockerProvider(DockerLikeProvider):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, ClassVar, Self
 
 from nestkube import _exec
 from nestkube._exec import Result
-from nestkube.errors import ProviderError
+from nestkube.errors import CommandError, CommandTimeout, NestkubeError, ProviderError
 from nestkube.providers.base import (
     LABEL_API_ADDRESS,
     LABEL_API_PORT,
@@ -115,6 +116,7 @@ class CliProvider:
         what: str | None = None,
         timeout: float | None = None,
         stdout: IO[bytes] | None = None,
+        stdin: IO[bytes] | None = None,
         hint: str | None = None,
     ) -> Result:
         """Run the engine; ``timeout`` defaults to the QUERY limit."""
@@ -125,8 +127,26 @@ class CliProvider:
             what=what,
             timeout=engine_timeout() if timeout is None else timeout,
             stdout=stdout,
+            stdin=stdin,
             hint=engine_hint(self._binary) if hint is None else hint,
         )
+
+    def explain_failure(self, what: str, exc: CommandError) -> NestkubeError | None:
+        """An error that says why ``exc`` happened and what to change, if the engine knows."""
+        return None
+
+    @contextmanager
+    def _explained(self, what: str) -> Iterator[None]:
+        """Turn a failure that :meth:`explain_failure` recognises into its explanation."""
+        try:
+            yield
+        except CommandTimeout:
+            raise
+        except CommandError as exc:
+            explained = self.explain_failure(what, exc)
+            if explained is None:
+                raise
+            raise explained from exc
 
     # --- node flags -------------------------------------------------------------
     def volume_name(self, node: str) -> str:
@@ -218,11 +238,12 @@ class CliProvider:
             what=f"creating volume for {spec.name}",
             timeout=engine_timeout(CHANGE),
         )
-        self._run(
-            *self.node_run_args(spec),
-            what=f"creating node {spec.name}",
-            timeout=engine_timeout(CHANGE),
-        )
+        with self._explained(f"creating node {spec.name}"):
+            self._run(
+                *self.node_run_args(spec),
+                what=f"creating node {spec.name}",
+                timeout=engine_timeout(CHANGE),
+            )
         return Node(spec.name, spec.role, spec.cluster, "running", dict(spec.labels))
 
     def _ps(self, *filters: str) -> list[dict[str, Any]]:
@@ -323,29 +344,37 @@ class CliProvider:
         """Run ``args`` in ``node``; without ``timeout`` the LONG limit applies (build scripts
         run through here too), so callers with quick commands pass a shorter one."""
         flags = ["-i"] if input is not None else []
-        return self._run(
-            "exec",
-            *flags,
-            node,
-            *args,
-            input=input,
-            check=check,
-            what=what,
-            timeout=engine_timeout(LONG) if timeout is None else timeout,
-            hint=self.node_hint(node),
-        )
+        # A runtime wrapper that filters `create` but not `exec` lets nodes start and then
+        # fails every exec into them: the explanation is the same as for create.
+        with self._explained(f"exec in {node}"):
+            return self._run(
+                "exec",
+                *flags,
+                node,
+                *args,
+                input=input,
+                check=check,
+                what=what,
+                timeout=engine_timeout(LONG) if timeout is None else timeout,
+                hint=self.node_hint(node),
+            )
 
     def node_hint(self, node: str) -> str:
         name = Path(self._binary).name
         return f"is node {node} or the engine hung? check `{name} ps --all` and `{name} info`"
 
     def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:
-        return _exec.run(
-            self._cmd("exec", "-i", node, *args),
-            stdin=source,
-            timeout=engine_timeout(LONG),
-            hint=self.node_hint(node),
-        )
+        with self._explained(f"exec in {node}"):
+            return self._run(
+                "exec",
+                "-i",
+                node,
+                *args,
+                stdin=source,
+                what=f"streaming into {args[0] if args else 'a command'} in {node}",
+                timeout=engine_timeout(LONG),
+                hint=self.node_hint(node),
+            )
 
     def _inspect(self, kind: str, name: str) -> dict[str, Any]:
         out = self._run(kind, "inspect", name, what=f"inspecting {name}").stdout
@@ -474,9 +503,8 @@ class CliProvider:
         for mount in mounts:
             args += ["--volume", self.mount_arg(mount)]
         args += ["--entrypoint", "sleep", image, "infinity"]
-        self._run(
-            *args, what=f"starting build container from {image}", timeout=engine_timeout(CHANGE)
-        )
+        with self._explained(f"starting {name}"):
+            self._run(*args, what=f"starting {name} from {image}", timeout=engine_timeout(CHANGE))
 
     def commit(self, container: str, image: str, changes: Sequence[str]) -> None:
         args = ["commit"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from nestkube import _exec
-from nestkube.errors import CommandTimeout, ProviderError
+from nestkube.errors import CommandError, CommandTimeout, ProviderError
 from nestkube.host import HostFacts
 from nestkube.providers.base import LABEL_CLUSTER, ProviderInfo
 from nestkube.providers.engine import CHANGE, LONG, CliProvider, engine_timeout
@@ -118,3 +118,35 @@ def test_volumes_of_a_cluster_match_the_label_exactly(fake_engine: FakeEngine) -
     )
     assert provider().cluster_volumes("a") == ["a-control-plane-var"]
     assert provider().cluster_volumes("") == []
+
+
+def test_streaming_into_a_node_goes_through_the_runner(
+    fake_engine: FakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NESTKUBE_ENGINE_TIMEOUT", "2")
+    seen: list[dict[str, object]] = []
+    record = fake_engine.run
+
+    def run(args: list[str], **kwargs: object) -> _exec.Result:
+        seen.append(kwargs)
+        return record(args, **kwargs)
+
+    monkeypatch.setattr(_exec, "run", run)
+    archive = tmp_path / "images.tar"
+    archive.write_bytes(b"tar")
+    with archive.open("rb") as fh:
+        provider().exec_stream_in("n1", ["ctr", "images", "import", "-"], fh)
+        assert seen[0]["stdin"] is fh
+    assert fake_engine.calls == [["podman", "exec", "-i", "n1", "ctr", "images", "import", "-"]]
+    assert seen[0]["timeout"] == engine_timeout(LONG)
+    assert seen[0]["what"] == "streaming into ctr in n1"
+    assert "is node n1 or the engine hung?" in str(seen[0]["hint"])
+
+
+def test_a_failed_stream_is_one_command_error(fake_engine: FakeEngine, tmp_path: Path) -> None:
+    fake_engine.on(["exec"], code=1, err="ctr: content digest not found\n")
+    archive = tmp_path / "images.tar"
+    archive.write_bytes(b"tar")
+    with archive.open("rb") as fh, pytest.raises(CommandError) as err:
+        provider().exec_stream_in("n1", ["ctr", "images", "import", "-"], fh)
+    assert str(err.value) == "streaming into ctr in n1 (exit 1): ctr: content digest not found"
