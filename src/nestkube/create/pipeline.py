@@ -9,6 +9,7 @@ at once and touches nothing. SIGINT, SIGTERM and SIGHUP clean up like any failur
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from nestkube import kubeconfig
 from nestkube.create import actions, claim, interrupts
@@ -21,23 +22,40 @@ from nestkube.errors import (
     NestkubeError,
 )
 
-Step = tuple[str, Callable[[CreateContext], None]]
+Action = Callable[[CreateContext], None]
+
+
+def _always(ctx: CreateContext) -> bool:
+    return True
+
+
+def _several_nodes(ctx: CreateContext) -> bool:
+    return len(ctx.specs) > 1
+
+
+class Step(NamedTuple):
+    """A create step: its name in the progress output, what it does, and whether this
+    cluster needs it (a step not needed is left out, not shown)."""
+
+    name: str
+    action: Action
+    needed: Callable[[CreateContext], bool] = _always
 
 
 def steps(ctx: CreateContext) -> list[Step]:
     return [
-        ("Preparing nodes", actions.provision_nodes),
-        ("Booting systemd", actions.wait_for_systemd),
-        ("Checking the kubelet can run", actions.check_kubelet_can_run),
-        ("Configuring containerd", actions.configure_containerd),
-        ("Checking the nodes' resolvers", actions.route_node_dns),
-        ("Starting the control plane (kubeadm init)", actions.kubeadm_init),
-        ("Joining nodes", actions.join_nodes),
-        ("Installing pod networking", actions.install_pod_network),
-        ("Untainting the control plane", actions.untaint_if_single),
-        ("Installing the default StorageClass", actions.install_storage),
-        ("Writing kubeconfig", actions.export_kubeconfig),
-        ("Waiting for nodes to be Ready", actions.wait_ready),
+        Step("Preparing nodes", actions.provision_nodes),
+        Step("Booting systemd", actions.wait_for_systemd),
+        Step("Checking the kubelet can run", actions.check_kubelet_can_run),
+        Step("Configuring containerd", actions.configure_containerd),
+        Step("Checking the nodes' resolvers", actions.route_node_dns),
+        Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
+        Step("Joining nodes", actions.join_nodes, _several_nodes),
+        Step("Installing pod networking", actions.install_pod_network),
+        Step("Untainting the control plane", actions.untaint_if_single),
+        Step("Installing the default StorageClass", actions.install_storage),
+        Step("Writing kubeconfig", actions.export_kubeconfig),
+        Step("Waiting for nodes to be Ready", actions.wait_ready),
     ]
 
 
@@ -70,8 +88,8 @@ def _create(ctx: CreateContext) -> None:
     try:
         with ctx.status.step("Creating network"):
             actions.create_network(ctx)
-        for name, action in steps(ctx):
-            if name == "Joining nodes" and len(ctx.specs) == 1:
+        for name, action, needed in steps(ctx):
+            if not needed(ctx):
                 continue
             try:
                 with ctx.status.step(name):

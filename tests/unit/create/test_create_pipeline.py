@@ -38,8 +38,8 @@ def no_host_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
 
 
-def use_steps(monkeypatch: pytest.MonkeyPatch, *steps: pipeline.Step) -> None:
-    monkeypatch.setattr(pipeline, "steps", lambda ctx: list(steps))
+def use_steps(monkeypatch: pytest.MonkeyPatch, *steps: tuple[str, pipeline.Action]) -> None:
+    monkeypatch.setattr(pipeline, "steps", lambda ctx: [pipeline.Step(*s) for s in steps])
 
 
 def test_a_failed_step_removes_everything_and_names_itself(
