@@ -17,12 +17,12 @@ from typing import Any
 from nestkube.doctor.apply import Applied, apply_fixes
 from nestkube.doctor.checks import CHECKS, PREFLIGHT, run_checks
 from nestkube.doctor.context import DoctorContext, gather_context
-from nestkube.doctor.engine import EngineFacts, Runner, parse_info
 from nestkube.doctor.model import Finding, Fix, Status, count, failures
 from nestkube.doctor.render import fix_lines, json_report, one_line_fix, text_report
 from nestkube.errors import HostError
 from nestkube.host import HostFacts
 from nestkube.providers.base import ProviderInfo, ProviderName
+from nestkube.providers.facts import Runner, parse_info
 
 __all__ = [
     "CHECKS",
@@ -108,20 +108,6 @@ def diagnose(
     return Report(ctx, findings, applied)
 
 
-def _facts_from_info(info: ProviderInfo, engine_info: Mapping[str, Any] | None) -> EngineFacts:
-    if engine_info is not None:
-        return parse_info(info.name, engine_info, info.binary)
-    return EngineFacts(
-        provider=info.name,
-        binary=info.binary,
-        info_ok=True,
-        version=info.version,
-        rootless=info.rootless,
-        storage_driver=info.storage_driver,
-        default_runtime=info.runtime or "",
-    )
-
-
 def preflight(
     info: ProviderInfo,
     *,
@@ -136,6 +122,7 @@ def preflight(
     Runs no command: it reads files and the facts already in ``info`` (and the engine's
     info JSON if the caller has it), so it costs a few milliseconds.
     """
+    facts = info.facts if engine_info is None else parse_info(info.name, engine_info, info.binary)
     ctx = gather_context(
         provider=info.name,
         rootless=info.rootless,
@@ -144,7 +131,7 @@ def preflight(
         root=root,
         host=info.host,
         env=env,
-        engine=_facts_from_info(info, engine_info),
+        engine=facts,
         run_commands=False,
     )
     return run_checks(ctx, PREFLIGHT)

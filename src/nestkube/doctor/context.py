@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from nestkube._exec import Result, run
-from nestkube.doctor.engine import PROVIDERS, EngineFacts, Runner, fetch, parse_info
 from nestkube.doctor.platform import Platform, helper_dirs, read_platform, storage_mount_program
 from nestkube.errors import CommandError
 from nestkube.host import HostFacts, probe_host
+from nestkube.providers import requested_engine
 from nestkube.providers.base import ProviderName
+from nestkube.providers.facts import ENGINES, EngineFacts, Runner, fetch, parse_info
 from nestkube.runners.model import RUNNERS_FILE
 
 SYSCTLS = (
@@ -577,14 +578,6 @@ def default_data_dir(provider: ProviderName, rootless: bool, user: UserInfo) -> 
     return f"{home}/.local/share/containerd" if rootless else "/var/lib/containerd"
 
 
-def _named_provider(env: Mapping[str, str]) -> ProviderName | None:
-    for key in ("NESTKUBE_PROVIDER", "KIND_EXPERIMENTAL_PROVIDER"):
-        for name in PROVIDERS:
-            if env.get(key, "") == name:
-                return name
-    return None
-
-
 def choose_provider(
     root: Path, env: Mapping[str, str], runner: Runner | None
 ) -> tuple[ProviderName, EngineFacts | None]:
@@ -592,7 +585,7 @@ def choose_provider(
     installed one, else podman (so the report says what to install)."""
     path_env = env.get("PATH", DEFAULT_PATH)
     found: list[tuple[ProviderName, str]] = [
-        (name, b) for name in PROVIDERS if (b := find_binary(root, name, path_env)) is not None
+        (name, b) for name in ENGINES if (b := find_binary(root, name, path_env)) is not None
     ]
     if runner is not None:
         for name, b in found:
@@ -628,9 +621,11 @@ def gather_context(
     uid = host.uid if uid is None else uid
     user = read_user(root, uid, full_env)
 
-    requested = provider is not None or _named_provider(full_env) is not None
+    # The engine named the way every command names it: a bad name is the same error.
+    named = requested_engine(provider, full_env)
+    requested = named is not None
     if engine is None:
-        provider = provider or _named_provider(full_env)
+        provider = named
         if provider is None and engine_info is None:
             provider, engine = choose_provider(root, full_env, cmd)
         provider = provider or "podman"

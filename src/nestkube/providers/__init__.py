@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from nestkube.errors import ProviderError
 from nestkube.host import HostFacts
 from nestkube.providers.base import Provider, ProviderInfo
+from nestkube.providers.facts import ENGINES, ProviderName
 
 if TYPE_CHECKING:
     from nestkube.providers.engine import CliProvider
 
-ENGINES = ("podman", "docker", "nerdctl")
 
+def requested_engine(
+    explicit: str | None = None, env: Mapping[str, str] | None = None
+) -> ProviderName | None:
+    """--provider, else NESTKUBE_PROVIDER, else kind's KIND_EXPERIMENTAL_PROVIDER.
 
-def requested_engine(explicit: str | None = None) -> str | None:
-    """--provider, else NESTKUBE_PROVIDER, else kind's KIND_EXPERIMENTAL_PROVIDER."""
-    name = (
-        explicit
-        or os.environ.get("NESTKUBE_PROVIDER")
-        or os.environ.get("KIND_EXPERIMENTAL_PROVIDER")
-    )
-    if name and name not in ENGINES:
-        raise ProviderError(f"unknown provider {name!r}; choose one of {', '.join(ENGINES)}")
-    return name or None
+    Every command (doctor too) picks its engine here, so a bad name is the same error.
+    """
+    env = os.environ if env is None else env
+    name = explicit or env.get("NESTKUBE_PROVIDER") or env.get("KIND_EXPERIMENTAL_PROVIDER")
+    if not name:
+        return None
+    for engine in ENGINES:
+        if name == engine:
+            return engine
+    raise ProviderError(f"unknown provider {name!r}; choose one of {', '.join(ENGINES)}")
 
 
 def get_provider(

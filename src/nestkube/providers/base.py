@@ -13,8 +13,10 @@ from typing import IO, Literal, Protocol
 
 from nestkube._exec import Result
 from nestkube.host import HostFacts
+from nestkube.providers.facts import ENGINES as ENGINES
+from nestkube.providers.facts import EngineFacts
+from nestkube.providers.facts import ProviderName as ProviderName
 
-ProviderName = Literal["podman", "docker", "nerdctl"]
 NodeRole = Literal["control-plane", "worker"]
 
 LABEL_CLUSTER = "io.nestkube.cluster"
@@ -28,7 +30,8 @@ LABEL_NETWORK = "io.nestkube.network"
 
 @dataclass(frozen=True)
 class ProviderInfo:
-    """Facts about the engine and host, probed once and passed down."""
+    """How nodes run on this engine and host: decided once from the engine's facts (see
+    :mod:`nestkube.providers.facts`) and the host's, and passed down."""
 
     name: ProviderName
     binary: str
@@ -39,6 +42,23 @@ class ProviderInfo:
     runtime: str | None = None
     cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs"
     storage_driver: str = ""
+    # What the engine reported, when it was asked (None for an info made by hand).
+    engine_facts: EngineFacts | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def facts(self) -> EngineFacts:
+        """The engine's facts; for an info made by hand, what the info itself says."""
+        if self.engine_facts is not None:
+            return self.engine_facts
+        return EngineFacts(
+            provider=self.name,
+            binary=self.binary,
+            info_ok=True,
+            version=self.version,
+            rootless=self.rootless,
+            storage_driver=self.storage_driver,
+            default_runtime=self.runtime or "",
+        )
 
     @property
     def cgroup_v2(self) -> bool:

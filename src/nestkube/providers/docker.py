@@ -6,17 +6,17 @@ never passes --host or --context so it talks to whatever daemon the user's own `
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from nestkube import _exec
-from nestkube.errors import CommandError, CommandTimeout, HostError, NestkubeError, ProviderError
+from nestkube.errors import CommandError, HostError, NestkubeError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.engine import CliProvider, engine_timeout
+from nestkube.providers.facts import EngineFacts, fetch, parse_docker
 
 # The Dockerfile instructions `docker commit --change` accepts; it refuses others (STOPSIGNAL
 # among them) and fails the whole commit.
@@ -25,17 +25,6 @@ COMMIT_INSTRUCTIONS = frozenset(
 )
 # What runc prints when the OCI config asks for capabilities outside the bounding set.
 CAPS_ERROR_MARKERS = ("unable to apply caps", "apply caps: operation not permitted")
-
-
-def security_options_rootless(options: Any) -> bool:
-    """Docker and nerdctl list e.g. 'name=rootless' among comma-separated security options."""
-    if not isinstance(options, list):
-        return False
-    return any(
-        "name=rootless" in [part.strip() for part in opt.split(",")]
-        for opt in options
-        if isinstance(opt, str)
-    )
 
 
 def node_cgroup_driver(
@@ -56,56 +45,27 @@ def parse_docker_info(
     data: Mapping[str, Any], binary: str, host: HostFacts, stderr: str = ""
 ) -> ProviderInfo:
     """ProviderInfo from `docker info --format '{{json .}}'` (and its stderr, for errors)."""
-    version = str(data.get("ServerVersion") or "")
-    if not version:
-        raise ProviderError(f"docker does not answer: {_server_error(data, stderr)}")
-    rootless = security_options_rootless(data.get("SecurityOptions"))
+    return docker_info(parse_docker(data, binary, stderr), host)
+
+
+def docker_info(facts: EngineFacts, host: HostFacts) -> ProviderInfo:
+    """How nodes run on this daemon; an error when it did not answer."""
+    if not facts.info_ok:
+        raise ProviderError(f"docker does not answer: {facts.error}")
+    rootless = bool(facts.rootless)
     return ProviderInfo(
         name="docker",
-        binary=binary,
-        version=version,
+        binary=facts.binary or "docker",
+        version=facts.version,
         rootless=rootless,
         host=host,
         # dockerd's own default runtime is used on purpose: that is where an operator installs
         # a capability-filtering runc wrapper on restricted hosts (see explain_caps_error).
         runtime=None,
-        cgroup_driver=node_cgroup_driver(
-            rootless, str(data.get("CgroupDriver") or ""), str(data.get("CgroupVersion") or "")
-        ),
-        storage_driver=str(data.get("Driver") or ""),
+        cgroup_driver=node_cgroup_driver(rootless, facts.cgroup_manager, facts.cgroup_version),
+        storage_driver=facts.storage_driver,
+        engine_facts=facts,
     )
-
-
-def _server_error(data: Mapping[str, Any], stderr: str) -> str:
-    # Old clients put the connection error in ServerErrors; newer ones only print it.
-    errors = data.get("ServerErrors")
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    return lines[-1] if lines else "no server version in its info"
-
-
-def info_json(path: str, engine: str) -> tuple[dict[str, Any], str]:
-    """`ENGINE info --format '{{json .}}'` as a dict, with the command's stderr."""
-    try:
-        res = _exec.run(
-            [path, "info", "--format", "{{json .}}"],
-            check=False,
-            what=f"{engine} info",
-            timeout=engine_timeout(),
-        )
-    except CommandTimeout as exc:
-        raise ProviderError(f"{engine} does not answer: {exc}") from exc
-    try:
-        data = json.loads(res.stdout) if res.stdout.strip() else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        tail = (res.stderr.strip() or res.stdout.strip()).splitlines()
-        raise ProviderError(
-            f"{engine} does not answer: {tail[-1] if tail else f'exit {res.returncode}'}"
-        )
-    return data, res.stderr
 
 
 def find_docker(binary: str = "docker") -> str:
@@ -117,10 +77,9 @@ def find_docker(binary: str = "docker") -> str:
 
 def probe_docker(binary: str = "docker", host: HostFacts | None = None) -> ProviderInfo:
     """Ask the daemon the docker CLI points at (DOCKER_HOST, else the current context)."""
-    path = find_docker(binary)
-    data, stderr = info_json(path, "docker")
+    facts = fetch("docker", find_docker(binary))
     try:
-        return parse_docker_info(data, path, host or probe_host(), stderr)
+        return docker_info(facts, host or probe_host())
     except ProviderError as exc:
         raise ProviderError(
             f"{exc} (start dockerd, or check DOCKER_HOST and `docker context ls`)"

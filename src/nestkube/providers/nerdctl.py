@@ -6,47 +6,20 @@ its end-to-end test runs only where nerdctl is installed.
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from collections.abc import Mapping
 from typing import Any
 
-from nestkube import _exec
 from nestkube.errors import ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import ProviderInfo
-from nestkube.providers.docker import (
-    DockerLikeProvider,
-    info_json,
-    node_cgroup_driver,
-    security_options_rootless,
-)
-from nestkube.providers.engine import engine_timeout
+from nestkube.providers.docker import DockerLikeProvider, node_cgroup_driver
+from nestkube.providers.facts import EngineFacts, fetch, parse_nerdctl, parse_version
 
 # Rootless nodes need nerdctl's and containerd's 1.7 fixes (cgroup v2 delegation for nested
 # systemd, rootlesskit port forwarding that survives node restarts); older pairs half-work.
 ROOTLESS_MIN_NERDCTL = (1, 7)
 ROOTLESS_MIN_CONTAINERD = (1, 7)
-
-
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    """(major, minor, patch) from 'v1.7.6', '1.6.20~ds1-1', '2.0.0-rc.1'; None if absent."""
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
-def containerd_version(info: Mapping[str, Any], version: Mapping[str, Any]) -> str:
-    """containerd's version from `nerdctl version` components, else `nerdctl info`."""
-    server = version.get("Server")
-    components = server.get("Components") if isinstance(server, Mapping) else None
-    if isinstance(components, list):
-        for comp in components:
-            if isinstance(comp, Mapping) and str(comp.get("Name", "")).lower() == "containerd":
-                return str(comp.get("Version") or "")
-    return str(info.get("ServerVersion") or "")
 
 
 def check_rootless_versions(nerdctl: str, containerd: str) -> None:
@@ -71,23 +44,24 @@ def parse_nerdctl_info(
     info: Mapping[str, Any], version: Mapping[str, Any], binary: str, host: HostFacts
 ) -> ProviderInfo:
     """ProviderInfo from `nerdctl info` and `nerdctl version` JSON (both --format '{{json .}}')."""
-    client = version.get("Client")
-    nerdctl_version = str(client.get("Version") or "") if isinstance(client, Mapping) else ""
-    ctrd = containerd_version(info, version)
-    rootless = security_options_rootless(info.get("SecurityOptions"))
+    return nerdctl_info(parse_nerdctl(info, version, binary), host)
+
+
+def nerdctl_info(facts: EngineFacts, host: HostFacts) -> ProviderInfo:
+    """How nodes run on this nerdctl; rootless needs nerdctl and containerd 1.7."""
+    rootless = bool(facts.rootless)
     if rootless:
-        check_rootless_versions(nerdctl_version, ctrd)
+        check_rootless_versions(facts.version, facts.server_version)
     return ProviderInfo(
         name="nerdctl",
-        binary=binary,
-        version=nerdctl_version or ctrd,
+        binary=facts.binary or "nerdctl",
+        version=facts.version or facts.server_version,
         rootless=rootless,
         host=host,
         runtime=None,
-        cgroup_driver=node_cgroup_driver(
-            rootless, str(info.get("CgroupDriver") or ""), str(info.get("CgroupVersion") or "")
-        ),
-        storage_driver=str(info.get("Driver") or ""),
+        cgroup_driver=node_cgroup_driver(rootless, facts.cgroup_manager, facts.cgroup_version),
+        storage_driver=facts.storage_driver,
+        engine_facts=facts,
     )
 
 
@@ -102,18 +76,10 @@ def find_nerdctl(binary: str = "nerdctl") -> str:
 
 
 def probe_nerdctl(binary: str = "nerdctl", host: HostFacts | None = None) -> ProviderInfo:
-    path = find_nerdctl(binary)
-    info, _ = info_json(path, "nerdctl")
-    res = _exec.run(
-        [path, "version", "--format", "{{json .}}"], check=False, timeout=engine_timeout()
-    )
-    try:
-        version = json.loads(res.stdout) if res.stdout.strip() else {}
-    except ValueError:
-        version = {}
-    return parse_nerdctl_info(
-        info, version if isinstance(version, dict) else {}, path, host or probe_host()
-    )
+    facts = fetch("nerdctl", find_nerdctl(binary))
+    if not facts.info_ok:
+        raise ProviderError(f"nerdctl does not answer: {facts.error}")
+    return nerdctl_info(facts, host or probe_host())
 
 
 class NerdctlProvider(DockerLikeProvider):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import shutil
+from collections.abc import Mapping
 from typing import Any
 
-from nestkube import _exec
-from nestkube.errors import CommandError, ProviderError
+from nestkube.errors import ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import NodeSpec, ProviderInfo
-from nestkube.providers.engine import CliProvider, engine_timeout
+from nestkube.providers.engine import CliProvider
+from nestkube.providers.facts import EngineFacts, fetch, parse_podman
 
 
 def crun_refuses(cgroup_mode: str, rootless: bool, unified_controllers: frozenset[str]) -> bool:
@@ -30,24 +30,29 @@ def crun_refuses(cgroup_mode: str, rootless: bool, unified_controllers: frozense
     return cgroup_mode == "hybrid" and bool(unified_controllers)
 
 
-def parse_podman_info(data: dict[str, Any], binary: str, host: HostFacts) -> ProviderInfo:
-    h = data.get("host", {})
-    rootless = bool(h.get("security", {}).get("rootless", False))
-    default_runtime = str(h.get("ociRuntime", {}).get("name", ""))
+def parse_podman_info(data: Mapping[str, Any], binary: str, host: HostFacts) -> ProviderInfo:
+    """ProviderInfo from `podman info --format json`."""
+    return podman_info(parse_podman(data, binary), host)
+
+
+def podman_info(facts: EngineFacts, host: HostFacts) -> ProviderInfo:
+    """How nodes run on this Podman: its runtime and the nodes' cgroup driver."""
+    rootless = bool(facts.rootless)
     runtime: str | None = None
     if crun_refuses(host.cgroup_mode, rootless, host.cgroup2_controllers) and (
-        default_runtime == "crun" or shutil.which("runc")
+        facts.default_runtime == "crun" or shutil.which("runc")
     ):
         runtime = "runc"
     return ProviderInfo(
         name="podman",
-        binary=binary,
-        version=str(data.get("version", {}).get("Version", "")),
+        binary=facts.binary or "podman",
+        version=facts.version,
         rootless=rootless,
         host=host,
         runtime=runtime,
-        cgroup_driver="systemd" if h.get("cgroupManager") == "systemd" and rootless else "cgroupfs",
-        storage_driver=str(data.get("store", {}).get("graphDriverName", "")),
+        cgroup_driver="systemd" if facts.cgroup_manager == "systemd" and rootless else "cgroupfs",
+        storage_driver=facts.storage_driver,
+        engine_facts=facts,
     )
 
 
@@ -59,17 +64,10 @@ def find_podman(binary: str = "podman") -> str:
 
 
 def probe_podman(binary: str = "podman", host: HostFacts | None = None) -> ProviderInfo:
-    path = find_podman(binary)
-    try:
-        out = _exec.run(
-            [path, "info", "--format", "json"],
-            what="podman info",
-            timeout=engine_timeout(),
-            hint="is the engine hung? check `podman info`",
-        ).stdout
-    except CommandError as exc:
-        raise ProviderError(f"podman does not answer: {exc.output_tail(1)}") from exc
-    return parse_podman_info(json.loads(out), path, host or probe_host())
+    facts = fetch("podman", find_podman(binary))
+    if not facts.info_ok:
+        raise ProviderError(f"podman does not answer: {facts.error}")
+    return podman_info(facts, host or probe_host())
 
 
 class PodmanProvider(CliProvider):

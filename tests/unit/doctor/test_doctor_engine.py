@@ -19,7 +19,7 @@ from doctor_fixtures import (
 )
 
 from nestkube.doctor import count, run_checks
-from nestkube.doctor.engine import parse_version
+from nestkube.providers.facts import parse_version
 
 
 def test_healthy_rootless_podman_host_passes_everything(tmp_path: Path) -> None:

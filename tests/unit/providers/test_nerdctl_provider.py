@@ -13,12 +13,11 @@ import pytest
 
 from nestkube.errors import HostError, ProviderError
 from nestkube.providers.base import LABEL_CLUSTER, LABEL_ROLE, NodeSpec, ProviderInfo
+from nestkube.providers.facts import containerd_version, parse_version
 from nestkube.providers.nerdctl import (
     NerdctlProvider,
     check_rootless_versions,
-    containerd_version,
     parse_nerdctl_info,
-    parse_version,
     probe_nerdctl,
 )
 

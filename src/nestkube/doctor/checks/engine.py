@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
-from nestkube.doctor.engine import PROVIDERS, parse_version
 from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
+from nestkube.providers.facts import ENGINES, parse_version
 
 # Oldest engine versions known to run rootless nodes (the rootless code paths they need:
 # Docker's rootless mode, Podman's cgroup v2 support, nerdctl on containerd 1.7).
@@ -53,7 +53,7 @@ def _start_daemon(ctx: DoctorContext) -> Fix:
 def check_present(ctx: DoctorContext) -> Finding:
     e = ctx.engine
     if not e.found:
-        tools = ", ".join(PROVIDERS)
+        tools = ", ".join(ENGINES)
         what = (
             f"no {e.provider} on PATH"
             if ctx.requested_provider

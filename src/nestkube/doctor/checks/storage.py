@@ -6,8 +6,8 @@ import json
 
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
-from nestkube.doctor.engine import parse_version
 from nestkube.doctor.model import Finding, Fix, Status, fail, ok, skip, warn, worst
+from nestkube.providers.facts import parse_version
 
 GOOD_DRIVERS = {
     "podman": {"overlay", "btrfs"},

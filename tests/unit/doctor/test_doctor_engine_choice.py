@@ -1,0 +1,39 @@
+"""doctor picks its engine where every command does: a bad NESTKUBE_PROVIDER is one error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from doctor_fixtures import FakeHost, ForbiddenRunner, context, facts
+
+from nestkube.doctor import diagnose
+from nestkube.errors import ProviderError
+from nestkube.providers import get_provider
+
+MESSAGE = "unknown provider 'dockr'; choose one of podman, docker, nerdctl"
+
+
+@pytest.mark.parametrize("key", ["NESTKUBE_PROVIDER", "KIND_EXPERIMENTAL_PROVIDER"])
+def test_a_bad_engine_name_is_the_same_error_for_doctor_and_every_command(
+    key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NESTKUBE_PROVIDER", raising=False)
+    monkeypatch.delenv("KIND_EXPERIMENTAL_PROVIDER", raising=False)
+    monkeypatch.setenv(key, "dockr")
+    with pytest.raises(ProviderError) as by_command:
+        get_provider()
+    host = FakeHost.healthy(tmp_path)
+    with pytest.raises(ProviderError) as by_doctor:
+        diagnose(
+            root=host.root,
+            env={key: "dockr", "PATH": "/usr/bin"},
+            runner=ForbiddenRunner(),
+            host=facts(host),
+        )
+    assert str(by_command.value) == str(by_doctor.value) == MESSAGE
+
+
+def test_a_named_engine_is_marked_requested(tmp_path: Path) -> None:
+    ctx = context(FakeHost.healthy(tmp_path), provider=None, env={"NESTKUBE_PROVIDER": "podman"})
+    assert ctx.provider == "podman" and ctx.requested_provider
