@@ -16,6 +16,7 @@ import os
 import shlex
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,7 @@ def run(
     """
     argv = [str(a) for a in args]
     log.debug("run: %s", shlex.join(argv))
+    started = time.monotonic()
     if _aborted_by is not None and _aborted_by is not threading.current_thread():
         raise CommandError(argv, 130, "", "not started: the operation was interrupted", what=what)
     full_env = {**os.environ, **env} if env is not None else None
@@ -85,6 +87,7 @@ def run(
             cwd=cwd,
         )
     except FileNotFoundError as exc:
+        _log_end(argv, "not found (exit 127)", started)
         raise CommandError(argv, 127, "", f"{argv[0]}: not found", what=what) from exc
     with _live_lock:
         _live[proc] = threading.current_thread()
@@ -97,6 +100,7 @@ def run(
     except subprocess.TimeoutExpired as exc:
         proc.kill()
         proc.communicate()
+        _log_end(argv, "timed out", started)
         raise CommandTimeout(argv, timeout or LAST_RESORT_TIMEOUT, what=what, hint=hint) from exc
     except BaseException:
         # An interrupt (a signal turned into an exception) must not leave the child running.
@@ -106,11 +110,18 @@ def run(
     finally:
         with _live_lock:
             _live.pop(proc, None)
+    _log_end(argv, f"exit {proc.returncode}", started)
     out_text = out.decode(errors="replace") if isinstance(out, bytes) else ""
     result = Result(argv, proc.returncode, out_text, (err or b"").decode(errors="replace"))
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, result.stdout, result.stderr, what=what)
     return result
+
+
+def _log_end(argv: list[str], outcome: str, started: float) -> None:
+    # -v 2 shows these: every command with how it ended and how long it took.
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s: %s in %.2fs", shlex.join(argv), outcome, time.monotonic() - started)
 
 
 def abort_others() -> None:

@@ -242,14 +242,9 @@ def get_kubeconfig(
 ) -> str:
     """The cluster's kubeconfig text; ``internal`` addresses the API server inside the network."""
     from nestkube import kubeconfig
-    from nestkube.create import actions
 
-    cluster_name(name)
     prov = engine or get_provider(provider)
-    node = _control_plane(prov, name)
-    admin, server = actions.admin_kubeconfig(prov, node)
-    if internal:
-        server = f"https://{node.name}:6443"
+    admin, server = _admin_and_server(prov, name, internal)
     return kubeconfig.build_kubeconfig(admin, name, server)
 
 
@@ -257,16 +252,32 @@ def export_kubeconfig(
     name: str,
     *,
     kubeconfig_path: str | None = None,
+    internal: bool = False,
     provider: str | None = None,
     engine: Provider | None = None,
 ) -> Path:
+    """Merge the cluster's entries into the kubeconfig; ``internal`` as for get_kubeconfig."""
     from nestkube import kubeconfig
+
+    prov = engine or get_provider(provider)
+    admin, server = _admin_and_server(prov, name, internal)
+    return kubeconfig.merge_cluster(admin, name, server, kubeconfig_path)
+
+
+def _admin_and_server(prov: Provider, name: str, internal: bool) -> tuple[str, str]:
+    """The node's admin kubeconfig and the API server address a client should use.
+
+    Internal: the control-plane node's name and the API server's own port, which is how a
+    container on the cluster's engine network reaches it (the host port is published on
+    the host only).
+    """
     from nestkube.create import actions
 
-    cluster_name(name)
-    prov = engine or get_provider(provider)
-    admin, server = actions.admin_kubeconfig(prov, _control_plane(prov, name))
-    return kubeconfig.merge_cluster(admin, name, server, kubeconfig_path)
+    node = _control_plane(prov, name)
+    admin, server = actions.admin_kubeconfig(prov, node)
+    if internal:
+        server = f"https://{node.name}:6443"
+    return admin, server
 
 
 def _control_plane(prov: Provider, name: str) -> Node:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from nestkube.errors import ClusterError
 
+# The cluster a command means when it is given no name (kind's is "kind").
+DEFAULT_NAME = "nestkube"
+
 
 def cluster_name(name: str) -> str:
     """``name`` itself, or a one-line error when it is empty or only whitespace."""

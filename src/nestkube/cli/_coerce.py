@@ -5,7 +5,9 @@ runs; importing pydantic and building the adapters costs more than the whole of
 `nestkube get clusters` may take. nestkube's parameters are mostly strings, integers, flags
 and choices: a value that converts plainly (a string, an integer in range, a flag, a choice) is
 converted here to what typer would give, and everything else — a bad value, a path, a list, a
-float — goes to typer's own conversion, so results and error messages stay typer's.
+float — goes to typer's own conversion, so results and error messages stay typer's. A string
+option with a ``parser`` (``--provider``'s) is handed to that parser here too: typer would
+wrap it in a pydantic adapter.
 If typer's internals are not the shape this expects, nothing is patched.
 """
 
@@ -23,6 +25,7 @@ def install() -> bool:
     """Route plain parameters through :func:`plain_value`; whether typer could be patched."""
     try:
         from typer import _coercion, core
+        from typer._click.exceptions import BadParameter
         from typer._param_types import coerce_cli_choice
     except ImportError:
         return False
@@ -42,7 +45,11 @@ def install() -> bool:
         descriptor: Any = None
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            done, result = plain_value(value, self.annotation, self.parameter_info)
+            try:
+                done, result = plain_value(value, self.annotation, self.parameter_info)
+            except BadParameter as exc:
+                # The parser's own message, with the option it is about named.
+                raise BadParameter(exc.message, ctx=ctx, param=param) from None
             if not done and isinstance(self.annotation, type) and issubclass(self.annotation, Enum):
                 try:
                     result = coerce_cli_choice(
@@ -77,7 +84,9 @@ def install() -> bool:
 
 def is_plain(annotation: Any, info: Any) -> bool:
     """Whether values of ``annotation`` (with typer's ParameterInfo ``info``) may be plain."""
-    if getattr(info, "parser", None) is not None or getattr(info, "clamp", False):
+    if getattr(info, "parser", None) is not None:
+        return annotation is str
+    if getattr(info, "clamp", False):
         return False
     if annotation in (str, int, bool):
         return True
@@ -85,7 +94,13 @@ def is_plain(annotation: Any, info: Any) -> bool:
 
 
 def plain_value(value: Any, annotation: Any, info: Any) -> tuple[bool, Any]:
-    """(True, converted) when ``value`` converts plainly to ``annotation``, else (False, None)."""
+    """(True, converted) when ``value`` converts plainly to ``annotation``, else (False, None).
+
+    A ``parser`` of ``info`` converts a string itself; what it raises is the error.
+    """
+    parser = getattr(info, "parser", None)
+    if parser is not None:
+        return (True, parser(value)) if isinstance(value, str) else (False, None)
     if annotation is str and isinstance(value, str):
         return True, value
     if annotation is bool and isinstance(value, bool):

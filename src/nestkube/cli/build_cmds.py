@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from nestkube.cli import groups
+from nestkube.cli import groups, options
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 
 # The image builder and the kit are imported inside the commands that use them.
@@ -50,9 +51,9 @@ def node_image(
     image: str | None = typer.Option(
         None, "--image", help="Name of the node image. Default: localhost/nestkube/node:<version>."
     ),
-    provider: str | None = typer.Option(
-        None, "--provider", help="Engine to build with: podman, docker or nerdctl."
-    ),
+    provider: Annotated[
+        str | None, options.provider_option(help="Engine to build with. Default: found.")
+    ] = None,
     offline: bool = typer.Option(
         False,
         "--offline",
@@ -61,6 +62,12 @@ def node_image(
     ),
     force: bool = typer.Option(
         False, "--force", help="Rebuild even when an image from the same inputs exists."
+    ),
+    image_format: str = typer.Option(
+        "nestkube",
+        "--format",
+        help="nestkube, or kind: also add kind's node files on top so the real kind boots it "
+        "(--image then names that image; default localhost/nestkube/kind-node:<version>).",
     ),
 ) -> None:
     """Build a node image on any engine, with every component image preloaded.
@@ -74,6 +81,10 @@ def node_image(
     from nestkube.providers import get_provider
 
     status = groups.status()
+    if image_format not in ("nestkube", "kind"):
+        raise typer.BadParameter(
+            f"{image_format!r}: expected nestkube or kind", param_hint="--format"
+        )
     binaries = resolve_binaries(
         binaries_dir=kubernetes_binaries,
         version=kubernetes_version,
@@ -83,15 +94,20 @@ def node_image(
         status=status,
     )
     engine = get_provider(provider)
+    kind = image_format == "kind"
     result = build_node_image(
         engine,
         binaries,
-        image=image,
+        image=None if kind else image,
         base_image=base_image,
         pull_missing=not offline,
         force=force,
         status=status,
     )
+    if kind:
+        from nestkube.images.kind_format import build_kind_image
+
+        result = build_kind_image(engine, result.image, image=image, force=force, status=status)
     size = f"{result.size_bytes / 1e6:.0f} MB" if result.size_bytes else "unknown size"
     status.info(
         f"Node image {result.image} (Kubernetes {result.kubernetes_version}, {size}, "
@@ -122,7 +138,9 @@ def kit_kubernetes(
 
 @groups.kit_app.command("base-image")
 def kit_base_image(
-    provider: str | None = typer.Option(None, "--provider", help="Engine to import into."),
+    provider: Annotated[
+        str | None, options.provider_option(help="Engine to import into. Default: found.")
+    ] = None,
 ) -> None:
     """Make the Debian 12 minbase image with debootstrap (cached) and import it; print its name."""
     from nestkube.images.node_image import ensure_kit_base

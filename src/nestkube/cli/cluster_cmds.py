@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from nestkube.cli import groups
+from nestkube.cli import groups, options
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError
 from nestkube.names import cluster_name
@@ -53,15 +53,15 @@ def _config(
             cfg = cfg.with_overrides(name=name, image=image)
         return cfg
     return default_config(
-        "nestkube" if name is None else cluster_name(name), workers=workers or 0, image=image
+        options.DEFAULT_NAME if name is None else cluster_name(name),
+        workers=workers or 0,
+        image=image,
     )
 
 
 @groups.create_app.command("cluster")
 def create_cluster(
-    name: str | None = typer.Option(
-        None, "--name", "-n", help="Cluster name (overrides the config). Default: nestkube."
-    ),
+    name: options.OptionalName = None,
     image: str | None = typer.Option(
         # The image name of the default release (a unit test holds it to cluster.DEFAULT_IMAGE).
         None,
@@ -80,12 +80,8 @@ def create_cluster(
     retain: bool = typer.Option(
         False, "--retain", help="Keep the nodes when create fails, for debugging."
     ),
-    kubeconfig: str | None = typer.Option(
-        None, "--kubeconfig", help="Kubeconfig to write. Default: $KUBECONFIG or ~/.kube/config."
-    ),
-    provider: str | None = typer.Option(
-        None, "--provider", help="podman, docker or nerdctl. Default: $NESTKUBE_PROVIDER or found."
-    ),
+    kubeconfig: options.Kubeconfig = None,
+    provider: options.Engine = None,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the resolved plan (nodes, run flags, kubeadm config) only."
     ),
@@ -119,10 +115,10 @@ def create_cluster(
 
 @groups.delete_app.command("cluster")
 def delete_cluster(
-    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster to delete."),
-    all_clusters: bool = typer.Option(False, "--all", "-A", help="Delete every nestkube cluster."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig to clean."),
-    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+    name: options.Name = options.DEFAULT_NAME,
+    all_clusters: options.AllClusters = False,
+    kubeconfig: options.Kubeconfig = None,
+    provider: options.Engine = None,
 ) -> None:
     """Delete a cluster: nodes, volumes, network and kubeconfig entries. A missing one is fine."""
     from nestkube import cluster as api
@@ -140,9 +136,9 @@ def delete_cluster(
 @groups.delete_app.command("clusters")
 def delete_clusters(
     names: list[str] = typer.Argument(None, help="Clusters to delete."),
-    all_clusters: bool = typer.Option(False, "--all", "-A", help="Delete every nestkube cluster."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig to clean."),
-    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+    all_clusters: options.AllClusters = False,
+    kubeconfig: options.Kubeconfig = None,
+    provider: options.Engine = None,
 ) -> None:
     """Delete several clusters by name, or all of them."""
     from nestkube import cluster as api
@@ -159,7 +155,7 @@ def delete_clusters(
 @groups.get_app.command("clusters")
 def get_clusters(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
-    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+    provider: options.Engine = None,
 ) -> None:
     """List clusters."""
     from nestkube import cluster as api
@@ -189,25 +185,43 @@ def _table(states: dict[str, str]) -> str:
 
 @groups.get_app.command("nodes")
 def get_nodes(
-    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster name."),
+    name: options.Name = options.DEFAULT_NAME,
+    all_clusters: bool = typer.Option(
+        False, "--all-clusters", "-A", help="Every nestkube cluster's nodes (one engine call)."
+    ),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
-    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+    provider: options.Engine = None,
 ) -> None:
     """List a cluster's node containers."""
     from nestkube import cluster as api
 
-    nodes = api.list_nodes(name, provider=provider)
-    data = [{"name": n.name, "role": n.role, "state": n.state} for n in nodes]
-    _emit(data, output, "\n".join(n.name for n in nodes))
+    if all_clusters:
+        listed = api.cluster_nodes(provider=provider)
+    else:
+        listed = {name: api.list_nodes(name, provider=provider)}
+    data = [
+        {"name": n.name, "cluster": cluster, "role": n.role, "state": n.state}
+        for cluster, nodes in listed.items()
+        for n in nodes
+    ]
+    if all_clusters and not data:
+        print("No nestkube clusters found.", file=sys.stderr)
+    _emit(data, output, "\n".join(str(row["name"]) for row in data))
+
+
+_INTERNAL = typer.Option(
+    False,
+    "--internal",
+    help="Address the API server by its node's name, as containers on the cluster's engine "
+    "network reach it.",
+)
 
 
 @groups.get_app.command("kubeconfig")
 def get_kubeconfig(
-    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster name."),
-    internal: bool = typer.Option(
-        False, "--internal", help="Address the API server by node name, inside the engine network."
-    ),
-    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+    name: options.Name = options.DEFAULT_NAME,
+    internal: bool = _INTERNAL,
+    provider: options.Engine = None,
 ) -> None:
     """Print a cluster's kubeconfig."""
     from nestkube import cluster as api
@@ -217,12 +231,15 @@ def get_kubeconfig(
 
 @groups.export_app.command("kubeconfig")
 def export_kubeconfig(
-    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster name."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig to write."),
-    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+    name: options.Name = options.DEFAULT_NAME,
+    kubeconfig: options.Kubeconfig = None,
+    internal: bool = _INTERNAL,
+    provider: options.Engine = None,
 ) -> None:
     """Merge a cluster's kubeconfig entries (nestkube-<name>) into the kubeconfig."""
     from nestkube import cluster as api
 
-    path = api.export_kubeconfig(name, kubeconfig_path=kubeconfig, provider=provider)
+    path = api.export_kubeconfig(
+        name, kubeconfig_path=kubeconfig, internal=internal, provider=provider
+    )
     groups.status().info(f"Set kubectl context to nestkube-{name} in {path}")

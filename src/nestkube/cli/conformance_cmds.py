@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from nestkube.cli import groups
+from nestkube.cli import groups, options
 from nestkube.defaults import CONFORMANCE_FOCUS
 
 
 @groups.app.command("conformance")
 def conformance(
-    name: str = typer.Option(
-        "conformance", "--name", "-n", help="Cluster to test; created (and deleted) if absent."
-    ),
+    name: Annotated[
+        str, options.name_option("Cluster to test; created (and deleted) if absent.")
+    ] = "conformance",
     workers: int = typer.Option(2, "--workers", min=0, max=20, help="Workers of a new cluster."),
     image: str | None = typer.Option(None, "--image", help="Node image of a new cluster."),
     focus: list[str] = typer.Option(
@@ -27,7 +28,7 @@ def conformance(
     ),
     timeout: str = typer.Option("6h", "--timeout", help="Limit for each pass, e.g. 90m."),
     keep: bool = typer.Option(False, "--keep", help="Keep a cluster this command created."),
-    provider: str | None = typer.Option(None, "--provider", help="podman, docker or nerdctl."),
+    provider: options.Engine = None,
 ) -> None:
     """Run the [Conformance] specs: parallel ones first, then [Serial]; [Disruptive] never.
 

@@ -4,38 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import Annotated
 
 import typer
 
-from nestkube.cli import groups
+from nestkube.cli import groups, options
 
 # The doctor is imported when it runs, not with the CLI.
-if TYPE_CHECKING:
-    from nestkube.providers.base import ProviderName
-
-
-def _provider(value: str | None) -> ProviderName | None:
-    from nestkube.doctor.engine import PROVIDERS
-
-    if value is None:
-        return None
-    for name in PROVIDERS:
-        if value == name:
-            return name
-    raise typer.BadParameter(f"must be one of {', '.join(PROVIDERS)}", param_hint="--provider")
 
 
 @groups.app.command("doctor")
 def doctor(
-    provider: str | None = typer.Option(
-        None,
-        "--provider",
-        "-p",
-        help="Engine to check: podman, docker or nerdctl (default: $NESTKUBE_PROVIDER, else "
-        "the first installed one that answers).",
-        show_default=False,
-    ),
+    provider: Annotated[
+        str | None,
+        options.provider_option(
+            "-p",
+            help="Engine to check (default: $NESTKUBE_PROVIDER, else the first installed one "
+            "that answers).",
+        ),
+    ] = None,
     rootless: bool | None = typer.Option(
         None,
         "--rootless/--rootful",
@@ -66,6 +53,7 @@ def doctor(
     Exit code 0 when no check failed, 1 when any did.
     """
     from nestkube.doctor import diagnose, json_report, text_report
+    from nestkube.providers import requested_engine
     from nestkube.status import colour_allowed
 
     if output not in ("text", "json"):
@@ -73,7 +61,7 @@ def doctor(
     status = groups.status()
     with status.step("checking the host"):
         report = diagnose(
-            provider=_provider(provider),
+            provider=requested_engine(provider) if provider else None,
             rootless=rootless,
             nodes=nodes,
             host_ports=host_port,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import signal
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperGroup
 
 from nestkube.cli import _coerce
+from nestkube.errors import Interrupted
 
 if TYPE_CHECKING:
     from nestkube.status import Status
@@ -17,14 +20,32 @@ _coerce.install()
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+class _RootGroup(TyperGroup):
+    """The root command group: Ctrl-C in any command reaches :func:`main` as Interrupted.
+
+    typer turns a KeyboardInterrupt into a silent exit; as Interrupted (which it does not
+    catch) it becomes the same one line and exit code 130 under every command. A create
+    catches its own signals first, to clean up and say what it removed.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted(signal.SIGINT) from None
+
+
 # Plain help and usage errors (click's formatter, rich_markup_mode=None): importing rich for
 # its panels takes longer than the whole of `nestkube --help` may.
+# typer's completion: --install-completion, --show-completion, and the choices of a
+# --provider or --output as completions.
 app = typer.Typer(
     name="nestkube",
     help="Local Kubernetes clusters whose nodes are Podman, Docker or nerdctl containers.",
+    cls=_RootGroup,
     no_args_is_help=True,
     context_settings=CONTEXT,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

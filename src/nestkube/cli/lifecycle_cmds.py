@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nestkube.cli import groups
+from nestkube.cli import groups, options
 from nestkube.errors import ClusterError
 from nestkube.names import cluster_name
 
@@ -13,8 +13,6 @@ start_app = typer.Typer(help="Start stopped clusters.", no_args_is_help=True)
 groups.app.add_typer(stop_app, name="stop")
 groups.app.add_typer(start_app, name="start")
 
-_ALL = typer.Option(False, "--all", "-A", help="Every nestkube cluster.")
-_PROVIDER = typer.Option(None, "--provider", help="podman, docker or nerdctl.")
 _WAIT = typer.Option(
     "5m", "--wait", help="How long to wait for nodes to be Ready (e.g. 90s, 5m; 0 skips)."
 )
@@ -52,9 +50,9 @@ def _start(names: list[str], all_clusters: bool, provider: str | None, wait: str
 
 @stop_app.command("cluster")
 def stop_cluster(
-    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster to stop."),
-    all_clusters: bool = _ALL,
-    provider: str | None = _PROVIDER,
+    name: options.Name = options.DEFAULT_NAME,
+    all_clusters: options.AllClusters = False,
+    provider: options.Engine = None,
 ) -> None:
     """Stop a cluster's nodes. Containers, volumes and kubeconfig entries stay."""
     _stop([name], all_clusters, provider)
@@ -63,8 +61,8 @@ def stop_cluster(
 @stop_app.command("clusters")
 def stop_clusters(
     names: list[str] = typer.Argument(None, help="Clusters to stop."),
-    all_clusters: bool = _ALL,
-    provider: str | None = _PROVIDER,
+    all_clusters: options.AllClusters = False,
+    provider: options.Engine = None,
 ) -> None:
     """Stop several clusters by name, or all of them."""
     _stop(names or [], all_clusters, provider)
@@ -72,9 +70,9 @@ def stop_clusters(
 
 @start_app.command("cluster")
 def start_cluster(
-    name: str = typer.Option("nestkube", "--name", "-n", help="Cluster to start."),
-    all_clusters: bool = _ALL,
-    provider: str | None = _PROVIDER,
+    name: options.Name = options.DEFAULT_NAME,
+    all_clusters: options.AllClusters = False,
+    provider: options.Engine = None,
     wait: str = _WAIT,
 ) -> None:
     """Start a stopped cluster: control planes first, then the API, routes and Ready nodes."""
@@ -84,8 +82,8 @@ def start_cluster(
 @start_app.command("clusters")
 def start_clusters(
     names: list[str] = typer.Argument(None, help="Clusters to start."),
-    all_clusters: bool = _ALL,
-    provider: str | None = _PROVIDER,
+    all_clusters: options.AllClusters = False,
+    provider: options.Engine = None,
     wait: str = _WAIT,
 ) -> None:
     """Start several clusters by name, or all of them."""

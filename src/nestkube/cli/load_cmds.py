@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from nestkube.cli import groups
+from nestkube.cli import groups, options
 
 # nestkube.load and nestkube.logs are imported inside the commands that use them.
 
-_NAME = typer.Option("nestkube", "--name", "-n", help="Cluster name.")
 _NODES = typer.Option(
     None, "--nodes", help="Comma-separated node names to load into. Default: every node."
 )
-_PROVIDER = typer.Option(
-    None,
-    "--provider",
-    help="Engine running the cluster: podman, docker or nerdctl. Default: the one that has it.",
-)
+_Engine = Annotated[
+    str | None,
+    options.provider_option(help="Engine running the cluster. Default: the one that has it."),
+]
 
 _IMAGES = typer.Argument(..., help="Images to load (from any engine that has them).")
 _ARCHIVE = typer.Argument(..., help="Image archive (docker-archive or OCI tar); - reads stdin.")
@@ -28,9 +28,9 @@ def _node_list(nodes: str | None) -> list[str] | None:
 
 def load_image(
     images: list[str] = _IMAGES,
-    name: str = _NAME,
+    name: options.Name = options.DEFAULT_NAME,
     nodes: str | None = _NODES,
-    provider: str | None = _PROVIDER,
+    provider: _Engine = None,
 ) -> None:
     """Load images from Podman, Docker or nerdctl into the cluster's nodes.
 
@@ -51,9 +51,9 @@ def load_image(
 
 def load_archive(
     archive: str = _ARCHIVE,
-    name: str = _NAME,
+    name: options.Name = options.DEFAULT_NAME,
     nodes: str | None = _NODES,
-    provider: str | None = _PROVIDER,
+    provider: _Engine = None,
 ) -> None:
     """Load an image archive into the cluster's nodes."""
     from nestkube import load
@@ -79,12 +79,12 @@ def export_logs(
     directory: str | None = typer.Argument(
         None, help="Where to write. Default: a new temporary directory."
     ),
-    name: str = _NAME,
+    name: options.Name = options.DEFAULT_NAME,
     tar: bool = typer.Option(False, "--tar", help="Write DIRECTORY.tar.gz instead of a directory."),
     force: bool = typer.Option(
         False, "--force", help="Write into a non-empty DIRECTORY or over DIRECTORY.tar.gz."
     ),
-    provider: str | None = _PROVIDER,
+    provider: _Engine = None,
 ) -> None:
     """Export node journals, container lists and engine info for debugging; prints the path."""
     from nestkube import logs

@@ -19,8 +19,9 @@ from nestkube.cli import (  # noqa: F401
     lifecycle_cmds,
     load_cmds,
     runners_cmds,
+    version_cmds,
 )
-from nestkube.errors import CommandError, NestkubeError
+from nestkube.errors import CommandError, Interrupted, NestkubeError
 
 
 def _version(value: bool) -> None:
@@ -32,7 +33,13 @@ def _version(value: bool) -> None:
 @groups.app.callback()
 def _root(
     verbosity: int = typer.Option(
-        0, "--verbosity", "-v", help="More detail on stderr (0 to 3).", min=0, max=3
+        0,
+        "--verbosity",
+        "-v",
+        help="Detail on stderr: 1 adds step details and a failed command's output, 2 each "
+        "engine command with its exit code and duration, 3 everything nestkube logs.",
+        min=0,
+        max=3,
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     version: bool = typer.Option(
@@ -41,19 +48,24 @@ def _root(
 ) -> None:
     groups.GLOBAL.verbosity = verbosity
     groups.GLOBAL.quiet = quiet
-    import logging  # here, not at start-up: `nestkube --help` and `--version` never run this
+    # Here, not at start-up: `nestkube --help` and `--version` never run this.
+    from nestkube.cli.logs import configure
 
-    level = logging.DEBUG if verbosity >= 3 else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
+    configure(verbosity)
 
 
 def main() -> None:
     """Run the CLI; a NestkubeError becomes a one-line message and exit code 1.
 
-    Usage errors are the CLI framework's own: a message and exit code 2.
+    Usage errors are the CLI framework's own: a message and exit code 2. Ctrl-C is one line
+    and exit code 130, as a shell reports a command SIGINT stopped.
     """
     try:
         groups.app(prog_name="nestkube")
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        print("ERROR: interrupted", file=sys.stderr)
+        sys.exit(128 + signum)
     except NestkubeError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         detail = getattr(exc, "detail", "")

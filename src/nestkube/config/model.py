@@ -21,9 +21,9 @@ from nestkube.config._paths import format_error, render_path, yaml_problem
 from nestkube.config.document import IPFamily, KubeProxyMode, ProviderChoice
 from nestkube.errors import ConfigError
 from nestkube.host import CAPABILITIES
+from nestkube.names import DEFAULT_NAME as DEFAULT_NAME
 from nestkube.providers.base import Mount, NodeRole, PortMapping
 
-DEFAULT_NAME = "nestkube"
 # Node names become container host names, which are DNS labels.
 NODE_NAME_MAX = 63
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
