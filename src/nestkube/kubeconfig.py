@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from nestkube.errors import NestkubeError
+from nestkube.yaml_errors import yaml_problem
 
 # Long enough for another kubectl or nestkube to finish one write, short enough that a lock
 # left by a killed process is reported instead of hanging a create.
@@ -270,21 +271,12 @@ def _parse(text: str, source: object) -> Document | None:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise KubeconfigError(f"{source} is not valid YAML: {_yaml_problem(exc)}") from None
+        raise KubeconfigError(f"{source}: invalid YAML: {yaml_problem(exc)}") from None
     if doc is None:
         return None
     if not isinstance(doc, dict):
         raise KubeconfigError(f"{source} is not a kubeconfig: expected a mapping at the top")
     return doc
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        text = f"{exc.problem or exc.context or 'parse error'} at line {exc.problem_mark.line + 1}"
-    else:
-        text = str(exc)
-    # PyYAML's messages span lines; errors here are printed as one line.
-    return " ".join(text.split())
 
 
 def _load(path: Path) -> Document | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import yaml
+# The one YAML error formatter, re-exported for the config and runner modules.
+from nestkube.yaml_errors import yaml_problem as yaml_problem
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -31,12 +32,3 @@ def format_error(where: str | None, path: str, message: str) -> str:
     # Newlines would break the one-line contract the CLI relies on.
     message = " ".join(message.split())
     return ": ".join(part for part in (where, path, message) if part)
-
-
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    """PyYAML's multi-line report reduced to its problem and position."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        return f"{exc.problem or exc.context}{at}"
-    return str(exc)

@@ -325,10 +325,7 @@ def _resolve(
             kube_proxy_mode=net_doc.kube_proxy_mode or "iptables",
             dns_search=None if net_doc.dns_search is None else list(net_doc.dns_search),
         )
-    nodes = [
-        _resolve_node(node, ("nodes", i), where, base, ip_family)
-        for i, node in enumerate(doc.nodes or [])
-    ] or [NodeConfig()]
+    nodes = [_resolve_node(node, base, ip_family) for node in doc.nodes or []] or [NodeConfig()]
     common: dict[str, Any] = {
         "name": doc.name or DEFAULT_NAME,
         "nodes": nodes,
@@ -366,40 +363,21 @@ def _resolve(
 
 
 def _resolve_node(
-    node: KindNodeDoc | NestkubeNodeDoc,
-    at: tuple[str | int, ...],
-    where: str | None,
-    base: Path,
-    ip_family: Literal["ipv4", "ipv6", "dual"],
+    node: KindNodeDoc | NestkubeNodeDoc, base: Path, ip_family: Literal["ipv4", "ipv6", "dual"]
 ) -> NodeConfig:
-    if isinstance(node, NestkubeNodeDoc) and node.runtime == "cri-o":
-        raise ConfigError(
-            format_error(
-                where,
-                render_path((*at, "runtime")),
-                "node runtime cri-o is not available in this image; only containerd is",
-            )
-        )
     return NodeConfig(
+        runtime=(node.runtime if isinstance(node, NestkubeNodeDoc) else None) or "containerd",
         role=node.role or "control-plane",
         image=node.image or None,
         labels=dict(node.labels or {}),
-        extra_mounts=[
-            _resolve_mount(m, (*at, "extraMounts", i), where, base)
-            for i, m in enumerate(node.extra_mounts or [])
-        ],
+        extra_mounts=[_resolve_mount(m, base) for m in node.extra_mounts or []],
         extra_port_mappings=[_resolve_port(p, ip_family) for p in node.extra_port_mappings or []],
         kubeadm_config_patches=list(node.kubeadm_config_patches or []),
         kubeadm_config_patches_json6902=_json6902(node.kubeadm_config_patches_json6902),
     )
 
 
-def _resolve_mount(
-    mount: MountDoc, at: tuple[str | int, ...], where: str | None, base: Path
-) -> ExtraMount:
-    for key, value in (("hostPath", mount.host_path), ("containerPath", mount.container_path)):
-        if not value:
-            raise ConfigError(format_error(where, render_path((*at, key)), "must not be empty"))
+def _resolve_mount(mount: MountDoc, base: Path) -> ExtraMount:
     return ExtraMount(
         host_path=_host_path(mount.host_path, base) or "",
         container_path=mount.container_path,

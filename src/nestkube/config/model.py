@@ -110,7 +110,8 @@ class NodeConfig:
     extra_port_mappings: list[ExtraPortMapping] = field(default_factory=list)
     kubeadm_config_patches: list[str] = field(default_factory=list)
     kubeadm_config_patches_json6902: list[PatchJSON6902] = field(default_factory=list)
-    runtime: Literal["containerd"] = "containerd"
+    # The file format's runtimes; the validator says which this image has.
+    runtime: Literal["containerd", "cri-o"] = "containerd"
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,12 @@ class _Validator:
             self.label(key, value, render_path((*at, "labels", key)))
         for i, mount in enumerate(node.extra_mounts):
             here = (*at, "extraMounts", i)
+            for key, value in (
+                ("hostPath", mount.host_path),
+                ("containerPath", mount.container_path),
+            ):
+                if not value:
+                    self.fail(render_path((*here, key)), "must not be empty")
             if not Path(mount.host_path).is_absolute():
                 self.fail(render_path((*here, "hostPath")), f'"{mount.host_path}" must be absolute')
             if not PurePosixPath(mount.container_path).is_absolute():

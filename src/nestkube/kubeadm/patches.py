@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import yaml
 
 from nestkube.errors import ConfigError
+from nestkube.yaml_errors import yaml_problem
 
 STRATEGIC_LABEL = "kubeadmConfigPatches"
 JSON6902_LABEL = "kubeadmConfigPatchesJSON6902"
@@ -334,7 +335,7 @@ def _parse_merge_patch(text: str, label: str) -> list[dict[str, Any]]:
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as e:
-        raise ConfigError(f"{label}: not valid YAML: {_yaml_problem(e)}") from None
+        raise ConfigError(f"{label}: invalid YAML: {yaml_problem(e)}") from None
     if not docs:
         raise ConfigError(f"{label}: the patch is empty")
     for doc in docs:
@@ -351,14 +352,7 @@ def _load_yaml(text: str, label: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{label}: not valid YAML: {_yaml_problem(e)}") from None
-
-
-def _yaml_problem(e: yaml.YAMLError) -> str:
-    if isinstance(e, yaml.MarkedYAMLError) and e.problem and e.problem_mark is not None:
-        mark = e.problem_mark
-        return f"{e.problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return " ".join(str(e).split())
+        raise ConfigError(f"{label}: invalid YAML: {yaml_problem(e)}") from None
 
 
 def _group(doc_or_api_version: Mapping[str, Any] | str) -> str:

@@ -11,6 +11,7 @@ import yaml
 
 from nestkube.config import (
     ClusterConfig,
+    ExtraMount,
     Networking,
     NodeConfig,
     Ulimits,
@@ -66,7 +67,13 @@ def test_construction_validates() -> None:
     with pytest.raises(ConfigError, match=r"^nodes: at least one control-plane node"):
         ClusterConfig(nodes=[NodeConfig(role="worker")])
     with pytest.raises(ConfigError, match=r"^src: nodes\[0\].runtime: node runtime cri-o"):
-        ClusterConfig(nodes=[NodeConfig(runtime="cri-o")], source="src")  # type: ignore[arg-type]
+        ClusterConfig(nodes=[NodeConfig(runtime="cri-o")], source="src")
+    # A config built in Python meets the same rules as a file: they live in one validator.
+    mount = ExtraMount(host_path="", container_path="/data")
+    with pytest.raises(
+        ConfigError, match=r"^nodes\[0\].extraMounts\[0\].hostPath: must not be empty$"
+    ):
+        ClusterConfig(nodes=[NodeConfig(extra_mounts=[mount])])
 
 
 def test_config_is_frozen() -> None:

@@ -216,7 +216,7 @@ def test_a_node_that_vanished_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("clusters: [\n", "is not valid YAML"),
+        ("clusters: [\n", ": invalid YAML: "),
         ("- a list\n", "expected a mapping"),
         ("clusters: 3\n", "clusters"),
     ],

@@ -235,7 +235,7 @@ controllerManager:
 @pytest.mark.parametrize(
     "patch,message",
     [
-        ("kind: [unclosed", r"kubeadmConfigPatches\[1\]: not valid YAML: .* at line 1, column"),
+        ("kind: [unclosed", r"kubeadmConfigPatches\[1\]: invalid YAML: .* \(line 1, column \d+\)"),
         ("", r"kubeadmConfigPatches\[1\]: the patch is empty"),
         ("- a\n- b\n", r"kubeadmConfigPatches\[1\]: expected a mapping, got a list"),
         ("cgroupDriver: systemd\n", r"kubeadmConfigPatches\[1\]: the patch needs a 'kind'"),
@@ -486,7 +486,7 @@ LABEL = r"kubeadmConfigPatchesJSON6902\[0\]"
         ("- {op: remove, path: 3}", r": operation 0 \(remove\) 'path' must be a string$"),
         ("{op: remove, path: /x}", r": expected a list of operations, got a mapping$"),
         ("- just a string", r": operation 0 is a string, not a mapping$"),
-        ("- [unclosed", r": not valid YAML: .* at line \d+, column \d+$"),
+        ("- [unclosed", r": invalid YAML: .* \(line \d+, column \d+\)$"),
     ],
 )
 def test_json6902_errors(ops: str, message: str) -> None:
