@@ -10,6 +10,7 @@ version list is incomplete: pins here were fetched, not read from the list).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBERNETES_VERSION
@@ -148,13 +149,15 @@ def runc_build(runtime: NodeRuntime) -> GoModuleBuild:
     )
 
 
-def cni_plugins_build(runtime: NodeRuntime) -> GoModuleBuild:
+def cni_plugins_build(
+    runtime: NodeRuntime, plugins: Mapping[str, str] = CNI_PLUGINS
+) -> GoModuleBuild:
     module = "github.com/containernetworking/plugins"
     return GoModuleBuild(
         name="cni-plugins",
         module=module,
         version=runtime.cni_plugins,
-        commands={name: f"{module}/{path}" for name, path in CNI_PLUGINS.items()},
+        commands={name: f"{module}/{path}" for name, path in plugins.items()},
         variables={f"{module}/pkg/utils/buildversion.BuildVersion": runtime.cni_plugins},
     )
 
@@ -181,4 +184,66 @@ def local_path_provisioner_build() -> GoModuleBuild:
         module=module,
         version=LOCAL_PATH_PROVISIONER,
         commands={"local-path-provisioner": module},
+    )
+
+
+# --- a host engine for the nerdctl provider (tests/e2e and scripts/install-nerdctl.sh) -----
+# nerdctl is not packaged for Debian; it runs on the containerd, runc and CNI plugins of the
+# default Kubernetes release's node runtime, so those builds are shared with the node image.
+# v2.0.4 is the newest release that builds from the module proxy: from v2.1 the nerdctl
+# command links pkg/testutil, which imports the mod/tigron sub-module that is published
+# nowhere (its go.mod replaces it with a local path); v2.0.5 is not served.
+NERDCTL = "v2.0.4"
+# nerdctl's bridge networks chain firewall and tuning after bridge and portmap.
+HOST_CNI_PLUGINS = {
+    **CNI_PLUGINS,
+    "firewall": "plugins/meta/firewall",
+    "tuning": "plugins/meta/tuning",
+}
+
+
+def nerdctl_build() -> GoModuleBuild:
+    module = "github.com/containerd/nerdctl/v2"
+    return GoModuleBuild(
+        name="nerdctl",
+        module=module,
+        version=NERDCTL,
+        commands={"nerdctl": f"{module}/cmd/nerdctl"},
+        variables={f"{module}/pkg/version.Version": NERDCTL},
+    )
+
+
+# --- CRI-O, the other node runtime ---------------------------------------------------------
+# CRI-O's minor must equal Kubernetes' minor. Pinned here: the releases the module proxy serves
+# that build (v1.35.x, v1.36.x and v1.37.x are mostly refused; v1.34.0 is served). A CRI-O
+# node image is built only for a Kubernetes minor listed here.
+CRIO: dict[int, str] = {34: "v1.34.0"}
+
+
+def crio_version_for(version: str) -> str | None:
+    v = as_version(version)
+    return CRIO.get(v.minor) if v.major == 1 else None
+
+
+def crio_build(crio_version: str) -> GoModuleBuild:
+    module = "github.com/cri-o/cri-o"
+    return GoModuleBuild(
+        name="cri-o",
+        module=module,
+        version=crio_version,
+        commands={"crio": f"{module}/cmd/crio"},
+        # The pure-Go OpenPGP instead of gpgme, no btrfs or devicemapper graph drivers (their
+        # cgo headers); seccomp from libseccomp-dev, linked in statically like runc's.
+        tags=(
+            "containers_image_ostree_stub",
+            "containers_image_openpgp",
+            "seccomp",
+            "exclude_graphdriver_btrfs",
+            "exclude_graphdriver_devicemapper",
+            "btrfs_noversion",
+            "netgo",
+            "osusergo",
+        ),
+        cgo=True,
+        sums_from_module=True,
     )

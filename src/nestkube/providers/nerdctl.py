@@ -7,11 +7,14 @@ its end-to-end test runs only where nerdctl is installed.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from nestkube.errors import ProviderError
 from nestkube.host import HostFacts, probe_host
+from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.docker import DockerLikeProvider, node_cgroup_driver
 from nestkube.providers.facts import EngineFacts, fetch, parse_nerdctl, parse_version
@@ -92,3 +95,11 @@ class NerdctlProvider(DockerLikeProvider):
             status = str(entry.get("Status", "")).lower()
             state = "running" if status.startswith("up") else status.split(" ", 1)[0]
         return name, labels, state
+
+    def import_rootfs(self, tarball: Path, image: str) -> None:
+        # nerdctl has no `import`: the root filesystem becomes the one layer of an image
+        # archive, which `nerdctl load` takes like any other.
+        with tempfile.TemporaryDirectory(prefix="nestkube-import-") as tmp:
+            archive = Path(tmp) / "rootfs-image.tar"
+            write_image_archive(ImageSpec(tags=[image], layers=[Layer(tarball=tarball)]), archive)
+            self.load_image_archive(archive)
