@@ -189,6 +189,12 @@ def up(
         help="Directory holding ARC's gha-runner-scale-set(-controller) charts, instead of "
         "the published OCI charts.",
     ),
+    controller_image: str | None = typer.Option(
+        None,
+        "--controller-image",
+        help="A local image of ARC's controller to load into the nestkube cluster's nodes and "
+        "run instead of the published one.",
+    ),
 ) -> None:
     """Install or upgrade ARC's controller and a scale set per runner instance."""
     from nestkube.runners import model, ops
@@ -199,6 +205,7 @@ def up(
         context=context,
         kubeconfig=kubeconfig,
         chart_dir=chart_dir,
+        controller_image=controller_image,
         status=groups.status(),
     )
     if releases:

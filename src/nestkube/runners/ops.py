@@ -23,10 +23,12 @@ from nestkube.runners.tools import (
     Kubectl,
     Target,
     chart_ref,
+    find_helm,
 )
 from nestkube.status import Status
 
 RELEASE_LABEL = "nestkube.io/release"
+NODE_EXEC_TIMEOUT = 30.0
 CONTROLLER_SELECTOR = "app.kubernetes.io/part-of=gha-rs-controller"
 LISTENER_SELECTOR = "app.kubernetes.io/component=runner-scale-set-listener"
 
@@ -58,9 +60,55 @@ def check_target(loaded: RunnerFile, where: Target) -> None:
         )
 
 
-def _require(binary: str) -> None:
-    if _exec.which(binary) is None:
+def _require(binary: str) -> str:
+    found = find_helm() if binary == "helm" else _exec.which(binary)
+    if found is None:
         raise RunnersError(f"{binary} is not installed (nestkube doctor says how to get it)")
+    return found
+
+
+def controller_values(image: str | None) -> dict[str, Any]:
+    """The controller chart's values: only the image, when one was loaded into the nodes."""
+    if not image:
+        return {}
+    name = image.rsplit("/", 1)[-1]
+    repository, tag = image.rsplit(":", 1) if ":" in name else (image, "latest")
+    # IfNotPresent: the image is in the nodes already (loaded by `up`), never pulled.
+    return {"image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}}
+
+
+def _cluster_of(where: Target) -> str:
+    return where.context.removeprefix(context_name(""))
+
+
+def share_node_mounts(where: Target, status: Status) -> None:
+    """Make each node's mounts shared, so a privileged job's ``Bidirectional`` mount of
+    /sys/fs/cgroup is allowed: the kubelet refuses it on a private mount ("is not a shared
+    mount"), and node containers start with private mounts. Idempotent; repeated on every
+    ``up`` since a node restart brings the private mounts back."""
+    from nestkube.load import find_cluster
+
+    if not is_nestkube_context(where.context):
+        return  # another cluster's nodes are its operator's to configure
+    engine, nodes = find_cluster(_cluster_of(where))
+    with status.step("Sharing the nodes' mounts (privileged jobs propagate cgroup mounts)"):
+        for node in nodes:
+            engine.exec(node.name, ["mount", "--make-rshared", "/"], timeout=NODE_EXEC_TIMEOUT)
+
+
+def load_controller_image(where: Target, image: str, status: Status) -> None:
+    """Copy ``image`` from a local engine into the nodes of the nestkube cluster behind
+    ``where`` (only a nestkube cluster's nodes can be loaded that way)."""
+    from nestkube.load import load_images
+
+    if not is_nestkube_context(where.context):
+        raise RunnersError(
+            f"context {where.context!r} is not a nestkube cluster: --controller-image loads an "
+            "image into a nestkube cluster's nodes; push it to a registry instead"
+        )
+    cluster = _cluster_of(where)
+    with status.step(f"Loading {image} into cluster {cluster}"):
+        load_images([image], cluster=cluster)
 
 
 @dataclass(frozen=True)
@@ -95,6 +143,7 @@ def up(
     context: str | None = None,
     kubeconfig: str | None = None,
     chart_dir: str | None = None,
+    controller_image: str | None = None,
     status: Status | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
@@ -106,15 +155,22 @@ def up(
     where = target(loaded, context, kubeconfig)
     check_target(loaded, where)
     planned = plan(loaded, env)
-    _require("helm")
-    _require("kubectl")
-    helm, kubectl = Helm(where), Kubectl(where)
+    helm = Helm(where, binary=_require("helm"))
+    kubectl = Kubectl(where, binary=_require("kubectl"))
+    if controller_image:
+        load_controller_image(where, controller_image, status)
     chart, flags = chart_ref(CONTROLLER_CHART, chart_dir)
     with status.step(f"ARC controller on {where.context}"):
         helm.upgrade_install(
-            render.CONTROLLER_RELEASE, chart, render.CONTROLLER_NAMESPACE, {}, flags=flags
+            render.CONTROLLER_RELEASE,
+            chart,
+            render.CONTROLLER_NAMESPACE,
+            controller_values(controller_image),
+            flags=flags,
         )
     kubectl.apply([render.namespace()])
+    if any(p.runner.mode == "privileged" for p in planned):
+        share_node_mounts(where, status)
     chart, flags = chart_ref(SCALE_SET_CHART, chart_dir)
     for item in planned:
         for cache in item.instance.caches:
@@ -156,9 +212,8 @@ def down(
     """Uninstall every scale set, then the controller. Returns what was removed."""
     status = status or Status(quiet=True)
     where = target(loaded, context, kubeconfig)
-    _require("helm")
-    _require("kubectl")
-    helm, kubectl = Helm(where), Kubectl(where)
+    helm = Helm(where, binary=_require("helm"))
+    kubectl = Kubectl(where, binary=_require("kubectl"))
     removed = []
     for release in helm.releases(render.RUNNERS_NAMESPACE):
         name = str(release.get("name", ""))
@@ -178,8 +233,7 @@ def status_report(
 ) -> dict[str, Any]:
     """Controller, listeners, scale sets, runners and the last error, as ARC reports them."""
     where = target(loaded, context, kubeconfig)
-    _require("kubectl")
-    kubectl = Kubectl(where)
+    kubectl = Kubectl(where, binary=_require("kubectl"))
     ns, runners_ns = render.CONTROLLER_NAMESPACE, render.RUNNERS_NAMESPACE
     deployments = kubectl.items("deployments", ns, CONTROLLER_SELECTOR)
     controller = "not installed"

@@ -5,10 +5,12 @@ cache directories, ``<cache root>/<runner>/<instance>/<n>`` on the host. The hos
 is mounted into every node at :data:`NODE_CACHE_ROOT` (a cluster requirement, returned by
 :func:`node_mounts`) and reaches job pods as hostPath volumes.
 
-Modes, in the terms of ARC's ``gha-runner-scale-set`` chart:
+Modes, in the terms of ARC's ``gha-runner-scale-set`` chart at the pinned version (0.6.1, see
+:mod:`nestkube.runners.kit`):
 
-- ``kubernetes``: ``containerMode.type: kubernetes-novolume``; jobs run in their own pods
-  through ARC's container hooks, with no volume claim (local clusters have no provisioner).
+- ``kubernetes``: ``containerMode.type: kubernetes``; jobs run in their own pods through ARC's
+  container hooks, sharing the runner's work volume, an ephemeral claim on the cluster's
+  default StorageClass (nestkube clusters have one: local-path).
 - ``dind``: ``containerMode.type: dind``; the chart adds its docker:dind sidecar. Caches are
   mounted into the runner container (the chart owns the sidecar's mounts).
 - ``privileged``: like ``kubernetes``, plus a container-hook template (a ConfigMap) that makes
@@ -37,6 +39,8 @@ CONTROLLER_SERVICE_ACCOUNT = f"{CONTROLLER_RELEASE}-gha-rs-controller"
 RUNNERS_NAMESPACE = "nestkube-runners"
 RUNNER_IMAGE = "ghcr.io/actions/actions-runner:latest"
 NODE_CACHE_ROOT = "/nestkube/runner-cache"
+# The work volume the chart's kubernetes mode claims per runner pod (job pods share it).
+WORK_VOLUME_SIZE = "1Gi"
 HOOK_TEMPLATE_DIR = "/home/runner/pod-template"
 HOOK_TEMPLATE_KEY = "content"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "nestkube"}
@@ -105,12 +109,6 @@ def node_mounts(root: Path) -> list[ExtraMount]:
     return [ExtraMount(host_path=str(root), container_path=NODE_CACHE_ROOT)]
 
 
-def labels(runner: RunnerDoc) -> list[str]:
-    """``runs-on`` labels besides the scale set's name; several instances share the runner's."""
-    wanted = ([runner.name] if runner.instances > 1 else []) + list(runner.labels)
-    return list(dict.fromkeys(wanted))
-
-
 def values(runner: RunnerDoc, inst: Instance) -> dict[str, Any]:
     """Helm values for ARC's ``gha-runner-scale-set`` chart for one instance."""
     container: dict[str, Any] = {
@@ -125,7 +123,7 @@ def values(runner: RunnerDoc, inst: Instance) -> dict[str, Any]:
             container["volumeMounts"] = _cache_mounts(inst)
             volumes += _cache_volumes(inst)
     else:
-        mode = "kubernetes-novolume"
+        mode = "kubernetes"
         if hook_template(runner, inst) is not None:
             container["env"] = [
                 {
@@ -154,10 +152,12 @@ def values(runner: RunnerDoc, inst: Instance) -> dict[str, Any]:
         "containerMode": {"type": mode},
         "template": {"spec": spec},
     }
-    extra = labels(runner)
-    if extra:
-        # The chart reads scaleSetLabels from 0.14.0 on; older charts ignore the key.
-        out["scaleSetLabels"] = extra
+    if mode == "kubernetes":
+        # No storageClassName: the cluster's default class provisions it.
+        out["containerMode"]["kubernetesModeWorkVolumeClaim"] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": WORK_VOLUME_SIZE}},
+        }
     return out
 
 

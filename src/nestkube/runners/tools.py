@@ -19,12 +19,16 @@ from typing import Any
 import yaml
 
 from nestkube import _exec
-from nestkube.errors import CommandError
+from nestkube.errors import CommandError, ImageBuildError
+from nestkube.kit.gomod import cached
+from nestkube.kit.toolchain import modules_toolchain
+from nestkube.runners.kit import ARC_CHART_VERSION, HELM_BUILD
 
-# ARC's published charts (OCI) and the version nestkube renders values for: scaleSetLabels
-# and kubernetes-novolume need a chart of 0.14 or later.
+# ARC's published charts (OCI), at the version of the pinned ARC module (see runners.kit).
 OCI_CHARTS = "oci://ghcr.io/actions/actions-runner-controller-charts"
-CHART_VERSION = "0.14.2"
+CHART_VERSION = ARC_CHART_VERSION
+# A helm to use instead of the one on PATH (e.g. one built by the kit elsewhere).
+HELM_ENV = "NESTKUBE_HELM"
 CONTROLLER_CHART = "gha-runner-scale-set-controller"
 SCALE_SET_CHART = "gha-runner-scale-set"
 # Installing waits for the controller's pods; pulling a chart may be slow on a first run.
@@ -37,6 +41,21 @@ def chart_ref(chart: str, chart_dir: str | None) -> tuple[str, list[str]]:
     if chart_dir:
         return str(Path(chart_dir).expanduser() / chart), []
     return f"{OCI_CHARTS}/{chart}", ["--version", CHART_VERSION]
+
+
+def find_helm(env: Mapping[str, str] | None = None) -> str | None:
+    """$NESTKUBE_HELM, else helm on PATH, else a helm the kit built from its module earlier."""
+    environ = os.environ if env is None else env
+    if environ.get(HELM_ENV):
+        return environ[HELM_ENV]
+    on_path = _exec.which("helm")
+    if on_path:
+        return on_path
+    try:
+        built = cached(HELM_BUILD, modules_toolchain())
+    except ImageBuildError:  # no Go here: nothing the kit could have built either
+        return None
+    return str(built.path("helm")) if built else None
 
 
 @dataclass(frozen=True)

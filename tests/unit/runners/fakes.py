@@ -49,6 +49,8 @@ elif "get" in argv:
 class FakeTools:
     directory: Path
     answers: list[dict[str, Any]] = field(default_factory=list)
+    # Contexts whose nodes `up` made share their mounts (privileged runners).
+    shared: list[str] = field(default_factory=list)
 
     @property
     def log(self) -> Path:
@@ -83,4 +85,10 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_TOOLS_LOG", str(fake.log))
     monkeypatch.setenv("FAKE_TOOLS_ANSWERS", str(bindir / "answers.json"))
+    monkeypatch.delenv("NESTKUBE_HELM", raising=False)
+    # The nodes are the engine's, not helm's or kubectl's: recorded, never touched here.
+    monkeypatch.setattr(
+        "nestkube.runners.ops.share_node_mounts",
+        lambda where, status: fake.shared.append(where.context),
+    )
     return fake

@@ -60,7 +60,6 @@ def add_docker(tmp_path: Path, token_file: Path, *extra: str) -> None:
         "--cache", "/var/lib/docker",
         "--instances", "2",
         "--token-file", str(token_file),
-        "--labels", "linux,docker",
         *extra,
     )  # fmt: skip
 
@@ -194,7 +193,9 @@ def test_up_installs_controller_then_each_instance(
         "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller",
     ]
     assert controller[controller.index("--namespace") + 1] == "arc-systems"
-    assert controller[controller.index("--version") + 1] == "0.14.2"
+    assert controller[controller.index("--version") + 1] == "0.6.1"
+    # A privileged runner: the nodes' mounts were made shared (for Bidirectional cgroups).
+    assert tools.shared == ["nestkube-nestkube"]
 
     namespace = yaml.safe_load(calls[1]["stdin"])
     assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "nestkube-runners"

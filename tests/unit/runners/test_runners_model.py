@@ -75,7 +75,6 @@ def test_a_full_document_loads(tmp_path: Path) -> None:
           min: 1
           max: 1
           auth: {app: {appId: "12345", installationId: "678", privateKeyFile: key.pem}}
-          labels: [linux, docker]
           image: localhost/runner:1
         """,
         tmp_path / "r.yaml",
@@ -84,7 +83,7 @@ def test_a_full_document_loads(tmp_path: Path) -> None:
     assert loaded.resolve("caches") == tmp_path / "caches"
     r = loaded.doc.runners[0]
     assert r.auth.app is not None and r.auth.app.installation_id == "678"
-    assert (r.instances, r.min, r.max, r.labels) == (3, 1, 1, ["linux", "docker"])
+    assert (r.instances, r.min, r.max, r.labels) == (3, 1, 1, [])
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
@@ -167,6 +166,8 @@ def test_default_file_follows_xdg_config_home() -> None:
             "use instances for parallel jobs",
         ),
         (runner(labels='["a b"]'), 'runners[0].labels[0]: "a b": labels have no spaces or commas'),
+        # The pinned ARC (charts 0.6.1) has no scale-set labels: refused, never ignored.
+        (runner(labels="[linux]"), f"runners[0].labels: {model.LABELS_UNSUPPORTED}"),
         (runner(auth="{}"), "runners[0].auth: set exactly one of pat and app"),
         (
             runner(

@@ -1,4 +1,5 @@
-"""Helm values and manifests per mode, auth type, min/max, labels and per-instance caches."""
+"""Helm values and manifests per mode, auth type, min/max and per-instance caches (for ARC's
+charts 0.6.1, the pinned version)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,15 @@ def test_kubernetes_mode_values_exactly() -> None:
         "minRunners": 1,
         "maxRunners": 4,
         "controllerServiceAccount": {"namespace": "arc-systems", "name": "arc-gha-rs-controller"},
-        "containerMode": {"type": "kubernetes-novolume"},
+        # The chart's kubernetes mode: job pods share the runner's work volume, claimed from
+        # the cluster's default StorageClass (no storageClassName).
+        "containerMode": {
+            "type": "kubernetes",
+            "kubernetesModeWorkVolumeClaim": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
         "template": {
             "spec": {
                 "containers": [
@@ -50,13 +59,11 @@ def test_kubernetes_mode_values_exactly() -> None:
     assert render.hook_template(r, inst) is None
 
 
-def test_org_url_labels_and_image() -> None:
-    r = runner("name: ci\norg: acme\nlabels: [linux, ci]\nimage: localhost/r:1\n" + PAT)
+def test_org_url_and_image() -> None:
+    r = runner("name: ci\norg: acme\nimage: localhost/r:1\n" + PAT)
     [inst] = render.instances(r, ROOT)
     values = render.values(r, inst)
     assert values["githubConfigUrl"] == "https://github.com/acme"
-    # One instance: its scale set name is already the runner's name, so only the extras.
-    assert values["scaleSetLabels"] == ["linux", "ci"]
     assert values["template"]["spec"]["containers"][0]["image"] == "localhost/r:1"
 
 
@@ -67,15 +74,15 @@ def test_min_and_max_are_always_rendered() -> None:
     assert "scaleSetLabels" not in values
 
 
-def test_instances_are_separate_scale_sets_sharing_the_runner_label() -> None:
-    r = runner("name: ci\norg: acme\ninstances: 3\nlabels: [ci, fast]\n" + PAT)
+def test_instances_are_separate_scale_sets() -> None:
+    r = runner("name: ci\norg: acme\ninstances: 3\n" + PAT)
     insts = render.instances(r, ROOT)
     assert [i.release for i in insts] == ["ci-1", "ci-2", "ci-3"]
     for inst in insts:
         values = render.values(r, inst)
         assert values["runnerScaleSetName"] == inst.release
         assert values["githubConfigSecret"] == f"{inst.release}-github"
-        assert values["scaleSetLabels"] == ["ci", "fast"]
+        assert "scaleSetLabels" not in values
 
 
 def _volumes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -98,7 +105,7 @@ def test_privileged_mode_hook_template_and_per_instance_caches() -> None:
         Path("/cache/docker/2/2"),
     ]
     values = render.values(r, second)
-    assert values["containerMode"] == {"type": "kubernetes-novolume"}
+    assert values["containerMode"]["type"] == "kubernetes"
     spec = values["template"]["spec"]
     container = spec["containers"][0]
     assert container["env"] == [
@@ -173,7 +180,7 @@ def test_kubernetes_mode_caches_go_to_the_job_pod_unprivileged() -> None:
             ],
         }
     }
-    assert render.values(r, inst)["containerMode"] == {"type": "kubernetes-novolume"}
+    assert render.values(r, inst)["containerMode"]["type"] == "kubernetes"
 
 
 def test_dind_mode_uses_the_charts_dind_and_mounts_caches_in_the_runner() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding, Fix, ok, skip, warn
+from nestkube.runners.kit import HELM_BUILD
 
 # Debian and Ubuntu do not package helm; its Go module builds with the distribution's Go.
-HELM_MODULE = "helm.sh/helm/v3/cmd/helm@v3.22.0"
+HELM_MODULE = f"{HELM_BUILD.commands['helm']}@{HELM_BUILD.version}"
 
 
 def _install_helm(ctx: DoctorContext) -> Fix:
