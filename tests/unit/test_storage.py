@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fakes_engine import UnusedEngine
 
 from nestkube import storage
 from nestkube._exec import Result
@@ -46,18 +47,28 @@ def test_the_provisioner_and_its_helper_pods_use_the_local_image_never_pulled() 
     assert {"setup", "teardown"} <= set(data)
 
 
-class Recorder:
+class Recorder(UnusedEngine):
     def __init__(self) -> None:
+        super().__init__()
         self.applied: list[str] = []
 
-    def exec(self, node: str, args: Sequence[str], *, input: str = "", **_: Any) -> Result:
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
         self.applied.append(node)
-        assert "StorageClass" in input
+        assert isinstance(input, str) and "StorageClass" in input
         return Result(list(args), 0, "", "")
 
 
 def context(cfg: ClusterConfig, engine: Recorder, preloaded: tuple[str, ...]) -> CreateContext:
-    ctx = CreateContext(config=cfg, provider=engine, status=SILENT)  # type: ignore[arg-type]
+    ctx = CreateContext(config=cfg, provider=engine, status=SILENT)
     actions.plan_nodes(ctx, "node:1")
     ctx.preloaded_images = preloaded
     return ctx

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nestkube import _exec, storage
+from nestkube import storage
 from nestkube._version import __version__
 from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import CommandError, ImageBuildError
@@ -32,8 +32,7 @@ from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kit.node_kit import NodeKit, image_tag, repo_name
 from nestkube.kit.releases import CNI_PLUGINS
 from nestkube.kubeadm.containerd import render_containerd_config
-from nestkube.providers.base import Mount, Provider
-from nestkube.providers.engine import CliProvider
+from nestkube.providers.base import ImageProvider, Mount
 from nestkube.status import SILENT, Status
 
 NODE_FILES = Path(__file__).with_name("node")
@@ -50,6 +49,8 @@ LABEL_PRELOADED = "io.nestkube.preloaded-images"
 LABEL_MISSING = "io.nestkube.missing-images"
 LABEL_BUILD_KEY = "io.nestkube.build-key"
 LABEL_BUILDER = "io.nestkube.builder-version"
+# Seconds a pull of an image with no offline source may take before it is left out.
+PULL_TIMEOUT = 60.0
 
 
 def default_node_image(version: str) -> str:
@@ -66,14 +67,12 @@ class NodeImage:
     reused: bool
 
 
-def ensure_kit_base(provider: Provider, status: Status = SILENT) -> str:
+def ensure_kit_base(provider: ImageProvider, status: Status = SILENT) -> str:
     """The kit's debootstrap base image in this engine, imported from the cache if absent."""
     name = kit_base.base_image_name()
     if provider.image_exists(name):
         return name
     tarball = kit_base.base_tarball(status)
-    if not isinstance(provider, CliProvider):
-        raise ImageBuildError("this provider cannot import a rootfs")
     with status.step(f"Importing the kit base image {name}"):
         provider.import_rootfs(tarball, name)
     return name
@@ -101,7 +100,7 @@ def parse_components_label(value: str) -> dict[str, str]:
 
 
 def build_node_image(
-    provider: Provider,
+    provider: ImageProvider,
     binaries: KubernetesBinaries,
     *,
     image: str | None = None,
@@ -194,7 +193,7 @@ def build_node_image(
         previous = provider.image_id(target)
         with status.step(f"Committing {target}"):
             provider.commit(container, target, changes)
-        if previous and previous != provider.image_id(target) and isinstance(provider, CliProvider):
+        if previous and previous != provider.image_id(target):
             # The tag moved; drop the old image unless a node still runs from it.
             provider.remove_unused_image(previous)
         for ref in missing:
@@ -210,7 +209,7 @@ def _read_text(path: Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def _debian_runtime_versions(provider: Provider, container: str) -> dict[str, str]:
+def _debian_runtime_versions(provider: ImageProvider, container: str) -> dict[str, str]:
     """Versions of Debian's containerd, runc and CNI plugins in the build container."""
     out = provider.exec(
         container,
@@ -275,7 +274,7 @@ def _stage(work: Path, kit: NodeKit, plan: ComponentPlan) -> tuple[Path, Path]:
     return in_dir, out_dir
 
 
-def _phase(provider: Provider, container: str, script: str) -> None:
+def _phase(provider: ImageProvider, container: str, script: str) -> None:
     try:
         provider.exec(container, ["sh", f"/nestkube-in/{script}"], what=f"node image {script}")
     except CommandError as exc:
@@ -283,25 +282,23 @@ def _phase(provider: Provider, container: str, script: str) -> None:
         raise ImageBuildError(f"node image step {script} failed:\n{tail}") from exc
 
 
-def _read_preloaded(provider: Provider, container: str) -> list[str]:
+def _read_preloaded(provider: ImageProvider, container: str) -> list[str]:
     out = provider.exec(container, ["cat", "/etc/nestkube/preloaded-images"]).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def _pull_missing(provider: Provider, refs: list[str], out_dir: Path, status: Status) -> list[str]:
+def _pull_missing(
+    provider: ImageProvider, refs: list[str], out_dir: Path, status: Status
+) -> list[str]:
     """Try the engine's registry for images with no offline source (CoreDNS)."""
     pulled: list[str] = []
-    if not isinstance(provider, CliProvider):
-        return pulled
     for ref in refs:
         with status.step(f"Pulling {ref}"):
             try:
-                res = _exec.run([provider.info.binary, "pull", ref], check=False, timeout=60)
-            except CommandError as exc:  # a registry that never answers times out here
+                # A registry that never answers times out here.
+                provider.pull_image(ref, timeout=PULL_TIMEOUT)
+            except CommandError as exc:
                 status.detail(f"pull of {ref} failed: {exc}")
-                continue
-            if not res.ok:
-                status.detail(f"pull of {ref} failed: {res.stderr.strip()[-200:]}")
                 continue
             with (out_dir / f"pulled-{len(pulled)}.tar").open("wb") as fh:
                 provider.save_image([ref], fh)
@@ -309,19 +306,14 @@ def _pull_missing(provider: Provider, refs: list[str], out_dir: Path, status: St
     return pulled
 
 
-def _describe(provider: Provider, image: str, *, reused: bool) -> NodeImage:
+def _describe(provider: ImageProvider, image: str, *, reused: bool) -> NodeImage:
     labels = provider.image_labels(image)
-    size = None
-    if isinstance(provider, CliProvider):
-        res = provider._run("image", "inspect", "--format", "{{.Size}}", image, check=False)
-        if res.ok and res.stdout.strip().isdigit():
-            size = int(res.stdout.strip())
     return NodeImage(
         image=image,
         kubernetes_version=labels.get(LABEL_K8S_VERSION, ""),
         preloaded=tuple(x for x in labels.get(LABEL_PRELOADED, "").split(",") if x),
         missing=tuple(x for x in labels.get(LABEL_MISSING, "").split(",") if x),
-        size_bytes=size,
+        size_bytes=provider.image_size(image),
         reused=reused,
     )
 

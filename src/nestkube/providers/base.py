@@ -123,13 +123,38 @@ class Node:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-class Provider(Protocol):
-    """What nestkube needs from a container engine."""
+class EngineAccess(Protocol):
+    """What every part of nestkube asks of an engine: who it is and running in a container."""
+
+    @property
+    def name(self) -> ProviderName:
+        """The engine, known without asking it (its facts are probed on first use)."""
+        ...
 
     @property
     def info(self) -> ProviderInfo: ...
 
-    # --- node lifecycle -------------------------------------------------------
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run ``args`` in the container ``node`` (a node, or an image build's container)."""
+        ...
+
+    def engine_info(self) -> str:
+        """Raw engine info output, for logs."""
+        ...
+
+
+class NodeProvider(EngineAccess, Protocol):
+    """Node lifecycle: the containers, volumes and networks of clusters."""
+
     def node_run_args(self, spec: NodeSpec) -> list[str]:
         """The full engine argv that creates ``spec`` (used by create and --dry-run)."""
         ...
@@ -172,17 +197,6 @@ class Provider(Protocol):
         """The name of the volume holding ``node``'s /var."""
         ...
 
-    def exec(
-        self,
-        node: str,
-        args: Sequence[str],
-        *,
-        input: str | bytes | None = None,
-        check: bool = True,
-        what: str | None = None,
-        timeout: float | None = None,
-    ) -> Result: ...
-
     def exec_stream_in(self, node: str, args: Sequence[str], source: IO[bytes]) -> Result:
         """Run ``args`` in ``node`` with ``source`` on its stdin (an image archive, say)."""
         ...
@@ -206,29 +220,47 @@ class Provider(Protocol):
 
     def network_exists(self, name: str) -> bool: ...
 
-    # --- images ---------------------------------------------------------------
+
+class ImageProvider(EngineAccess, Protocol):
+    """Images in the engine's store, and image builds (a container committed to an image)."""
+
     def image_exists(self, image: str) -> bool: ...
 
     def image_id(self, image: str) -> str | None: ...
 
     def image_labels(self, image: str) -> dict[str, str]: ...
 
+    def image_size(self, image: str) -> int | None:
+        """The image's size in bytes as the engine reports it, or None."""
+        ...
+
+    def pull_image(self, image: str, timeout: float | None = None) -> None:
+        """Pull ``image`` from its registry (CommandError when it cannot be had)."""
+        ...
+
     def save_image(self, images: Sequence[str], dest: IO[bytes]) -> None: ...
 
     def load_image_archive(self, path: Path) -> None: ...
 
-    def remove_image(self, image: str) -> None: ...
-
-    def engine_info(self) -> str:
-        """Raw engine info output, for logs."""
+    def import_rootfs(self, tarball: Path, image: str) -> None:
+        """A root filesystem tarball as an image of one layer."""
         ...
 
-    # --- image builds (a container committed to an image) -------------------------
+    def remove_image(self, image: str) -> None: ...
+
+    def remove_unused_image(self, image: str) -> None:
+        """Remove ``image`` only if no container uses it."""
+        ...
+
     def run_build_container(self, image: str, name: str, mounts: Sequence[Mount]) -> None: ...
 
     def commit(self, container: str, image: str, changes: Sequence[str]) -> None: ...
 
     def remove_container(self, name: str) -> None: ...
+
+
+class Provider(NodeProvider, ImageProvider, Protocol):
+    """What nestkube needs from a container engine: nodes, and images and builds."""
 
 
 def rlimit_args(

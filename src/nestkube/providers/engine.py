@@ -28,6 +28,7 @@ from nestkube.providers.base import (
     NodeRole,
     NodeSpec,
     ProviderInfo,
+    ProviderName,
     rlimit_args,
 )
 
@@ -76,7 +77,8 @@ def engine_hint(binary: str) -> str:
 class CliProvider:
     """A provider driving a docker-compatible engine CLI."""
 
-    name: ClassVar[str] = ""
+    # Each engine's subclass names its engine.
+    name: ClassVar[ProviderName]
 
     def __init__(self, info: ProviderInfo) -> None:
         self._probed: ProviderInfo | None = info
@@ -481,6 +483,19 @@ class CliProvider:
 
     def remove_image(self, image: str) -> None:
         self._run("rmi", "--force", image, check=False, timeout=engine_timeout(CHANGE))
+
+    def image_size(self, image: str) -> int | None:
+        res = self._run("image", "inspect", "--format", "{{.Size}}", image, check=False)
+        size = res.stdout.strip()
+        return int(size) if res.ok and size.isdigit() else None
+
+    def pull_image(self, image: str, timeout: float | None = None) -> None:
+        self._run(
+            "pull",
+            image,
+            what=f"pulling {image}",
+            timeout=engine_timeout(LONG) if timeout is None else timeout,
+        )
 
     def remove_unused_image(self, image: str) -> None:
         """Remove ``image`` only if no container uses it (the engine refuses otherwise)."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from fakes_engine import UnusedEngine
+
 from nestkube.config import default_config
 from nestkube.create import actions
 from nestkube.create.context import CreateContext
-from nestkube.host import HostFacts
 from nestkube.images.node_image import LABEL_K8S_VERSION
-from nestkube.providers.base import LABEL_CLUSTER, Node, NodeSpec, ProviderInfo
+from nestkube.providers.base import LABEL_CLUSTER, Node, NodeSpec
 from nestkube.status import SILENT
 
 ADMIN = """\
@@ -32,13 +33,11 @@ current-context: kubernetes-admin@kubernetes
 """
 
 
-class MemoryEngine:
+class MemoryEngine(UnusedEngine):
     """Just enough of a provider to hold containers, volumes and networks in memory."""
 
     def __init__(self) -> None:
-        self.info = ProviderInfo(
-            name="podman", binary="podman", version="4.3.1", rootless=False, host=HostFacts()
-        )
+        super().__init__()
         self.nodes: dict[str, Node] = {}
         self.volumes: dict[str, str] = {}
         self.networks: set[str] = set()
@@ -90,13 +89,15 @@ class MemoryEngine:
         return {LABEL_K8S_VERSION: "v1.20.2"}
 
 
-def context(engine: MemoryEngine, name: str, kubeconfig_path: Path, **kw: object) -> CreateContext:
+def context(
+    engine: MemoryEngine, name: str, kubeconfig_path: Path, *, retain: bool = False
+) -> CreateContext:
     ctx = CreateContext(
         config=default_config(name, workers=1),
-        provider=engine,  # type: ignore[arg-type]
+        provider=engine,
         status=SILENT,
         kubeconfig=str(kubeconfig_path),
-        **kw,  # type: ignore[arg-type]
+        retain=retain,
     )
     actions.plan_nodes(ctx, "localhost/nestkube/node:v1.20.2")
     return ctx

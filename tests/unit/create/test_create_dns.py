@@ -8,11 +8,11 @@ that records node commands sees; nothing runs.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import yaml
+from fakes_engine import AnsweringProvider
 
 from nestkube._exec import Result
 from nestkube.config import ClusterConfig, default_config, load_config
@@ -21,7 +21,6 @@ from nestkube.create.context import CreateContext
 from nestkube.host import HostFacts
 from nestkube.kubeadm.config import render_init_config, render_join_config
 from nestkube.providers.base import ProviderInfo
-from nestkube.providers.engine import CliProvider
 from nestkube.status import SILENT, Status
 
 COREDNS = "registry.k8s.io/coredns/coredns:v1.12.1"
@@ -34,25 +33,16 @@ nodes: [{role: control-plane}, {role: worker}]
 """
 
 
-class RecordingProvider(CliProvider):
+class RecordingProvider(AnsweringProvider):
     """Records the commands run in nodes; each succeeds with no output."""
 
     def __init__(self) -> None:
         super().__init__(ProviderInfo("podman", "podman", "4.3.1", False, HostFacts()))
         self.commands: list[list[str]] = []
 
-    def exec(
-        self,
-        node: str,
-        args: Sequence[str],
-        *,
-        input: str | bytes | None = None,
-        check: bool = True,
-        what: str | None = None,
-        timeout: float | None = None,
-    ) -> Result:
-        self.commands.append(list(args))
-        return Result(list(args), 0, "", "")
+    def answer(self, node: str, argv: list[str]) -> Result:
+        self.commands.append(argv)
+        return Result(argv, 0, "", "")
 
 
 def context(config: ClusterConfig, version: str, missing: tuple[str, ...] = ()) -> CreateContext:

@@ -18,7 +18,7 @@ from nestkube.status import SILENT
 def run_args(cfg: ClusterConfig, tmp_path: Path) -> str:
     ctx = CreateContext(
         config=cfg,
-        provider=MemoryEngine(),  # type: ignore[arg-type]
+        provider=MemoryEngine(),
         status=SILENT,
         kubeconfig=str(tmp_path / "config"),
     )

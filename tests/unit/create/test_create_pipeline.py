@@ -136,7 +136,7 @@ def test_a_missing_mount_fails_before_anything_is_made(tmp_path: Path) -> None:
 def test_kind_node_names(tmp_path: Path) -> None:
     ctx = CreateContext(
         config=default_config("n", workers=2, control_planes=2),
-        provider=MemoryEngine(),  # type: ignore[arg-type]
+        provider=MemoryEngine(),
         status=SILENT,
     )
     actions.plan_nodes(ctx, "img")
@@ -149,3 +149,17 @@ def test_kind_node_names(tmp_path: Path) -> None:
     # Only the first control plane publishes the API server.
     assert [s.api_server_port > 0 for s in ctx.specs] == [True, False, False, False]
     assert {s.network for s in ctx.specs} == {"nestkube-n"}
+
+
+def test_the_join_step_is_left_out_by_its_predicate_for_one_node(tmp_path: Path) -> None:
+    engine = MemoryEngine()
+    several = context(engine, "c7", tmp_path / "config")
+    single = CreateContext(config=default_config("c8"), provider=engine, status=SILENT)
+    actions.plan_nodes(single, "localhost/nestkube/node:v1.20.2")
+
+    def needed(ctx: CreateContext) -> list[str]:
+        return [s.name for s in pipeline.steps(ctx) if s.needed(ctx)]
+
+    assert "Joining nodes" in needed(several)
+    assert "Joining nodes" not in needed(single)
+    assert len(needed(single)) == len(pipeline.steps(single)) - 1

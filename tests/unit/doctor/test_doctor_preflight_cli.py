@@ -36,15 +36,17 @@ from nestkube.doctor import (
 from nestkube.doctor.checks import PREFLIGHT
 from nestkube.errors import HostError
 from nestkube.host import probe_host
-from nestkube.providers.base import ProviderInfo
+from nestkube.providers.base import ProviderInfo, ProviderName
 
 ENV = {"HOME": HOME, "PATH": "/usr/bin"}
 
 
-def _info(h: FakeHost, *, name: str = "podman", rootless: bool = True, **kw: Any) -> ProviderInfo:
+def _info(
+    h: FakeHost, *, name: ProviderName = "podman", rootless: bool = True, **kw: Any
+) -> ProviderInfo:
     uid = 1000 if rootless else 0
     return ProviderInfo(
-        name,  # type: ignore[arg-type]
+        name,
         f"/usr/bin/{name}",
         "4.9.3" if name == "podman" else "24.0.7",
         rootless,

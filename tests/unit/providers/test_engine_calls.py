@@ -16,13 +16,14 @@ from nestkube import _exec
 from nestkube.errors import CommandError, CommandTimeout, ProviderError
 from nestkube.host import HostFacts
 from nestkube.providers.base import LABEL_CLUSTER, ProviderInfo
-from nestkube.providers.engine import CHANGE, LONG, CliProvider, engine_timeout
+from nestkube.providers.engine import CHANGE, LONG, engine_timeout
+from nestkube.providers.podman import PodmanProvider
 
 from .fakes import FakeEngine
 
 
-def provider(binary: str = "podman") -> CliProvider:
-    return CliProvider(ProviderInfo("podman", binary, "4.3.1", False, HostFacts()))
+def provider(binary: str = "podman") -> PodmanProvider:
+    return PodmanProvider(ProviderInfo("podman", binary, "4.3.1", False, HostFacts()))
 
 
 def hanging_engine(tmp_path: Path) -> str:
