@@ -39,9 +39,9 @@ _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _APP_ID_RE = re.compile(r"^[A-Za-z0-9.]+$")
 _LABEL_RE = re.compile(r"^[^\s,]+$")
 LABELS_UNSUPPORTED = (
-    "extra labels need ARC 0.14 or later, and nestkube pins ARC v0.27.6 (charts 0.6.1), the "
-    "newest the Go module proxy serves; a job picks these runners by scale-set name "
-    "(runs-on: NAME, or NAME-N per instance)"
+    "the pinned ARC v0.27.6 (charts 0.6.1, the newest the Go module proxy serves) has no "
+    "scale-set labels; a job picks these runners by scale-set name (runs-on: NAME, or NAME-N "
+    "per instance)"
 )
 # Paths a cache may not cover: the job needs its own view of these.
 _RESERVED = ("/", "/sys", "/dev", "/proc")
@@ -273,8 +273,8 @@ def _check_runner(runner: RunnerDoc, fail: _Fail) -> None:
         if not _LABEL_RE.match(label):
             fail(("labels", n), f'"{label}": labels have no spaces or commas')
     if runner.labels:
-        # Refused rather than ignored: ARC's scale sets take extra labels only from chart
-        # 0.14 on, and the pinned ARC (nestkube.runners.kit) is older.
+        # Refused rather than ignored: the pinned ARC's charts (nestkube.runners.kit) have no
+        # scale-set labels.
         fail(("labels",), LABELS_UNSUPPORTED)
     _check_auth(runner.auth, fail)
 
