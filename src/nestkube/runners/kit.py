@@ -9,12 +9,9 @@ newest one that it serves and whose module holds the ``gha-runner-scale-set`` ch
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from nestkube import _exec
-from nestkube.errors import ImageBuildError
-from nestkube.kit.gomod import FETCH_TIMEOUT, GoBinaries, GoModuleBuild, build_module
+from nestkube.kit.gomod import GoBinaries, GoModuleBuild, build_module, module_dir
 from nestkube.kit.toolchain import GoToolchain, modules_toolchain
 from nestkube.status import SILENT, Status
 
@@ -62,22 +59,7 @@ def arc_binaries(status: Status = SILENT, toolchain: GoToolchain | None = None) 
 
 def arc_module_dir(toolchain: GoToolchain | None = None) -> Path:
     """ARC's module files in Go's module cache (downloaded if needed): its charts and CRDs."""
-    go = toolchain or modules_toolchain()
-    res = _exec.run(
-        [str(go.go), "mod", "download", "-json", f"{ARC_MODULE}@{ARC_VERSION}"],
-        env=go.env(),
-        check=False,
-        timeout=FETCH_TIMEOUT,
-        what=f"go mod download {ARC_MODULE}@{ARC_VERSION}",
-    )
-    try:
-        info = json.loads(res.stdout or "{}")
-    except json.JSONDecodeError:
-        info = {}
-    if not res.ok or info.get("Error") or not info.get("Dir"):
-        reason = info.get("Error") or res.stderr.strip() or "no module directory"
-        raise ImageBuildError(f"cannot fetch Go module {ARC_MODULE}@{ARC_VERSION}: {reason}")
-    return Path(info["Dir"])
+    return module_dir(ARC_BUILD, toolchain or modules_toolchain())
 
 
 def arc_chart_dir(toolchain: GoToolchain | None = None) -> Path:
