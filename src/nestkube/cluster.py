@@ -18,7 +18,7 @@ from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.names import cluster_name
 from nestkube.providers import get_provider
-from nestkube.providers.base import LABEL_NETWORK, Node, Provider
+from nestkube.providers.base import LABEL_NETWORK, LABEL_ROOTLESS, Node, Provider
 from nestkube.status import SILENT, Status
 
 # The create pipeline, the config models (pydantic), kubeconfig (yaml) and the image builder
@@ -224,13 +224,22 @@ def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
     version = nodes[0].labels.get(LABEL_K8S_VERSION, "") if nodes else ""
     return {
         "name": name,
-        "provider": prov.info.name,
-        "rootless": prov.info.rootless,
+        "provider": prov.name,
+        "rootless": _rootless(prov, nodes),
         "kubernetesVersion": version,
         "context": kubeconfig.context_name(name),
         "state": cluster_state(nodes),
         "nodes": [{"name": n.name, "role": n.role, "state": n.state} for n in nodes],
     }
+
+
+def _rootless(prov: Provider, nodes: list[Node]) -> bool:
+    """The mode the nodes were made in, as they are labelled; the engine's facts only for
+    nodes made before that label (probed once per engine)."""
+    recorded = nodes[0].labels.get(LABEL_ROOTLESS) if nodes else None
+    if recorded in ("true", "false"):
+        return recorded == "true"
+    return prov.info.rootless
 
 
 def get_kubeconfig(

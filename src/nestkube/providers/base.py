@@ -26,6 +26,8 @@ LABEL_VERSION = "io.nestkube.version"
 LABEL_API_PORT = "io.nestkube.api-port"
 LABEL_API_ADDRESS = "io.nestkube.api-address"
 LABEL_NETWORK = "io.nestkube.network"
+# Whether the engine ran the node rootless, so listing clusters needs no engine probe.
+LABEL_ROOTLESS = "io.nestkube.rootless"
 
 
 @dataclass(frozen=True)

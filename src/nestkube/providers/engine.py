@@ -23,6 +23,7 @@ from nestkube.providers.base import (
     LABEL_CLUSTER,
     LABEL_NETWORK,
     LABEL_ROLE,
+    LABEL_ROOTLESS,
     Mount,
     Node,
     NodeRole,
@@ -163,6 +164,7 @@ class CliProvider:
     def node_run_args(self, spec: NodeSpec) -> list[str]:
         labels = {LABEL_CLUSTER: spec.cluster, LABEL_ROLE: spec.role, **spec.labels}
         labels[LABEL_NETWORK] = spec.network
+        labels[LABEL_ROOTLESS] = "true" if self._info.rootless else "false"
         args = ["run", "--detach", "--tty", "--name", spec.name, "--hostname", spec.name]
         if spec.role == "control-plane":
             labels[LABEL_API_ADDRESS] = spec.api_server_address

@@ -16,9 +16,12 @@ import nestkube.cli.main  # noqa: F401  (attaches every command to the groups)
 from nestkube import _exec, cluster
 from nestkube.cli import groups
 from nestkube.errors import CommandTimeout, ProviderError
-from nestkube.providers.base import LABEL_CLUSTER, LABEL_ROLE
+from nestkube.host import HostFacts
+from nestkube.providers.base import LABEL_CLUSTER, LABEL_ROLE, LABEL_ROOTLESS, ProviderInfo
+from nestkube.providers.podman import PodmanProvider
 
 from .fakes import FakeEngine
+from .nodes import node_spec
 
 
 def _entry(name: str, cluster: str, role: str, state: str = "running") -> str:
@@ -77,15 +80,29 @@ def test_no_clusters_is_one_ps_and_the_same_message(fake_engine: FakeEngine) -> 
     assert [c[1] for c in fake_engine.calls] == ["ps"]
 
 
+def _labelled(name: str, cluster: str, role: str, rootless: bool, state: str = "running") -> str:
+    labels = {LABEL_CLUSTER: cluster, LABEL_ROLE: role, LABEL_ROOTLESS: str(rootless).lower()}
+    return json.dumps({"Names": [name], "Labels": labels, "State": state})
+
+
+# Three clusters made by a rootless Podman: each node says so in its labels.
+PS_THREE = "\n".join(
+    [
+        _labelled("c-control-plane", "c", "control-plane", True),
+        _labelled("b-worker", "b", "worker", True, "exited"),
+        _labelled("a-control-plane", "a", "control-plane", True),
+        _labelled("b-control-plane", "b", "control-plane", True),
+    ]
+)
+
+
 @pytest.mark.usefixtures("podman_only")
-def test_json_summarises_every_cluster_from_one_ps(fake_engine: FakeEngine) -> None:
-    fake_engine.on(["ps"], out=PS)
-    # `rootless` is the one engine fact the summary shows: probed once, for all clusters.
-    fake_engine.on(["info"], out=json.dumps({"host": {"security": {"rootless": True}}}))
+def test_json_of_three_clusters_is_exactly_one_engine_command(fake_engine: FakeEngine) -> None:
+    fake_engine.on(["ps"], out=PS_THREE)
     result = CliRunner().invoke(groups.app, ["get", "clusters", "-o", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert [c["name"] for c in doc] == ["a", "b"]
+    assert [c["name"] for c in doc] == ["a", "b", "c"]
     assert doc[1]["nodes"] == [
         {"name": "b-control-plane", "role": "control-plane", "state": "running"},
         {"name": "b-worker", "role": "worker", "state": "exited"},
@@ -93,8 +110,31 @@ def test_json_summarises_every_cluster_from_one_ps(fake_engine: FakeEngine) -> N
     assert {(c["provider"], c["rootless"], c["context"]) for c in doc} == {
         ("podman", True, "nestkube-a"),
         ("podman", True, "nestkube-b"),
+        ("podman", True, "nestkube-c"),
     }
+    assert len(fake_engine.calls) == 1, fake_engine.calls
+    assert fake_engine.calls[0][1] == "ps"
+
+
+@pytest.mark.usefixtures("podman_only")
+def test_nodes_made_before_the_rootless_label_cost_one_probe_for_all(
+    fake_engine: FakeEngine,
+) -> None:
+    fake_engine.on(["ps"], out=PS)
+    # `rootless` is the one engine fact the summary shows: probed once, for all clusters.
+    fake_engine.on(["info"], out=json.dumps({"host": {"security": {"rootless": True}}}))
+    result = CliRunner().invoke(groups.app, ["get", "clusters", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [(c["name"], c["rootless"]) for c in doc] == [("a", True), ("b", True)]
     assert [c[1] for c in fake_engine.calls] == ["ps", "info"]
+
+
+def test_nodes_are_labelled_with_the_mode_the_engine_runs_them_in() -> None:
+    for rootless in (False, True):
+        info = ProviderInfo("podman", "podman", "5.0", rootless, HostFacts())
+        args = PodmanProvider(info).node_run_args(node_spec("m", 0, "worker"))
+        assert f"{LABEL_ROOTLESS}={str(rootless).lower()}" in args
 
 
 @pytest.mark.usefixtures("podman_only")
