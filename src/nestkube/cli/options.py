@@ -23,12 +23,12 @@ NAME_ENVVARS = ["NESTKUBE_CLUSTER_NAME", "KIND_CLUSTER_NAME"]
 
 
 def engine_names() -> tuple[str, ...]:
-    """The engines ``--provider`` accepts: the providers' one list of engines.
+    """The engines ``--provider`` accepts: the one engine registry's list.
 
     Looked up when a value is checked or completed, never at start-up: `nestkube --help`
     does not import the providers.
     """
-    from nestkube.providers import ENGINES
+    from nestkube.providers.facts import ENGINES
 
     return tuple(ENGINES)
 
