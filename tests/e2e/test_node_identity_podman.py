@@ -26,7 +26,7 @@ from nestkube.config import load_config
 from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.providers.base import Provider, rlimit_args
-from nestkube.providers.engine import CliProvider
+from nestkube.providers.podman import PodmanProvider
 
 NAME = "e2e-identity"
 CONTROL_PLANE = f"{NAME}-control-plane"
@@ -104,13 +104,14 @@ def node_info(kubectl: Kubectl) -> dict[str, dict[str, Any]]:
     return {n["metadata"]["name"]: n["status"]["nodeInfo"] for n in items}
 
 
-def run_args(engine: Provider) -> list[str]:
+def run_args(engine: PodmanProvider) -> list[str]:
     """The runtime and rlimit flags this host needs for any container (see host-facts)."""
-    assert isinstance(engine, CliProvider)
     return ["run", "--rm", *engine.runtime_args(), *rlimit_args(engine.info)]
 
 
-def test_the_node_image_ships_no_machine_id(podman: Provider, podman_node_image: NodeImage) -> None:
+def test_the_node_image_ships_no_machine_id(
+    podman: PodmanProvider, podman_node_image: NodeImage
+) -> None:
     image = podman_node_image.image
     out = run_podman(*run_args(podman), "--entrypoint", "cat", image, "/etc/machine-id")
     assert out == ""
@@ -147,7 +148,9 @@ def test_node_objects_report_each_nodes_own_ids(
         assert system_uuids[node].lower() == own.lower(), (node, system_uuids[node], own)
 
 
-def test_an_image_written_by_nestkube_keeps_a_sticky_tmp(podman: Provider, tmp_path: Path) -> None:
+def test_an_image_written_by_nestkube_keeps_a_sticky_tmp(
+    podman: PodmanProvider, tmp_path: Path
+) -> None:
     tag = f"localhost/nestkube-e2e/sticky:{uuid.uuid4().hex[:8]}"
     archive = workload_archive(tmp_path / "sticky.tar", tag=tag)
     run_podman("load", "--input", str(archive))

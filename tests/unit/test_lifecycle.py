@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fakes_engine import UnusedEngine
 
 from nestkube import lifecycle
 from nestkube._exec import Result
@@ -17,21 +18,22 @@ from nestkube.create import actions
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.host import HostFacts
-from nestkube.providers.base import LABEL_NETWORK, Node, ProviderInfo
+from nestkube.providers.base import LABEL_NETWORK, Node, NodeRole, ProviderInfo
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import SILENT
 
 FLAGS = 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///run/containerd/containerd.sock --node-ip={ip} --pod-infra-container-image=registry.k8s.io/pause:3.10"\n'  # noqa: E501
 
 
-def node(name: str, role: str, state: str = "exited") -> Node:
-    return Node(name, role, "dev", state, {LABEL_NETWORK: "nestkube-dev"})  # type: ignore[arg-type]
+def node(name: str, role: NodeRole, state: str = "exited") -> Node:
+    return Node(name, role, "dev", state, {LABEL_NETWORK: "nestkube-dev"})
 
 
-class FakeCluster:
+class FakeCluster(UnusedEngine):
     """A 1+1 cluster's engine: containers that start and stop, and what their nodes answer."""
 
     def __init__(self, recorded: dict[str, str] | None = None) -> None:
+        super().__init__()
         self.nodes = [node("dev-control-plane", "control-plane"), node("dev-worker", "worker")]
         self.ips = {"dev-control-plane": "10.89.0.254", "dev-worker": "10.89.0.253"}
         self.recorded = recorded or dict(self.ips)
@@ -53,9 +55,18 @@ class FakeCluster:
         assert network == "nestkube-dev"
         return self.ips[name]
 
-    def exec(self, name: str, args: Sequence[str], **_: object) -> Result:
-        self.calls.append((name, *args))
-        out, code = self.answer(name, list(args))
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        self.calls.append((node, *args))
+        out, code = self.answer(node, list(args))
         return Result(list(args), code, out, "" if code == 0 else "connection refused")
 
     def answer(self, name: str, args: list[str]) -> tuple[str, int]:
@@ -102,7 +113,7 @@ def test_cluster_state_from_its_nodes() -> None:
 
 def test_stop_stops_workers_before_control_planes_and_removes_nothing() -> None:
     fake = FakeCluster()
-    lifecycle.stop(fake, "dev")  # type: ignore[arg-type]
+    lifecycle.stop(fake, "dev")
     assert fake.calls == [("stop", "dev-worker"), ("stop", "dev-control-plane")]
 
 
@@ -114,7 +125,7 @@ def test_an_unknown_cluster_is_one_line(verb: str) -> None:
 
 def test_start_runs_control_planes_first_then_restores_routes_and_waits() -> None:
     fake = FakeCluster()
-    lifecycle.start(fake, "dev", wait=30, status=SILENT)  # type: ignore[arg-type]
+    lifecycle.start(fake, "dev", wait=30, status=SILENT)
     starts = [c[1] for c in fake.calls if c[0] == "start"]
     assert starts == ["dev-control-plane", "dev-worker"]
     routes = {(c[0], " ".join(c[1:])) for c in fake.calls if c[1:3] == ("ip", "route")}
@@ -129,14 +140,14 @@ def test_start_runs_control_planes_first_then_restores_routes_and_waits() -> Non
 def test_running_nodes_are_not_started_again() -> None:
     fake = FakeCluster()
     fake.nodes[0] = node("dev-control-plane", "control-plane", "running")
-    lifecycle.start(fake, "dev", wait=0)  # type: ignore[arg-type]
+    lifecycle.start(fake, "dev", wait=0)
     assert [c for c in fake.calls if c[0] == "start"] == [("start", "dev-worker")]
 
 
 def test_a_node_that_came_back_with_another_address_is_refused() -> None:
     fake = FakeCluster(recorded={"dev-control-plane": "10.89.0.254", "dev-worker": "10.89.0.7"})
     with pytest.raises(ClusterError) as err:
-        lifecycle.start(fake, "dev")  # type: ignore[arg-type]
+        lifecycle.start(fake, "dev")
     assert str(err.value).startswith(
         "node dev-worker came back with address 10.89.0.253, but the cluster was set up with "
         "10.89.0.7"
@@ -148,7 +159,7 @@ def test_nodes_ready_before_the_stop_do_not_count(monkeypatch: pytest.MonkeyPatc
     fake = FakeCluster()
     fake.renewed = "2020-01-01T00:00:00.000000Z"  # leases last renewed long before start
     with pytest.raises(ClusterError, match=r"^nodes not Ready within 0s after start: dev-"):
-        lifecycle.start(fake, "dev", wait=0.01)  # type: ignore[arg-type]
+        lifecycle.start(fake, "dev", wait=0.01)
 
 
 def test_an_api_server_that_never_answers_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,7 +167,7 @@ def test_an_api_server_that_never_answers_is_one_line(monkeypatch: pytest.Monkey
     fake = FakeCluster()
     fake.api_answers_after = 10**6
     with pytest.raises(ClusterError) as err:
-        lifecycle.start(fake, "dev")  # type: ignore[arg-type]
+        lifecycle.start(fake, "dev")
     assert str(err.value) == (
         "the API server in dev-control-plane did not answer within 0s: connection refused"
     )
@@ -168,8 +179,13 @@ def test_kubelet_node_ip() -> None:
 
 
 class SubnetPodman(PodmanProvider):
+    """A Podman whose cluster network exists already, with these subnets."""
+
     def network_subnets(self, name: str) -> list[str]:
         return ["fd00::/64", "10.89.3.0/24"]
+
+    def network_exists(self, name: str) -> bool:
+        return True
 
 
 def test_podman_pins_nodes_to_the_top_of_the_cluster_subnet(tmp_path: Path) -> None:
@@ -181,7 +197,6 @@ def test_podman_pins_nodes_to_the_top_of_the_cluster_subnet(tmp_path: Path) -> N
     ]
     ctx = CreateContext(config=default_config("dev", workers=1), provider=podman, status=SILENT)
     actions.plan_nodes(ctx, "node:1")
-    podman.network_exists = lambda name: True  # type: ignore[method-assign]
     actions.create_network(ctx)
     assert [s.ip for s in ctx.specs] == ["10.89.3.254", "10.89.3.253"]
     assert "--ip 10.89.3.254" in " ".join(podman.node_run_args(ctx.specs[0]))
