@@ -252,6 +252,7 @@ def get_kubeconfig(
     """The cluster's kubeconfig text; ``internal`` addresses the API server inside the network."""
     from nestkube import kubeconfig
 
+    cluster_name(name)
     prov = engine or get_provider(provider)
     admin, server = _admin_and_server(prov, name, internal)
     return kubeconfig.build_kubeconfig(admin, name, server)
@@ -268,6 +269,7 @@ def export_kubeconfig(
     """Merge the cluster's entries into the kubeconfig; ``internal`` as for get_kubeconfig."""
     from nestkube import kubeconfig
 
+    cluster_name(name)
     prov = engine or get_provider(provider)
     admin, server = _admin_and_server(prov, name, internal)
     return kubeconfig.merge_cluster(admin, name, server, kubeconfig_path)
