@@ -15,7 +15,7 @@ import pytest
 from engines import ensure_dockerd, ensure_podman
 from support import workload_archive
 
-from nestkube.doctor.checks.kernel import INOTIFY_INSTANCES, INOTIFY_WATCHES
+from nestkube.doctor.checks.sysctl import INOTIFY_INSTANCES, INOTIFY_WATCHES
 from nestkube.images.node_image import NodeImage, build_node_image
 from nestkube.kit.kubernetes import KubernetesBinaries, build_from_modules
 from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION

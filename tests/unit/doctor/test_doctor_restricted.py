@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from doctor_fixtures import GIB, FakeHost, check, context, docker_info, facts, podman_info
 
-from nestkube.doctor.checks.restricted import CAPFILTER_PATH, capability_filter
+from nestkube.doctor.checks.host import CAPFILTER_PATH, capability_filter
 
 # CapBnd of a host lacking CAP_SYS_RESOURCE (bit 24), as seen on this project's CI VMs.
 NO_SYS_RESOURCE = "000001fffeffffff"

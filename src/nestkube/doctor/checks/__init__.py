@@ -1,17 +1,22 @@
-"""Every check, in the order the report shows them. Each is a pure function of the context."""
+"""Every check, in the order the report shows them. Each is a pure function of the context,
+and lives in the module its id starts with (``kernel.version`` in checks/kernel.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
 from nestkube.doctor.checks import (
-    cgroups,
+    cgroup,
+    device,
     engine,
+    host,
     kernel,
+    podman,
     resources,
-    restricted,
     runners,
     storage,
+    sysctl,
+    systemd,
     userns,
 )
 from nestkube.doctor.context import DoctorContext
@@ -20,30 +25,30 @@ from nestkube.doctor.model import Finding
 Check = Callable[[DoctorContext], Finding]
 
 CHECKS: dict[str, Check] = {
-    "host.os": engine.check_os,
+    "host.os": host.check_os,
     "engine.present": engine.check_present,
     "engine.version": engine.check_version,
     "engine.mode": engine.check_mode,
     "engine.endpoint": engine.check_endpoint,
-    "cgroup.version": cgroups.check_version,
-    "cgroup.delegation": cgroups.check_delegation,
-    "systemd.version": cgroups.check_systemd,
+    "cgroup.version": cgroup.check_version,
+    "cgroup.delegation": cgroup.check_delegation,
+    "systemd.version": systemd.check_systemd,
     "userns.subid": userns.check_subid,
     "userns.enabled": userns.check_userns,
-    "device.fuse": userns.check_fuse,
-    "device.tun": userns.check_tun,
-    "kernel.version": userns.check_kernel,
+    "device.fuse": device.check_fuse,
+    "device.tun": device.check_tun,
+    "kernel.version": kernel.check_kernel,
     "kernel.iptables-modules": kernel.check_modules,
     "storage.driver": storage.check_driver,
     "storage.zfs": storage.check_zfs,
-    "sysctl.inotify": kernel.check_inotify,
-    "sysctl.unprivileged-ports": kernel.check_unprivileged_ports,
-    "sysctl.dmesg-restrict": kernel.check_dmesg,
-    "podman.pids-limit": resources.check_pids_limit,
-    "host.capabilities": restricted.check_capabilities,
-    "host.oom-score-adj": restricted.check_oom,
-    "host.rlimits": restricted.check_rlimits,
-    "host.oci-runtime": restricted.check_runtime,
+    "sysctl.inotify": sysctl.check_inotify,
+    "sysctl.unprivileged-ports": sysctl.check_unprivileged_ports,
+    "sysctl.dmesg-restrict": sysctl.check_dmesg,
+    "podman.pids-limit": podman.check_pids_limit,
+    "host.capabilities": host.check_capabilities,
+    "host.oom-score-adj": host.check_oom,
+    "host.rlimits": host.check_rlimits,
+    "host.oci-runtime": host.check_runtime,
     "resources.memory": resources.check_memory,
     "resources.disk": resources.check_disk,
     "runners.helm": runners.check_helm,

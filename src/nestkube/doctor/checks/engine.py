@@ -21,13 +21,6 @@ def _fmt(version: tuple[int, ...]) -> str:
     return ".".join(str(v) for v in version)
 
 
-def check_os(ctx: DoctorContext) -> Finding:
-    name = ctx.os_release.get("PRETTY_NAME") or ctx.os_release.get("NAME") or "unknown Linux"
-    if ctx.nixos:
-        return ok("host.os", f"{name}: fixes are given as configuration.nix snippets")
-    return ok("host.os", f"{name}, kernel {ctx.kernel_release or 'unknown'}")
-
-
 def _start_daemon(ctx: DoctorContext) -> Fix:
     e = ctx.engine
     if e.provider == "docker":

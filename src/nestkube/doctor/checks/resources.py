@@ -1,4 +1,4 @@
-"""Room for the cluster asked for: memory, disk under the engine's data dir, process limits."""
+"""Room for the cluster asked for: memory, and disk under the engine's data dir."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ FIRST_NODE_MEMORY = 2 * GIB
 WORKER_MEMORY = 1 * GIB
 FIRST_NODE_DISK = 4 * GIB
 WORKER_DISK = 2 * GIB
-# Enough for an ingress controller and a few busy pods per node.
-PIDS_WANTED = 65536
 
 
 def _gib(n: int) -> str:
@@ -75,31 +73,4 @@ def check_disk(ctx: DoctorContext) -> Finding:
     return ok(
         "resources.disk",
         f"{_gib(free)} free under {ctx.data_dir}; {nodes} ~{_gib(need)}",
-    )
-
-
-def check_pids_limit(ctx: DoctorContext) -> Finding:
-    if ctx.provider != "podman" or ctx.pids_limit is None:
-        return skip("podman.pids-limit", f"{ctx.provider} sets no per-container pids limit")
-    pl = ctx.pids_limit
-    where = pl.source or "Podman's built-in default"
-    # 0 and negative values mean unlimited.
-    if pl.value <= 0 or pl.value >= PIDS_WANTED:
-        shown = "unlimited" if pl.value <= 0 else str(pl.value)
-        return ok("podman.pids-limit", f"pids_limit = {shown} ({where})")
-    in_home = ctx.user.uid != 0 and pl.target.startswith(ctx.user.home.rstrip("/") + "/")
-    fix_ = Fix(
-        "file",
-        path=pl.target,
-        content=f"[containers]\npids_limit = {PIDS_WANTED}\n",
-        action="merge",
-        note="merged into the [containers] table; applies to nodes created afterwards",
-        needs_root=not in_home,
-    )
-    return warn(
-        "podman.pids-limit",
-        f"pids_limit = {pl.value} ({where}): a node's pods share that many processes; "
-        "ingress controllers hit it",
-        fix_,
-        auto=in_home,
     )

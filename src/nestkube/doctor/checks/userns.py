@@ -1,4 +1,4 @@
-"""What rootless engines need from the kernel and /etc: user namespaces, id ranges, devices."""
+"""What rootless engines need from the kernel and /etc: user namespaces and id ranges."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
 # Enough ids for one user namespace holding a whole distribution (uid 65534 is nobody).
 SUBID_NEEDED = 65536
 SUBID_FIRST = 100000
-# Linux 5.11 allowed overlayfs mounts inside user namespaces.
-ROOTLESS_OVERLAY_KERNEL = (5, 11)
 
 
 def _owned(ranges: tuple[SubIdRange, ...], ctx: DoctorContext) -> int:
@@ -87,117 +85,3 @@ def check_userns(ctx: DoctorContext) -> Finding:
             ),
         )
     return ok("userns.enabled", f"unprivileged user namespaces allowed (max {max_ns or '?'})")
-
-
-def _kernel(ctx: DoctorContext) -> tuple[int, ...] | None:
-    parts = []
-    for piece in ctx.kernel_release.split("-", 1)[0].split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts) if len(parts) >= 2 else None
-
-
-def _device_fix(ctx: DoctorContext, dev: str, module: str) -> Fix:
-    if not ctx.devices[dev].exists:
-        outside = fixes.on_container_host(
-            ctx, f"modprobe {module}", f"{dev} (and passing it into the container)"
-        )
-        if outside is not None:
-            return outside
-        if ctx.nixos:
-            return fixes.nix(fixes.nix_list("boot.kernelModules", [module]))
-        return fixes.command(ctx, f"modprobe {module}")
-    return fixes.command(
-        ctx,
-        f"chmod 0666 {dev}",
-        note=f'lasts until reboot; to keep it, a udev rule: KERNEL=="{dev.rsplit("/", 1)[1]}",'
-        ' MODE="0666" in /etc/udev/rules.d/90-nestkube.rules',
-    )
-
-
-def check_fuse(ctx: DoctorContext) -> Finding:
-    if not ctx.rootless:
-        return skip("device.fuse", "rootful: native overlayfs is used")
-    kernel = _kernel(ctx)
-    # Without overlayfs in user namespaces, fuse-overlayfs is the only copy-on-write option.
-    needed = kernel is not None and kernel < ROOTLESS_OVERLAY_KERNEL
-    dev = ctx.devices["/dev/fuse"]
-    problems = []
-    if not dev.exists:
-        problems.append("/dev/fuse missing")
-    elif not dev.usable_by(ctx.user):
-        problems.append(f"/dev/fuse (mode {dev.mode:04o}) not usable by {ctx.user.name}")
-    if not ctx.binary("fuse-overlayfs"):
-        problems.append("fuse-overlayfs not installed")
-    if not problems:
-        return ok(
-            "device.fuse", f"/dev/fuse usable and fuse-overlayfs at {ctx.binary('fuse-overlayfs')}"
-        )
-    fix_ = (
-        _device_fix(ctx, "/dev/fuse", "fuse")
-        if problems[0].startswith("/dev/fuse")
-        else fixes.install(ctx, "fuse-overlayfs")
-    )
-    text = "; ".join(problems)
-    if needed:
-        return fail(
-            "device.fuse",
-            f"{text}: kernel {ctx.kernel_release} has no overlayfs in user namespaces, so "
-            "nodes need fuse-overlayfs",
-            fix_,
-        )
-    return warn(
-        "device.fuse",
-        f"{text}: only a fallback on this kernel (native overlayfs works in user namespaces)",
-        fix_,
-    )
-
-
-def check_tun(ctx: DoctorContext) -> Finding:
-    if not ctx.rootless:
-        return skip("device.tun", "rootful: the engine's own bridge networking is used")
-    dev = ctx.devices["/dev/net/tun"]
-    if not dev.exists:
-        return fail(
-            "device.tun",
-            "/dev/net/tun missing: rootless networking (slirp4netns/pasta) cannot start",
-            _device_fix(ctx, "/dev/net/tun", "tun"),
-        )
-    if not dev.usable_by(ctx.user):
-        return fail(
-            "device.tun",
-            f"/dev/net/tun (mode {dev.mode:04o}) not usable by {ctx.user.name}: "
-            "slirp4netns/pasta cannot create the network",
-            _device_fix(ctx, "/dev/net/tun", "tun"),
-        )
-    helper = ctx.binary("slirp4netns") or ctx.binary("pasta")
-    if not helper:
-        return fail(
-            "device.tun",
-            "neither slirp4netns nor pasta is installed: no rootless networking",
-            fixes.install(ctx, "slirp4netns"),
-        )
-    return ok("device.tun", f"/dev/net/tun usable by {ctx.user.name}; network helper {helper}")
-
-
-def check_kernel(ctx: DoctorContext) -> Finding:
-    kernel = _kernel(ctx)
-    if kernel is None:
-        return skip("kernel.version", f"kernel release {ctx.kernel_release!r} not understood")
-    if not ctx.rootless or kernel >= ROOTLESS_OVERLAY_KERNEL:
-        return ok("kernel.version", f"kernel {ctx.kernel_release}")
-    distro = ctx.os_release.get("ID", "")
-    if distro in ("debian", "ubuntu"):
-        return ok(
-            "kernel.version",
-            f"kernel {ctx.kernel_release} < 5.11, but {distro} kernels allow overlayfs in "
-            "user namespaces",
-        )
-    return warn(
-        "kernel.version",
-        f"kernel {ctx.kernel_release} < 5.11: no overlayfs in user namespaces; rootless "
-        "engines fall back to fuse-overlayfs (slower) or vfs (much slower, more disk)",
-        Fix(note="upgrade to a 5.11 or newer kernel"),
-    )

@@ -1,5 +1,6 @@
-"""Restricted hosts (CI VMs, sandboxes, nested containers): what is missing and what nestkube
-does about it. These checks explain workarounds rather than hide them."""
+"""The host itself: its OS, and on restricted hosts (CI VMs, sandboxes, nested containers)
+what is missing and what nestkube does about it. These checks explain workarounds rather than
+hide them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ MIN_NPROC = 4096
 CAPFILTER_PATH = "/usr/local/libexec/nestkube-runc-capfilter"
 CAPFILTER_RUNTIME = "nestkube-runc"
 RUNC_NAMES = {"runc", "io.containerd.runc.v2", "io.containerd.runtime.v1.linux"}
+
+
+def check_os(ctx: DoctorContext) -> Finding:
+    name = ctx.os_release.get("PRETTY_NAME") or ctx.os_release.get("NAME") or "unknown Linux"
+    if ctx.nixos:
+        return ok("host.os", f"{name}: fixes are given as configuration.nix snippets")
+    return ok("host.os", f"{name}, kernel {ctx.kernel_release or 'unknown'}")
 
 
 def capability_filter(runc: str, drop: list[str]) -> str:

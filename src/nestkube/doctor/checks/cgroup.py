@@ -1,4 +1,4 @@
-"""cgroups: the hierarchy in use and, for rootless nodes, what systemd delegates to the user."""
+"""cgroups: the hierarchy in use and, for rootless nodes, the controllers delegated to the user."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
 
 REQUIRED_CONTROLLERS = ("cpu", "memory", "pids")
 OPTIONAL_CONTROLLERS = ("cpuset", "io")
-# systemd 252 started delegating the cpu controller to user@.service by default.
-SYSTEMD_CPU_DELEGATION = 252
 DELEGATE_DROPIN = "/etc/systemd/system/user@.service.d/delegate.conf"
 DELEGATE_CONTENT = "[Service]\nDelegate=yes\n"
 NIX_DELEGATE = 'systemd.services."user@".serviceConfig.Delegate = "yes";'
@@ -146,7 +144,7 @@ def check_version(ctx: DoctorContext) -> Finding:
     )
 
 
-def _delegate_fix(ctx: DoctorContext) -> Fix:
+def delegate_fix(ctx: DoctorContext) -> Fix:
     uid = ctx.user.uid
     note = f"then log out and in again (or: {ctx.sudo}systemctl restart user@{uid}.service)"
     if ctx.nixos:
@@ -190,26 +188,7 @@ def check_delegation(ctx: DoctorContext) -> Finding:
         return fail(
             "cgroup.delegation",
             f"{service} is missing controller(s) {' '.join(missing)} (has: {listed})",
-            _delegate_fix(ctx),
+            delegate_fix(ctx),
         )
     note = f"; not delegated (optional): {' '.join(extra_missing)}" if extra_missing else ""
     return ok("cgroup.delegation", f"{service} has {listed}{note}")
-
-
-def check_systemd(ctx: DoctorContext) -> Finding:
-    if not ctx.rootless:
-        return skip("systemd.version", "rootful: systemd delegation not needed")
-    v = ctx.systemd_version
-    if v is None:
-        return skip("systemd.version", "systemd not found")
-    running = "" if ctx.systemd_running else f" (installed, but PID 1 is {ctx.pid1 or '?'})"
-    if v >= SYSTEMD_CPU_DELEGATION:
-        return ok("systemd.version", f"systemd {v} delegates cpu by default{running}")
-    if ctx.delegate_dropins:
-        return ok("systemd.version", f"systemd {v} with {', '.join(ctx.delegate_dropins)}")
-    return warn(
-        "systemd.version",
-        f"systemd {v} < {SYSTEMD_CPU_DELEGATION} does not delegate cpu to users by default and "
-        f"no Delegate= drop-in exists{running}",
-        _delegate_fix(ctx),
-    )
