@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nestkube.providers.facts import ProviderName
+
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
 NESTKUBE_API_VERSION = "nestkube.io/v1alpha1"
 CLUSTER_KIND = "Cluster"
@@ -24,7 +26,8 @@ IPFamily = Literal["ipv4", "ipv6", "dual"]
 KubeProxyMode = Literal["iptables", "ipvs", "none"]
 Propagation = Literal["None", "HostToContainer", "Bidirectional"]
 Protocol = Literal["TCP", "UDP", "SCTP"]
-ProviderChoice = Literal["podman", "docker", "nerdctl"]
+# The engine registry's names: a config's provider is one of the engines nestkube drives.
+ProviderChoice = ProviderName
 
 
 def _port_range(low: int) -> dict[str, Any]:
