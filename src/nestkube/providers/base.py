@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Literal, Protocol
 
 from nestkube._exec import Result
+from nestkube.errors import ProviderError
 from nestkube.host import HostFacts
 from nestkube.providers.facts import ENGINES as ENGINES
 from nestkube.providers.facts import EngineFacts
@@ -60,6 +61,32 @@ class ProviderInfo:
             rootless=self.rootless,
             storage_driver=self.storage_driver,
             default_runtime=self.runtime or "",
+        )
+
+    @classmethod
+    def decided(
+        cls,
+        facts: EngineFacts,
+        host: HostFacts,
+        *,
+        runtime: str | None = None,
+        cgroup_driver: Literal["cgroupfs", "systemd"] = "cgroupfs",
+        version: str | None = None,
+    ) -> ProviderInfo:
+        """The info of an engine that answered, with the engine's decisions about nodes; a
+        ProviderError naming why when it did not answer."""
+        if not facts.info_ok:
+            raise ProviderError(f"{facts.provider} does not answer: {facts.error}")
+        return cls(
+            name=facts.provider,
+            binary=facts.binary or facts.provider,
+            version=facts.version if version is None else version,
+            rootless=bool(facts.rootless),
+            host=host,
+            runtime=runtime,
+            cgroup_driver=cgroup_driver,
+            storage_driver=facts.storage_driver,
+            engine_facts=facts,
         )
 
     @property

@@ -7,7 +7,6 @@ never passes --host or --context so it talks to whatever daemon the user's own `
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -16,7 +15,7 @@ from nestkube.errors import CommandError, HostError, NestkubeError, ProviderErro
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.engine import CliProvider, engine_timeout
-from nestkube.providers.facts import EngineFacts, fetch, parse_docker
+from nestkube.providers.facts import EngineFacts, fetch, find_engine, parse_docker
 
 # The Dockerfile instructions `docker commit --change` accepts; it refuses others (STOPSIGNAL
 # among them) and fails the whole commit.
@@ -49,30 +48,17 @@ def parse_docker_info(
 
 
 def docker_info(facts: EngineFacts, host: HostFacts) -> ProviderInfo:
-    """How nodes run on this daemon; an error when it did not answer."""
-    if not facts.info_ok:
-        raise ProviderError(f"docker does not answer: {facts.error}")
-    rootless = bool(facts.rootless)
-    return ProviderInfo(
-        name="docker",
-        binary=facts.binary or "docker",
-        version=facts.version,
-        rootless=rootless,
-        host=host,
-        # dockerd's own default runtime is used on purpose: that is where an operator installs
-        # a capability-filtering runc wrapper on restricted hosts (see explain_caps_error).
-        runtime=None,
-        cgroup_driver=node_cgroup_driver(rootless, facts.cgroup_manager, facts.cgroup_version),
-        storage_driver=facts.storage_driver,
-        engine_facts=facts,
-    )
+    """How nodes run on this daemon; an error when it did not answer.
+
+    No runtime is asked for: dockerd's own default is used on purpose, as that is where an
+    operator installs a capability-filtering runc wrapper on restricted hosts (see
+    explain_caps_error)."""
+    driver = node_cgroup_driver(bool(facts.rootless), facts.cgroup_manager, facts.cgroup_version)
+    return ProviderInfo.decided(facts, host, cgroup_driver=driver)
 
 
 def find_docker(binary: str = "docker") -> str:
-    path = shutil.which(binary)
-    if not path:
-        raise ProviderError("docker not found on PATH (apt-get install docker.io)")
-    return path
+    return find_engine(binary, "apt-get install docker.io")
 
 
 def probe_docker(binary: str = "docker", host: HostFacts | None = None) -> ProviderInfo:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from nestkube import _exec
 from nestkube._exec import Result
-from nestkube.errors import CommandError, CommandTimeout
+from nestkube.errors import CommandError, CommandTimeout, ProviderError
 
 ProviderName = Literal["podman", "docker", "nerdctl"]
 # Every engine nestkube drives, in the order it looks for them.
@@ -58,6 +59,14 @@ class EngineFacts:
     @property
     def found(self) -> bool:
         return self.binary is not None
+
+
+def find_engine(binary: str, install: str) -> str:
+    """The path of the engine's ``binary``; a ProviderError saying how to ``install`` it."""
+    path = shutil.which(binary)
+    if not path:
+        raise ProviderError(f"{binary} not found on PATH ({install})")
+    return path
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:

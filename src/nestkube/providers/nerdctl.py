@@ -6,7 +6,6 @@ its end-to-end test runs only where nerdctl is installed.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +16,13 @@ from nestkube.host import HostFacts, probe_host
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.docker import DockerLikeProvider, node_cgroup_driver
-from nestkube.providers.facts import EngineFacts, fetch, parse_nerdctl, parse_version
+from nestkube.providers.facts import (
+    EngineFacts,
+    fetch,
+    find_engine,
+    parse_nerdctl,
+    parse_version,
+)
 
 # Rootless nodes need nerdctl's and containerd's 1.7 fixes (cgroup v2 delegation for nested
 # systemd, rootlesskit port forwarding that survives node restarts); older pairs half-work.
@@ -53,36 +58,23 @@ def parse_nerdctl_info(
 def nerdctl_info(facts: EngineFacts, host: HostFacts) -> ProviderInfo:
     """How nodes run on this nerdctl; rootless needs nerdctl and containerd 1.7."""
     rootless = bool(facts.rootless)
-    if rootless:
+    if rootless and facts.info_ok:
         check_rootless_versions(facts.version, facts.server_version)
-    return ProviderInfo(
-        name="nerdctl",
-        binary=facts.binary or "nerdctl",
-        version=facts.version or facts.server_version,
-        rootless=rootless,
-        host=host,
-        runtime=None,
-        cgroup_driver=node_cgroup_driver(rootless, facts.cgroup_manager, facts.cgroup_version),
-        storage_driver=facts.storage_driver,
-        engine_facts=facts,
-    )
+    driver = node_cgroup_driver(rootless, facts.cgroup_manager, facts.cgroup_version)
+    version = facts.version or facts.server_version
+    return ProviderInfo.decided(facts, host, cgroup_driver=driver, version=version)
 
 
 def find_nerdctl(binary: str = "nerdctl") -> str:
-    path = shutil.which(binary)
-    if not path:
-        raise ProviderError(
-            "nerdctl not found on PATH (it is not packaged for Debian 12: install nerdctl-full "
-            "from the containerd/nerdctl releases)"
-        )
-    return path
+    return find_engine(
+        binary,
+        "it is not packaged for Debian 12: install nerdctl-full from the containerd/nerdctl "
+        "releases",
+    )
 
 
 def probe_nerdctl(binary: str = "nerdctl", host: HostFacts | None = None) -> ProviderInfo:
-    facts = fetch("nerdctl", find_nerdctl(binary))
-    if not facts.info_ok:
-        raise ProviderError(f"nerdctl does not answer: {facts.error}")
-    return nerdctl_info(facts, host or probe_host())
+    return nerdctl_info(fetch("nerdctl", find_nerdctl(binary)), host or probe_host())
 
 
 class NerdctlProvider(DockerLikeProvider):

@@ -7,11 +7,10 @@ import shutil
 from collections.abc import Mapping
 from typing import Any
 
-from nestkube.errors import ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import NodeSpec, ProviderInfo
 from nestkube.providers.engine import CliProvider
-from nestkube.providers.facts import EngineFacts, fetch, parse_podman
+from nestkube.providers.facts import EngineFacts, fetch, find_engine, parse_podman
 
 
 def crun_refuses(cgroup_mode: str, rootless: bool, unified_controllers: frozenset[str]) -> bool:
@@ -43,31 +42,18 @@ def podman_info(facts: EngineFacts, host: HostFacts) -> ProviderInfo:
         facts.default_runtime == "crun" or shutil.which("runc")
     ):
         runtime = "runc"
-    return ProviderInfo(
-        name="podman",
-        binary=facts.binary or "podman",
-        version=facts.version,
-        rootless=rootless,
-        host=host,
-        runtime=runtime,
-        cgroup_driver="systemd" if facts.cgroup_manager == "systemd" and rootless else "cgroupfs",
-        storage_driver=facts.storage_driver,
-        engine_facts=facts,
+    systemd = facts.cgroup_manager == "systemd" and rootless
+    return ProviderInfo.decided(
+        facts, host, runtime=runtime, cgroup_driver="systemd" if systemd else "cgroupfs"
     )
 
 
 def find_podman(binary: str = "podman") -> str:
-    path = shutil.which(binary)
-    if not path:
-        raise ProviderError("podman not found on PATH (apt-get install podman)")
-    return path
+    return find_engine(binary, "apt-get install podman")
 
 
 def probe_podman(binary: str = "podman", host: HostFacts | None = None) -> ProviderInfo:
-    facts = fetch("podman", find_podman(binary))
-    if not facts.info_ok:
-        raise ProviderError(f"podman does not answer: {facts.error}")
-    return podman_info(facts, host or probe_host())
+    return podman_info(fetch("podman", find_podman(binary)), host or probe_host())
 
 
 class PodmanProvider(CliProvider):
