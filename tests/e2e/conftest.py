@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engines import ensure_dockerd, ensure_podman
+from engines import ensure_dockerd, ensure_podman, host_nerdctl
 from support import workload_archive
 
 from nestkube.doctor.checks.sysctl import INOTIFY_INSTANCES, INOTIFY_WATCHES
@@ -21,6 +21,7 @@ from nestkube.kit.kubernetes import KubernetesBinaries, build_from_modules
 from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
 from nestkube.providers.base import Provider
 from nestkube.providers.docker import DockerProvider
+from nestkube.providers.nerdctl import NerdctlProvider
 from nestkube.providers.podman import PodmanProvider, probe_podman
 from nestkube.status import Status
 
@@ -101,6 +102,20 @@ def docker_node_image(
 ) -> NodeImage:
     # A label check when another module built it already: the build is keyed by content.
     return build_node_image(docker, kit, pull_missing=False, status=progress)
+
+
+# Rootful nerdctl on a containerd of its own, for the whole session (stopped at its end).
+@pytest.fixture(scope="session")
+def nerdctl(progress: Status) -> Iterator[NerdctlProvider]:
+    with host_nerdctl(progress) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def nerdctl_node_image(
+    nerdctl: NerdctlProvider, kit: KubernetesBinaries, progress: Status
+) -> NodeImage:
+    return build_node_image(nerdctl, kit, pull_missing=False, status=progress)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,14 @@
-"""Engine harness for the end-to-end tests: make Podman and Docker usable on the test host.
+"""Engine harness for the end-to-end tests: make Podman, Docker and nerdctl usable here.
 
 No systemd runs on the test machines, so dockerd is started here when `docker info` does not
 answer. Its default runtime is tests/e2e/capfilter-runc, a runc wrapper that drops the
 capabilities missing from the host's bounding set: without it `docker run --privileged`
 fails on these hosts ("unable to apply caps"). That is a test-host fix; the product only
 detects and explains the condition (DockerProvider -> HostError).
+
+nerdctl and its containerd are built from Go modules and run rootful for the session
+(host_nerdctl); rootless nerdctl needs cgroup v2 delegation, which this host lacks, so it is
+covered by unit tests only.
 """
 
 from __future__ import annotations
@@ -21,18 +25,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.kit.host_nerdctl import (
+    HostNerdctl,
+    build_host_nerdctl,
+    containerd_config,
+    nerdctl_toml,
+)
 from nestkube.providers.docker import DockerProvider, probe_docker
 from nestkube.providers.engine import CliProvider
 from nestkube.providers.nerdctl import NerdctlProvider, probe_nerdctl
 from nestkube.providers.podman import PodmanProvider, probe_podman
+from nestkube.status import Status
 
 HERE = Path(__file__).resolve().parent
 CAPFILTER = HERE / "capfilter-runc"
 CAPFILTER_RUNTIME = "nestkube-capfilter"
 DOCKERD_LOG = Path("/tmp/nestkube-e2e-dockerd.log")
+NERDCTL_ROOT = Path("/var/lib/nestkube-e2e-nerdctl")
+NERDCTL_STATE = Path("/run/nestkube-e2e-nerdctl")
+CONTAINERD_LOG = Path("/tmp/nestkube-e2e-containerd.log")
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "true", "echo", "cat", "sleep", "ls", "grep", "id", "hostname")
 
@@ -48,18 +60,123 @@ def ensure_podman() -> PodmanProvider:
     return PodmanProvider(probe_podman())
 
 
-def ensure_nerdctl() -> NerdctlProvider:
-    """nerdctl where it is installed; elsewhere the test is skipped and reported as not run.
-
-    nerdctl is the one engine allowed to be absent: Debian 12 does not package it. The skip
-    reason carries the prefix the e2e conftest accepts, so any other skip still fails.
-    """
-    if not shutil.which("nerdctl"):
-        pytest.skip(
-            "not installed on this machine: nerdctl (not packaged for Debian 12; install "
-            "nerdctl-full >= 1.7 to run the nerdctl end-to-end tests)"
+def _nerdctl_answers(binary: Path, env: dict[str, str]) -> bool:
+    try:
+        proc = subprocess.run(
+            [str(binary), "info", "--format", "{{json .}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=15,
+            env=env,
         )
-    return NerdctlProvider(probe_nerdctl())
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0 and '"ServerVersion"' in proc.stdout
+
+
+@contextmanager
+def host_nerdctl(status: Status, timeout: float = 60.0) -> Iterator[NerdctlProvider]:
+    """Rootful nerdctl on a containerd of its own, both built from Go modules by the kit.
+
+    containerd runs with private root, state and socket (NERDCTL_ROOT, NERDCTL_STATE), so it
+    never meets a containerd the host may run; nerdctl finds it through $NERDCTL_TOML, and only
+    nerdctl joins $PATH (the kit's runc must not shadow the one Podman uses). The root is kept
+    between sessions: the node image built there is reused while its build key holds. The
+    shim calls `runc` from containerd's PATH, which here is capfilter-runc around the kit's
+    runc: nerdctl's --privileged asks for every capability as dockerd's does.
+    """
+    host = build_host_nerdctl(status)
+    bin_dir = NERDCTL_STATE / "bin"
+    shim_dir = NERDCTL_STATE / "shim-path"
+    for d in (bin_dir, shim_dir, NERDCTL_ROOT / "cni" / "net.d"):
+        d.mkdir(parents=True, exist_ok=True)
+    _relink(bin_dir / "nerdctl", host.nerdctl)
+    _relink(shim_dir / "runc", CAPFILTER)
+    address = NERDCTL_STATE / "containerd.sock"
+    config = NERDCTL_STATE / "containerd.toml"
+    config.write_text(
+        containerd_config(
+            root=NERDCTL_ROOT / "containerd", state=NERDCTL_STATE / "containerd", address=address
+        )
+    )
+    toml = NERDCTL_STATE / "nerdctl.toml"
+    toml.write_text(
+        nerdctl_toml(
+            address=address,
+            data_root=NERDCTL_ROOT / "nerdctl",
+            cni_path=host.cni_dir,
+            netconf=NERDCTL_ROOT / "cni" / "net.d",
+        )
+    )
+    saved = {k: os.environ.get(k) for k in ("PATH", "NERDCTL_TOML")}
+    os.environ["NERDCTL_TOML"] = str(toml)
+    os.environ["PATH"] = f"{bin_dir}:{os.environ.get('PATH', '')}"
+    proc = None
+    try:
+        if not _nerdctl_answers(bin_dir / "nerdctl", dict(os.environ)):
+            proc = _start_containerd(host, shim_dir, config, bin_dir / "nerdctl", timeout)
+        yield NerdctlProvider(probe_nerdctl())
+    finally:
+        if proc is not None:
+            _stop(proc)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _relink(link: Path, target: Path) -> None:
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+
+
+def _start_containerd(
+    host: HostNerdctl, shim_dir: Path, config: Path, nerdctl: Path, timeout: float
+) -> subprocess.Popen[bytes]:
+    if os.geteuid() != 0:
+        raise HarnessError("rootful nerdctl needs root to start its containerd")
+    env = {
+        **os.environ,
+        # The shim looks runc up on this PATH; capfilter-runc hands over to the kit's runc.
+        "PATH": f"{shim_dir}:{host.containerd_dir}:{os.environ.get('PATH', '')}",
+        "CAPFILTER_RUNC": str(host.runc),
+    }
+    with CONTAINERD_LOG.open("ab") as log:
+        proc = subprocess.Popen(
+            [str(host.containerd_dir / "containerd"), "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HarnessError(
+                f"containerd exited with {proc.returncode}; last lines of {CONTAINERD_LOG}:\n"
+                + _tail(CONTAINERD_LOG)
+            )
+        if _nerdctl_answers(nerdctl, dict(os.environ)):
+            return proc
+        time.sleep(0.5)
+    _stop(proc)
+    raise HarnessError(
+        f"containerd did not answer within {timeout:.0f}s; last lines of {CONTAINERD_LOG}:\n"
+        + _tail(CONTAINERD_LOG)
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """containerd, stopped; the shims of containers still running stay (they do on restart)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def _docker_info() -> tuple[dict[str, object] | None, str]:

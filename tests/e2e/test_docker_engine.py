@@ -19,7 +19,6 @@ from engines import (
     busybox_loaded_into,
     busybox_rootfs,
     ensure_dockerd,
-    ensure_nerdctl,
 )
 
 from nestkube.errors import HostError
@@ -159,12 +158,7 @@ def test_load_from_podman_into_docker_node_then_skip(
         )
 
 
-# --- nerdctl: written to run where it is installed; skipped (reported as not run) here -------
-@pytest.fixture(scope="module")
-def nerdctl() -> NerdctlProvider:
-    return ensure_nerdctl()
-
-
+# --- nerdctl: rootful, on the session's containerd (the nerdctl fixture of conftest.py) ------
 def test_nerdctl_privileged_node_starts_or_is_explained(
     nerdctl: NerdctlProvider, tmp_path: Path
 ) -> None:

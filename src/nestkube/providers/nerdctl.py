@@ -1,19 +1,21 @@
 """nerdctl: containerd's docker-compatible CLI, rootful or rootless (containerd-rootless).
 
-nerdctl is not packaged for Debian 12; this provider is unit-tested by its command lines and
-its end-to-end test runs only where nerdctl is installed.
+nerdctl is not packaged for Debian 12: the end-to-end tests run it rootful on a containerd,
+both built from Go modules (kit/host_nerdctl); rootless nerdctl needs cgroup v2 delegation,
+which the test hosts lack, so it is covered by unit tests of its command lines only.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from nestkube.errors import ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.images.config_edit import rewrite_archive
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.docker import DockerLikeProvider, node_cgroup_driver
 from nestkube.providers.facts import (
@@ -28,6 +30,8 @@ from nestkube.providers.facts import (
 # systemd, rootlesskit port forwarding that survives node restarts); older pairs half-work.
 ROOTLESS_MIN_NERDCTL = (1, 7)
 ROOTLESS_MIN_CONTAINERD = (1, 7)
+# The Dockerfile instructions `nerdctl commit --change` takes.
+NERDCTL_COMMIT_CHANGES = frozenset({"CMD", "ENTRYPOINT"})
 
 
 def check_rootless_versions(nerdctl: str, containerd: str) -> None:
@@ -95,3 +99,19 @@ class NerdctlProvider(DockerLikeProvider):
             archive = Path(tmp) / "rootfs-image.tar"
             write_image_archive(ImageSpec(tags=[image], layers=[Layer(tarball=tarball)]), archive)
             self.load_image_archive(archive)
+
+    def commit(self, container: str, image: str, changes: Sequence[str]) -> None:
+        # nerdctl's commit takes CMD and ENTRYPOINT only (v2.0: "unknown change directive");
+        # the rest (LABEL, ENV, STOPSIGNAL) is written into the saved image's config.
+        direct = [c for c in changes if c.split(None, 1)[0].upper() in NERDCTL_COMMIT_CHANGES]
+        rest = [c for c in changes if c not in direct]
+        super().commit(container, image, direct)
+        if not rest:
+            return
+        with tempfile.TemporaryDirectory(prefix="nestkube-commit-") as tmp:
+            saved, edited = Path(tmp) / "saved.tar", Path(tmp) / "edited.tar"
+            with saved.open("wb") as fh:
+                self.save_image([image], fh)
+            rewrite_archive(saved, edited, image, rest)
+            saved.unlink()
+            self.load_image_archive(edited)
