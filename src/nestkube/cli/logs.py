@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 LEVELS = {0: logging.WARNING, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is when a record comes (a test runner swaps it)."""
 
     def __init__(self) -> None:
