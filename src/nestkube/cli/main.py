@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -63,7 +64,7 @@ def main() -> None:
     try:
         groups.app(prog_name="nestkube")
     except (Interrupted, KeyboardInterrupt) as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         print("ERROR: interrupted", file=sys.stderr)
         sys.exit(128 + signum)
     except NestkubeError as exc:
