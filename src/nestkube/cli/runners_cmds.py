@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from nestkube.cli import groups
+from nestkube.cli import groups, options
 from nestkube.cli.cluster_cmds import Output, _emit
 from nestkube.errors import ConfigError
 
@@ -182,7 +182,7 @@ def up(
     context: str | None = typer.Option(
         None, "--context", help="Kubeconfig context. Default: the file's, else nestkube-nestkube."
     ),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig file."),
+    kubeconfig: options.Kubeconfig = None,
     chart_dir: str | None = typer.Option(
         None,
         "--chart-dir",
@@ -216,7 +216,7 @@ def up(
 def down(
     file: str | None = typer.Option(None, "--file", "-f", help=FILE_HELP),
     context: str | None = typer.Option(None, "--context", help="Kubeconfig context."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig file."),
+    kubeconfig: options.Kubeconfig = None,
 ) -> None:
     """Uninstall every runner scale set and ARC's controller (host caches are kept)."""
     from nestkube.runners import model, ops
@@ -231,7 +231,7 @@ def down(
 def status(
     file: str | None = typer.Option(None, "--file", "-f", help=FILE_HELP),
     context: str | None = typer.Option(None, "--context", help="Kubeconfig context."),
-    kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig file."),
+    kubeconfig: options.Kubeconfig = None,
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
 ) -> None:
     """Controller, listeners, scale sets, runners and the last error ARC reported (verbatim)."""
