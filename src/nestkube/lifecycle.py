@@ -19,6 +19,7 @@ from datetime import datetime
 import yaml
 
 from nestkube.cluster_state import is_running
+from nestkube.create import loadbalancer
 from nestkube.create.actions import (
     CNI_CONF,
     KUBECTL,
@@ -44,11 +45,15 @@ def _nodes(provider: Provider, name: str) -> list[Node]:
 
 
 def stop(provider: Provider, name: str, status: Status = SILENT) -> None:
-    """Stop every node of ``name``: workers first, then the control planes."""
+    """Stop every node of ``name``: workers first, then the control planes, then the load
+    balancer in front of them (if any), which they reach each other's API through."""
     nodes = _nodes(provider, name)
     with status.step(f"Stopping cluster {name!r}"):
         provider.stop_nodes([n for n in nodes if n.role == "worker"])
         provider.stop_nodes([n for n in nodes if n.role == "control-plane"])
+        lb = loadbalancer.find(nodes)
+        if lb is not None:
+            provider.stop_nodes([lb])
 
 
 def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status = SILENT) -> None:
@@ -57,18 +62,24 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
     Waits for the API server, writes the pod routes again, then (``wait`` > 0) waits up to
     ``wait`` seconds for every node to be Ready with a kubelet that has reported since now.
     """
-    nodes = _nodes(provider, name)
+    containers = _nodes(provider, name)
+    lb = loadbalancer.find(containers)
+    nodes = loadbalancer.kubernetes_nodes(containers)
     bootstrap = next(n for n in nodes if n.role == "control-plane")
     network = bootstrap.labels.get(LABEL_NETWORK, f"nestkube-{name}")
     since = time.time()
     with status.step(f"Starting the nodes of {name!r}"):
         # list_nodes sorts control planes first: etcd and the API server come up before
         # the kubelets that need them.
-        for node in nodes:
+        for node in containers:
             if not is_running(node):
                 provider.start_node(node)
         addresses = {n.name: provider.node_ip(n.name, network) for n in nodes}
         check_addresses(provider, addresses)
+        if lb is not None:
+            # The control planes' addresses as they are now.
+            servers = {n.name: addresses[n.name] for n in nodes if n.role == "control-plane"}
+            loadbalancer.configure(provider, lb.name, servers)
     with status.step("Waiting for the API server"):
         wait_api(provider, bootstrap.name, API_TIMEOUT)
     with status.step("Restoring pod routes"):

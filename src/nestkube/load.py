@@ -92,7 +92,11 @@ def find_cluster(
 
 
 def select_nodes(nodes: Sequence[Node], wanted: Iterable[str] | None, cluster: str) -> list[Node]:
-    """The nodes named in ``wanted`` (all when None), in cluster order; unknown names fail."""
+    """The nodes named in ``wanted`` (all when None), in cluster order; unknown names fail.
+
+    Only nodes with a containerd: the external load balancer (HAProxy) holds no images.
+    """
+    nodes = [n for n in nodes if n.role != "external-load-balancer"]
     names = [w.strip() for w in wanted or () if w.strip()]
     if not names:
         return list(nodes)

@@ -19,6 +19,7 @@ import yaml
 
 from nestkube.config._paths import format_error, render_path, yaml_problem
 from nestkube.config.document import IPFamily, KubeProxyMode, ProviderChoice
+from nestkube.create import loadbalancer
 from nestkube.errors import ConfigError
 from nestkube.host import CAPABILITIES
 from nestkube.names import DEFAULT_NAME as DEFAULT_NAME
@@ -314,7 +315,10 @@ class _Validator:
                 f'"{name}" is not a valid cluster name: use lowercase letters, digits and "-", '
                 "starting and ending with a letter or digit",
             )
-        longest = max(_node_names(name, nodes or [NodeConfig()]), key=len)
+        containers = _node_names(name, nodes or [NodeConfig()])
+        if loadbalancer.needed(sum(node.role == "control-plane" for node in nodes)):
+            containers.append(loadbalancer.load_balancer_name(name))
+        longest = max(containers, key=len)
         if len(longest) > NODE_NAME_MAX:
             room = NODE_NAME_MAX - (len(longest) - len(name))
             self.fail(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nestkube import doctor, kubeconfig
 from nestkube.config.host_check import check_against_provider
+from nestkube.create import joins, loadbalancer
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError, HostError
 from nestkube.images.node_image import (
@@ -58,7 +59,8 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
     ctx.network = f"nestkube-{cfg.name}"
     names = cfg.node_names()
     api_port = cfg.networking.api_server_port
-    first_cp = True
+    # Several control planes: the load balancer publishes the API port, they publish none.
+    first_cp = not loadbalancer.needed(sum(n.role == "control-plane" for n in cfg.nodes))
     for name, node in zip(names, cfg.nodes, strict=True):
         port = 0
         if node.role == "control-plane" and first_cp:
@@ -82,6 +84,10 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
                 else tuple(cfg.networking.dns_search),
             )
         )
+    if not first_cp and len(ctx.control_planes) > 1:
+        port = api_port or free_port(cfg.networking.api_server_address)
+        # Its image is built (or found) by the create itself: see ensure_load_balancer_image.
+        ctx.load_balancer = loadbalancer.plan(cfg.name, ctx.network, "", ctx.specs[0], port)
 
 
 def preflight(ctx: CreateContext) -> None:
@@ -145,18 +151,38 @@ def create_network(ctx: CreateContext) -> None:
         # Marked first: an interrupt while the engine creates it must still remove it.
         ctx.network_created = True
         ctx.provider.ensure_network(ctx.network, ctx.name)
-    # Pinned addresses survive `stop`/`start`: etcd, certificates and routes name them.
-    addresses = ctx.provider.fixed_addresses(ctx.network, len(ctx.specs))
+    # Pinned addresses survive `stop`/`start`: etcd, certificates and routes name them (and
+    # the load balancer's is the API server's endpoint).
+    addresses = ctx.provider.fixed_addresses(ctx.network, len(ctx.containers))
     if addresses:
-        ctx.specs = [replace(s, ip=ip) for s, ip in zip(ctx.specs, addresses, strict=True)]
+        ctx.specs = [replace(s, ip=ip) for s, ip in zip(ctx.specs, addresses, strict=False)]
+        if ctx.load_balancer is not None:
+            ctx.load_balancer = replace(ctx.load_balancer, ip=addresses[-1])
 
 
 def provision_nodes(ctx: CreateContext) -> None:
     ctx.provisioning_started = True
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(ctx.provider.create_node, ctx.specs))
-    for spec in ctx.specs:
+        list(pool.map(ctx.provider.create_node, ctx.containers))
+    for spec in ctx.containers:
         ctx.node_ips[spec.name] = ctx.provider.node_ip(spec.name, ctx.network)
+
+
+def ensure_load_balancer_image(ctx: CreateContext) -> None:
+    """HAProxy's image, built on first use and found by its content key afterwards."""
+    from nestkube.images.lb_image import ensure_lb_image
+
+    assert ctx.load_balancer is not None
+    built = ensure_lb_image(ctx.provider, ctx.status)
+    ctx.load_balancer = replace(ctx.load_balancer, image=built.image)
+
+
+def configure_load_balancer(ctx: CreateContext) -> None:
+    """Every control plane behind the load balancer from the start: its health check sends
+    traffic to each one only once that one's API server is ready."""
+    assert ctx.load_balancer is not None
+    servers = {s.name: ctx.node_ips[s.name] for s in ctx.control_planes}
+    loadbalancer.configure(ctx.provider, ctx.load_balancer.name, servers)
 
 
 def wait_for_systemd(ctx: CreateContext, timeout: float = 60.0) -> None:
@@ -310,6 +336,9 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
     cfg = ctx.config
     bootstrap = ctx.control_planes[0]
     cp_ip = ctx.node_ips[bootstrap.name]
+    lb = ctx.load_balancer
+    # Everyone reaches the API servers through the load balancer when there is one.
+    endpoint_ip = ctx.node_ips[lb.name] if lb is not None else cp_ip
     node_cfg = cfg.nodes[ctx.specs.index(spec)]
     sans = (
         "localhost",
@@ -317,13 +346,14 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         bootstrap.name,
         cp_ip,
         client_address(bootstrap.api_server_address),
+        *((lb.name, endpoint_ip) if lb is not None else ()),
     )
     return KubeadmParams(
         kubernetes_version=ctx.kubernetes_version,
         cluster_name=cfg.name,
         node_name=spec.name,
         node_ip=ctx.node_ips[spec.name],
-        control_plane_endpoint=f"{cp_ip}:6443",
+        control_plane_endpoint=f"{bracket_ipv6(endpoint_ip)}:6443",
         api_server_cert_sans=tuple(dict.fromkeys(s for s in sans if s)),
         pod_subnet=cfg.networking.pod_subnet,
         service_subnet=cfg.networking.service_subnet,
@@ -335,6 +365,9 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         node_labels=dict(node_cfg.labels),
         token=ctx.token,
         control_plane=spec.role == "control-plane",
+        certificate_key=ctx.certificate_key
+        if lb is not None and spec.role == "control-plane"
+        else None,
         # Carried in the init config from v1beta3 on (see kubeadm_init for older versions).
         skip_phases=init_skip_phases(ctx) if spec.name == ctx.bootstrap_node else (),
         cluster_dns=None if dns_addon(ctx) else NO_DNS_NAMESERVERS,
@@ -385,8 +418,42 @@ def kubeadm_init(ctx: CreateContext) -> None:
             "and pods resolve no names"
         )
     args = ["kubeadm", "init", f"--config={KUBEADM_CONF}", "--skip-token-print", "--v=2"]
-    args += skip_phases_args(ctx.kubernetes_version, init_skip_phases(ctx))
-    ctx.provider.exec(spec.name, args, what="kubeadm init", timeout=600)
+    if ctx.load_balancer is not None:
+        # The other control planes fetch the shared certificates, encrypted with the
+        # config's certificateKey, from the kubeadm-certs Secret.
+        args.append("--upload-certs")
+    skipped = init_skip_phases(ctx)
+    # With nodes to join, the addons go in beside the joins instead of before them.
+    deferred = joins.deferred_addons(ctx.kubernetes_version, skipped) if len(ctx.specs) > 1 else ()
+    if deferred:
+        # On the command line, the config's skipPhases (without the addons) stay for the
+        # addon phase run below.
+        args.append("--skip-phases=" + ",".join([*skipped, *deferred]))
+    else:
+        args += skip_phases_args(ctx.kubernetes_version, skipped)
+    started = 0.0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        init = pool.submit(ctx.provider.exec, spec.name, args, what="kubeadm init", timeout=600)
+        if len(ctx.specs) > 1:
+            ctx.joining, started = joins.start_when_ready(
+                init,
+                lambda: joins.token_published(ctx.provider, spec.name, KUBECTL, ctx.token),
+                lambda: join_all(ctx),
+            )
+        init.result()
+    for phase in deferred:
+        # Named one by one: what the config skips stays skipped.
+        ctx.provider.exec(
+            spec.name,
+            ["kubeadm", "init", "phase", *phase.split("/"), f"--config={KUBEADM_CONF}", "--v=2"],
+            what=f"kubeadm init phase {phase}",
+            timeout=600,
+        )
+    if ctx.joining is not None:
+        ctx.status.detail(
+            f"nodes began joining {time.monotonic() - started:.1f}s before kubeadm init "
+            "(with its addons) finished"
+        )
 
 
 def untaint_if_single(ctx: CreateContext) -> None:
@@ -405,7 +472,16 @@ def untaint_if_single(ctx: CreateContext) -> None:
 
 
 def join_nodes(ctx: CreateContext) -> None:
-    """Join further control planes, then all workers concurrently."""
+    """Wait for the joins kubeadm_init started (or run them, when it started none)."""
+    if ctx.joining is None:
+        join_all(ctx)
+    else:
+        ctx.joining.result()
+
+
+def join_all(ctx: CreateContext) -> None:
+    """Further control planes one at a time (etcd grows by one member at a time), and all
+    workers at once beside them."""
 
     def join(spec: NodeSpec) -> None:
         text = patched_config(ctx, spec, render_join_config(node_params(ctx, spec)))
@@ -417,11 +493,14 @@ def join_nodes(ctx: CreateContext) -> None:
             timeout=600,
         )
 
-    for spec in ctx.control_planes[1:]:
-        join(spec)
-    if ctx.workers:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(join, ctx.workers))
+    def control_planes() -> None:
+        for spec in ctx.control_planes[1:]:
+            join(spec)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        running = [pool.submit(control_planes), *[pool.submit(join, s) for s in ctx.workers]]
+        for future in running:
+            future.result()
 
 
 def read_pod_cidrs(ctx: CreateContext, timeout: float = 120.0) -> None:
@@ -489,11 +568,13 @@ def _pairs(rules: list[list[str]]) -> list[tuple[list[str], list[str]]]:
 
 
 def admin_kubeconfig(provider: Provider, node: Node) -> tuple[str, str]:
-    """A control plane's admin.conf and the URL its API server answers on from the host."""
+    """A control plane's admin.conf and the URL the cluster's API answers on from the host:
+    the load balancer's published port when the cluster has one, else the node's."""
     admin = provider.exec(
         node.name, ["cat", ADMIN_CONF], what="reading admin.conf", timeout=quick()
     ).stdout
-    host, port = provider.api_server_endpoint(node)
+    published = loadbalancer.find(provider.list_nodes(node.cluster)) or node
+    host, port = provider.api_server_endpoint(published)
     return admin, f"https://{bracket_ipv6(host)}:{port}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from nestkube.config import ClusterConfig
@@ -41,6 +42,12 @@ class CreateContext:
     node_ips: dict[str, str] = field(default_factory=dict)
     pod_cidrs: dict[str, str] = field(default_factory=dict)
     token: str = field(default_factory=bootstrap_token)
+    # With several control planes: HAProxy in front of them (see create.loadbalancer), and
+    # the key `kubeadm init --upload-certs` encrypts their shared certificates with.
+    load_balancer: NodeSpec | None = None
+    certificate_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    # The joins started while `kubeadm init` still runs (see create.joins).
+    joining: Future[None] | None = None
     kubeconfig_written: bool = False
     network_created: bool = False
     # Set before the first node is created: from then on cleanup removes this run's nodes.
@@ -61,3 +68,8 @@ class CreateContext:
     @property
     def bootstrap_node(self) -> str:
         return self.control_planes[0].name
+
+    @property
+    def containers(self) -> list[NodeSpec]:
+        """Every container this create makes: the nodes and the load balancer."""
+        return [*self.specs, *([self.load_balancer] if self.load_balancer else [])]

@@ -33,6 +33,10 @@ def _several_nodes(ctx: CreateContext) -> bool:
     return len(ctx.specs) > 1
 
 
+def _load_balanced(ctx: CreateContext) -> bool:
+    return ctx.load_balancer is not None
+
+
 class Step(NamedTuple):
     """A create step: its name in the progress output, what it does, and whether this
     cluster needs it (a step not needed is left out, not shown)."""
@@ -48,7 +52,13 @@ def steps(ctx: CreateContext) -> list[Step]:
         Step("Booting systemd", actions.wait_for_systemd),
         Step("Checking the kubelet can run", actions.check_kubelet_can_run),
         Step("Configuring containerd", actions.configure_containerd),
+        Step(
+            "Preparing the load balancer image",
+            actions.ensure_load_balancer_image,
+            _load_balanced,
+        ),
         Step("Checking the nodes' resolvers", actions.route_node_dns),
+        Step("Configuring the load balancer", actions.configure_load_balancer, _load_balanced),
         Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
         Step("Joining nodes", actions.join_nodes, _several_nodes),
         Step("Installing pod networking", actions.install_pod_network),
@@ -123,7 +133,7 @@ def vanished_nodes(ctx: CreateContext) -> str:
     except NestkubeError:
         return ""
     problems = []
-    for spec in ctx.specs:
+    for spec in ctx.containers:
         state = present.get(spec.name)
         if state is None:
             problems.append(f"node {spec.name} is gone (its container was removed)")
@@ -135,14 +145,14 @@ def vanished_nodes(ctx: CreateContext) -> str:
 def cleanup(ctx: CreateContext) -> None:
     """Remove the containers, volumes, network and kubeconfig entries this create made.
 
-    Only this run's objects: node containers and volumes by the names it planned (checked
-    free, under the claim, before anything was made) and carrying its cluster label; the
-    network and kubeconfig entries only if it made them. Each part is tried even when an
-    earlier one fails, and a failure here is a warning so the error that stopped the create
-    is the one the user sees.
+    Only this run's objects: node containers (the load balancer too) and volumes by the
+    names it planned (checked free, under the claim, before anything was made) and carrying
+    its cluster label; the network and kubeconfig entries only if it made them. Each part
+    is tried even when an earlier one fails, and a failure here is a warning so the error
+    that stopped the create is the one the user sees.
     """
     prov = ctx.provider
-    planned = {s.name for s in ctx.specs}
+    planned = {s.name for s in ctx.containers}
 
     def nodes_and_volumes() -> None:
         prov.delete_nodes([n for n in prov.list_nodes(ctx.name) if n.name in planned])

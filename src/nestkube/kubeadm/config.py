@@ -76,7 +76,8 @@ class KubeadmParams:
     skip_phases: tuple[str, ...] = ()
     # The engine name ("podman", ...) for the kubelet's provider ID; None leaves it unset.
     provider: str | None = None
-    # Decrypts the certificates uploaded by `init --upload-certs` on a control-plane join.
+    # Encrypts (init) and decrypts (control-plane join) the certificates `init --upload-certs`
+    # shares through the kubeadm-certs Secret.
     certificate_key: str | None = None
     control_plane_timeout: str = "4m0s"
     discovery_timeout: str = "5m0s"
@@ -146,6 +147,9 @@ def init_configuration(p: KubeadmParams) -> Doc:
         "localAPIEndpoint": {"advertiseAddress": p.node_ip, "bindPort": API_SERVER_PORT},
         "nodeRegistration": node_registration(p),
     }
+    if p.certificate_key is not None:
+        # What `init --upload-certs` encrypts the shared certificates with.
+        doc["certificateKey"] = p.certificate_key
     if api != KUBEADM_V1BETA2 and p.skip_phases:
         doc["skipPhases"] = list(p.skip_phases)
     if api == KUBEADM_V1BETA4:

@@ -161,16 +161,43 @@ class CliProvider:
     def runtime_args(self) -> list[str]:
         return ["--runtime", self._info.runtime] if self._info.runtime else []
 
-    def node_run_args(self, spec: NodeSpec) -> list[str]:
+    def _labelled_run_args(self, spec: NodeSpec) -> list[str]:
+        """`run` with the container's name and the labels that make it one of the cluster's."""
         labels = {LABEL_CLUSTER: spec.cluster, LABEL_ROLE: spec.role, **spec.labels}
         labels[LABEL_NETWORK] = spec.network
         labels[LABEL_ROOTLESS] = "true" if self._info.rootless else "false"
         args = ["run", "--detach", "--tty", "--name", spec.name, "--hostname", spec.name]
-        if spec.role == "control-plane":
+        if _publishes_api(spec):
             labels[LABEL_API_ADDRESS] = spec.api_server_address
             labels[LABEL_API_PORT] = str(spec.api_server_port)
         for key, value in sorted(labels.items()):
             args += ["--label", f"{key}={value}"]
+        return args
+
+    def _api_publish_args(self, spec: NodeSpec) -> list[str]:
+        # Only the container clients reach from the host publishes 6443: the one control
+        # plane, or the load balancer in front of several.
+        if not _publishes_api(spec):
+            return []
+        address = bracket_ipv6(spec.api_server_address)
+        return ["--publish", f"{address}:{spec.api_server_port}:{API_SERVER_PORT}/tcp"]
+
+    def load_balancer_run_args(self, spec: NodeSpec) -> list[str]:
+        """A plain container (HAProxy): no privileges, systemd or /var volume of a node."""
+        args = self._labelled_run_args(spec)
+        args += self.runtime_args()
+        args += ["--network", spec.network]
+        args += rlimit_args(self._info, nofile=spec.nofile, nproc=spec.nproc)
+        if spec.ip is not None:
+            args += ["--ip", spec.ip]
+        args += self._api_publish_args(spec)
+        args.append(spec.image)
+        return args
+
+    def node_run_args(self, spec: NodeSpec) -> list[str]:
+        if spec.role == "external-load-balancer":
+            return self.load_balancer_run_args(spec)
+        args = self._labelled_run_args(spec)
         args += self.security_args()
         args += self.runtime_args()
         args += [
@@ -202,11 +229,7 @@ class CliProvider:
             args += ["--device", "/dev/fuse"]
         for mount in spec.mounts:
             args += ["--volume", self.mount_arg(mount)]
-        if spec.role == "control-plane":
-            args += [
-                "--publish",
-                f"{bracket_ipv6(spec.api_server_address)}:{spec.api_server_port}:{API_SERVER_PORT}/tcp",
-            ]
+        args += self._api_publish_args(spec)
         for pm in spec.port_mappings:
             host_port = str(pm.host_port) if pm.host_port else ""
             args += [
@@ -233,15 +256,16 @@ class CliProvider:
 
     # --- node lifecycle -----------------------------------------------------------
     def create_node(self, spec: NodeSpec) -> Node:
-        self._run(
-            "volume",
-            "create",
-            "--label",
-            f"{LABEL_CLUSTER}={spec.cluster}",
-            self.volume_name(spec.name),
-            what=f"creating volume for {spec.name}",
-            timeout=engine_timeout(CHANGE),
-        )
+        if spec.role != "external-load-balancer":
+            self._run(
+                "volume",
+                "create",
+                "--label",
+                f"{LABEL_CLUSTER}={spec.cluster}",
+                self.volume_name(spec.name),
+                what=f"creating volume for {spec.name}",
+                timeout=engine_timeout(CHANGE),
+            )
         with self._explained(f"creating node {spec.name}"):
             self._run(
                 *self.node_run_args(spec),
@@ -273,11 +297,11 @@ class CliProvider:
             cluster = labels.get(LABEL_CLUSTER, "")
             if not cluster:
                 continue
-            role: NodeRole = (
-                "control-plane" if labels.get(LABEL_ROLE) == "control-plane" else "worker"
-            )
+            role = _ROLES.get(labels.get(LABEL_ROLE, ""), "worker")
             nodes.append(Node(name, role, cluster, state, labels))
-        return sorted(nodes, key=lambda n: (n.role != "control-plane", n.name))
+        # Control planes first (start order), the load balancer last (stop order).
+        order = {"control-plane": 0, "worker": 1, "external-load-balancer": 2}
+        return sorted(nodes, key=lambda n: (order[n.role], n.name))
 
     def cluster_nodes(self) -> dict[str, list[Node]]:
         by_cluster: dict[str, list[Node]] = {}
@@ -560,6 +584,19 @@ class CliProvider:
         found = [str(s.get("subnet", "")) for s in data.get("subnets") or []]
         found += [str(c.get("Subnet", "")) for c in (data.get("IPAM") or {}).get("Config") or []]
         return [s for s in found if s]
+
+
+# Role labels as roles; any other value is a worker, as nestkube always labelled them.
+_ROLES: dict[str, NodeRole] = {
+    "control-plane": "control-plane",
+    "external-load-balancer": "external-load-balancer",
+}
+
+
+def _publishes_api(spec: NodeSpec) -> bool:
+    """A control plane or load balancer planned with a host port (several control planes
+    behind a load balancer have none: a port of 0 made `podman run` fail)."""
+    return spec.role != "worker" and spec.api_server_port != 0
 
 
 def bracket_ipv6(address: str) -> str:

@@ -55,9 +55,12 @@ def test_name_length_limit_follows_node_names() -> None:
     )
 
 
-def test_name_length_counts_node_numbers() -> None:
+def test_name_length_counts_the_load_balancer_of_several_control_planes() -> None:
+    # Its name is longer than any numbered node's ("-control-plane2" and the like).
     nodes = "nodes:\n" + "- role: control-plane\n" * 2
-    assert "use at most 48 characters" in error_of("name: " + "a" * 49 + "\n" + nodes)
+    error = error_of("name: " + "a" * 41 + "\n" + nodes)
+    assert f'"{"a" * 41}-external-load-balancer" would have 64 characters' in error
+    assert "use at most 40 characters" in error
 
 
 # --- nodes ------------------------------------------------------------------------------

@@ -63,8 +63,16 @@ def init_docs(ctx: CreateContext) -> dict[str, dict[str, Any]]:
 def init_command(ctx: CreateContext) -> list[str]:
     actions.kubeadm_init(ctx)
     assert isinstance(ctx.provider, RecordingProvider)
-    [command] = [c for c in ctx.provider.commands if c[:2] == ["kubeadm", "init"]]
+    [command] = [
+        c for c in ctx.provider.commands if c[:2] == ["kubeadm", "init"] and "phase" not in c
+    ]
     return command
+
+
+def addon_phases(ctx: CreateContext) -> list[list[str]]:
+    """The addon phases run after init (beside the joins), as [addon, name]."""
+    assert isinstance(ctx.provider, RecordingProvider)
+    return [c[3:5] for c in ctx.provider.commands if c[:4] == ["kubeadm", "init", "phase", "addon"]]
 
 
 CASES = [
@@ -81,8 +89,12 @@ def test_no_dns_addon_points_pods_at_loopback_v1beta4(
     docs = init_docs(ctx)
     assert docs["KubeletConfiguration"]["clusterDNS"] == ["127.0.0.1"]
     assert docs["InitConfiguration"]["skipPhases"] == ["preflight", "addon/coredns"]
-    # v1beta3 and later carry the phases in the config, not on the command line.
-    assert not any(a.startswith("--skip-phases") for a in init_command(ctx))
+    # v1beta3 and later carry the phases in the config. With a node to join, init's command
+    # line leaves out the addons too: the ones the config keeps run after init, beside the
+    # join, and CoreDNS is not among them.
+    skip = [a for a in init_command(ctx) if a.startswith("--skip-phases")]
+    assert skip == ["--skip-phases=preflight,addon/coredns,addon/kube-proxy"]
+    assert addon_phases(ctx) == [["addon", "kube-proxy"]]
 
 
 @pytest.mark.parametrize(("config", "missing"), CASES)

@@ -146,8 +146,10 @@ def test_kind_node_names(tmp_path: Path) -> None:
         "n-worker",
         "n-worker2",
     ]
-    # Only the first control plane publishes the API server.
-    assert [s.api_server_port > 0 for s in ctx.specs] == [True, False, False, False]
+    # With two control planes the load balancer publishes the API server, no node does.
+    assert [s.api_server_port for s in ctx.specs] == [0, 0, 0, 0]
+    assert ctx.load_balancer is not None and ctx.load_balancer.api_server_port > 0
+    assert ctx.load_balancer.name == "n-external-load-balancer"
     assert {s.network for s in ctx.specs} == {"nestkube-n"}
 
 
@@ -162,4 +164,9 @@ def test_the_join_step_is_left_out_by_its_predicate_for_one_node(tmp_path: Path)
 
     assert "Joining nodes" in needed(several)
     assert "Joining nodes" not in needed(single)
-    assert len(needed(single)) == len(pipeline.steps(single)) - 1
+    left_out = {s.name for s in pipeline.steps(single)} - set(needed(single))
+    assert left_out == {
+        "Joining nodes",
+        "Preparing the load balancer image",
+        "Configuring the load balancer",
+    }

@@ -1,0 +1,155 @@
+"""Joins that overlap `kubeadm init`: when they start, what they wait for, what init skips."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fakes_engine import AnsweringProvider
+
+from nestkube._exec import Result
+from nestkube.config import default_config
+from nestkube.create import actions, joins
+from nestkube.create.context import CreateContext
+from nestkube.host import HostFacts
+from nestkube.providers.base import ProviderInfo
+from nestkube.status import SILENT
+
+INFO = ProviderInfo("podman", "podman", "4.3.1", False, HostFacts())
+
+
+def test_joins_start_while_init_still_runs() -> None:
+    release = threading.Event()
+    events: list[str] = []
+    polls = iter([False, False, True])
+
+    def init() -> None:
+        release.wait(10)
+        events.append("init done")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(init)
+        joined, _ = joins.start_when_ready(
+            running, lambda: next(polls), lambda: events.append("joined")
+        )
+        assert joined is not None
+        joined.result(timeout=10)
+        assert events == ["joined"]  # init has not finished: the join overlapped it
+        release.set()
+    assert events == ["joined", "init done"]
+
+
+def test_joins_start_once_init_succeeded_even_if_no_poll_saw_the_token() -> None:
+    done: Future[None] = Future()
+    done.set_result(None)
+    joined, _ = joins.start_when_ready(done, lambda: False, lambda: None)
+    assert joined is not None
+    joined.result(timeout=10)
+
+
+def test_no_join_starts_when_init_failed() -> None:
+    failed: Future[None] = Future()
+    failed.set_exception(RuntimeError("kubeadm init failed"))
+    started: list[str] = []
+    joined, _ = joins.start_when_ready(failed, lambda: False, lambda: started.append("x"))
+    assert joined is None and started == []
+
+
+class ClusterInfo(AnsweringProvider):
+    def __init__(self, result: Result) -> None:
+        super().__init__(INFO)
+        self.result = result
+        self.asked: list[list[str]] = []
+
+    def answer(self, node: str, argv: list[str]) -> Result:
+        self.asked.append(argv)
+        return self.result
+
+
+def cluster_info(data: dict[str, str], rc: int = 0) -> Result:
+    return Result([], rc, json.dumps({"data": data}), "")
+
+
+@pytest.mark.parametrize(
+    ("result", "published"),
+    [
+        (cluster_info({"kubeconfig": "x", "jws-kubeconfig-abcdef": "sig"}), True),
+        # The ConfigMap exists, the controller manager has not signed it with this token yet.
+        (cluster_info({"kubeconfig": "x"}), False),
+        (cluster_info({"jws-kubeconfig-other0": "sig"}), False),
+        (Result([], 1, "", "connection refused"), False),
+        (Result([], 0, "not json", ""), False),
+    ],
+)
+def test_the_token_is_usable_once_cluster_info_carries_its_signature(
+    result: Result, published: bool
+) -> None:
+    engine = ClusterInfo(result)
+    kubectl: Sequence[str] = ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]
+    assert joins.token_published(engine, "n", kubectl, "abcdef.0123456789abcdef") is published
+    assert engine.asked[0][2:] == [
+        "get",
+        "configmap",
+        "cluster-info",
+        "-n",
+        "kube-public",
+        "-o",
+        "json",
+    ]
+
+
+def test_addons_are_deferred_except_those_skipped_or_on_v1beta2() -> None:
+    assert joins.deferred_addons("v1.37.2", ["preflight"]) == joins.ADDON_PHASES
+    assert joins.deferred_addons("v1.37.2", ["preflight", "addon/coredns"]) == ("addon/kube-proxy",)
+    assert joins.deferred_addons("v1.20.2", ["preflight"]) == ()
+
+
+class Kubeadm(AnsweringProvider):
+    """Records every command; `kubeadm init` ends only when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__(INFO)
+        self.commands: list[tuple[str, list[str]]] = []
+        self.finish_init = threading.Event()
+        self.lock = threading.Lock()
+
+    def answer(self, node: str, argv: list[str]) -> Result:
+        with self.lock:
+            self.commands.append((node, argv))
+        if argv[:2] == ["kubeadm", "init"] and "phase" not in argv:
+            assert self.finish_init.wait(10)
+        if argv[:2] == ["kubeadm", "join"]:
+            self.finish_init.set()  # a join ran while init was still running
+        if "cluster-info" in argv:
+            return cluster_info({f"jws-kubeconfig-{TOKEN_ID}": "sig"})
+        return Result(argv, 0, "", "")
+
+
+TOKEN_ID = "abcdef"
+
+
+def test_kubeadm_init_overlaps_the_joins_and_installs_the_addons_after(tmp_path: Path) -> None:
+    engine = Kubeadm()
+    ctx = CreateContext(
+        config=default_config("j", workers=2),
+        provider=engine,
+        status=SILENT,
+        token=f"{TOKEN_ID}.0123456789abcdef",
+    )
+    actions.plan_nodes(ctx, "img")
+    ctx.kubernetes_version = "v1.37.2"
+    ctx.node_ips = {s.name: f"10.0.0.{i + 2}" for i, s in enumerate(ctx.specs)}
+    actions.kubeadm_init(ctx)
+    actions.join_nodes(ctx)
+    kubeadm = [(node, argv) for node, argv in engine.commands if argv[0] == "kubeadm"]
+    init = next(argv for _, argv in kubeadm if argv[:2] == ["kubeadm", "init"])
+    # init leaves the addons out (on its command line) and runs them afterwards.
+    assert "--skip-phases=preflight,addon/coredns,addon/kube-proxy" in init
+    phases = [argv[3:5] for _, argv in kubeadm if argv[:3] == ["kubeadm", "init", "phase"]]
+    assert phases == [["addon", "coredns"], ["addon", "kube-proxy"]]
+    joined = sorted(node for node, argv in kubeadm if argv[:2] == ["kubeadm", "join"])
+    assert joined == ["j-worker", "j-worker2"]

@@ -1,0 +1,179 @@
+"""Several control planes: the load balancer's plan, container, configuration and cleanup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from memory_engine import MemoryEngine
+
+from nestkube.config import default_config
+from nestkube.create import actions, loadbalancer, pipeline
+from nestkube.create.context import CreateContext
+from nestkube.errors import ClusterError, ConfigError
+from nestkube.host import HostFacts
+from nestkube.kubeadm.config import render_init_config, render_join_config
+from nestkube.providers.base import LABEL_API_PORT, ProviderInfo
+from nestkube.providers.podman import PodmanProvider
+from nestkube.status import SILENT
+
+IMAGE = "localhost/nestkube/node:v1.37.2"
+
+
+def ha_context(
+    engine: MemoryEngine, tmp_path: Path, name: str = "ha", cps: int = 3
+) -> CreateContext:
+    ctx = CreateContext(
+        config=default_config(name, control_planes=cps, workers=1),
+        provider=engine,
+        status=SILENT,
+        kubeconfig=str(tmp_path / "config"),
+    )
+    actions.plan_nodes(ctx, IMAGE)
+    return ctx
+
+
+def podman() -> PodmanProvider:
+    host = HostFacts(nofile_hard=20000, nproc_hard=96365)
+    return PodmanProvider(ProviderInfo("podman", "podman", "4.3.1", False, host))
+
+
+def test_render_config_lists_each_control_plane_behind_a_readiness_check() -> None:
+    text = loadbalancer.render_config(
+        {"c-control-plane2": "10.0.0.3", "c-control-plane": "10.0.0.2"}
+    )
+    lines = [line.strip() for line in text.splitlines()]
+    assert "bind *:6443" in lines
+    assert "mode tcp" in lines
+    servers = [line for line in lines if line.startswith("server ")]
+    assert servers == [
+        "server c-control-plane 10.0.0.2:6443",
+        "server c-control-plane2 10.0.0.3:6443",
+    ]
+    assert "http-check send meth GET uri /readyz" in lines
+    assert any(line.startswith("default-server check check-ssl verify none") for line in lines)
+
+
+def test_render_config_brackets_ipv6_and_allows_no_servers() -> None:
+    assert "server a [fd00::2]:6443" in loadbalancer.render_config({"a": "fd00::2"})
+    assert "\n  server " not in loadbalancer.render_config({})
+
+
+def test_one_control_plane_has_no_load_balancer(tmp_path: Path) -> None:
+    ctx = ha_context(MemoryEngine(), tmp_path, cps=1)
+    assert ctx.load_balancer is None
+    assert ctx.specs[0].api_server_port != 0
+    assert [s.name for s in ctx.containers] == ["ha-control-plane", "ha-worker"]
+
+
+def test_several_control_planes_plan_a_load_balancer_that_publishes_the_api(
+    tmp_path: Path,
+) -> None:
+    ctx = ha_context(MemoryEngine(), tmp_path)
+    lb = ctx.load_balancer
+    assert lb is not None and lb.name == "ha-external-load-balancer"
+    assert lb.role == "external-load-balancer" and lb.api_server_port != 0
+    # The control planes publish nothing: before, each asked for host port 0 and the second
+    # failed in `podman run` ("port numbers must be between 1 and 65535, got 0").
+    assert [s.api_server_port for s in ctx.specs] == [0, 0, 0, 0]
+    assert [s.name for s in ctx.containers][-1] == lb.name
+
+
+def test_the_load_balancer_container_is_plain_and_labelled(tmp_path: Path) -> None:
+    ctx = ha_context(MemoryEngine(), tmp_path)
+    assert ctx.load_balancer is not None
+    lb = ctx.load_balancer
+    args = podman().node_run_args(lb)
+    joined = " ".join(args)
+    assert "--privileged" not in args and "/var" not in joined
+    assert f"--publish 127.0.0.1:{lb.api_server_port}:6443/tcp" in joined
+    assert "--label io.nestkube.role=external-load-balancer" in joined
+    assert f"--label {LABEL_API_PORT}={lb.api_server_port}" in joined
+    assert "--ulimit nofile=16384:16384" in joined  # the host's hard limits apply here too
+    for spec in ctx.control_planes:
+        assert "--publish" not in podman().node_run_args(spec)
+
+
+def test_kubeadm_configs_point_at_the_load_balancer_and_share_the_certificate_key(
+    tmp_path: Path,
+) -> None:
+    ctx = ha_context(MemoryEngine(), tmp_path)
+    ctx.kubernetes_version = "v1.37.2"
+    for i, spec in enumerate(ctx.containers):
+        ctx.node_ips[spec.name] = f"10.89.0.{i + 2}"
+    lb_ip = ctx.node_ips["ha-external-load-balancer"]
+    init = list(yaml.safe_load_all(render_init_config(actions.node_params(ctx, ctx.specs[0]))))
+    init_cfg = next(d for d in init if d["kind"] == "InitConfiguration")
+    cluster_cfg = next(d for d in init if d["kind"] == "ClusterConfiguration")
+    assert cluster_cfg["controlPlaneEndpoint"] == f"{lb_ip}:6443"
+    assert {"ha-external-load-balancer", lb_ip} <= set(cluster_cfg["apiServer"]["certSANs"])
+    assert init_cfg["certificateKey"] == ctx.certificate_key
+    assert len(ctx.certificate_key) == 64  # kubeadm wants 32 bytes, hex-encoded
+    second = yaml.safe_load(render_join_config(actions.node_params(ctx, ctx.specs[1])))
+    assert second["controlPlane"]["certificateKey"] == ctx.certificate_key
+    assert second["discovery"]["bootstrapToken"]["apiServerEndpoint"] == f"{lb_ip}:6443"
+    worker = yaml.safe_load(render_join_config(actions.node_params(ctx, ctx.workers[0])))
+    assert "controlPlane" not in worker
+    assert worker["discovery"]["bootstrapToken"]["apiServerEndpoint"] == f"{lb_ip}:6443"
+
+
+def test_a_single_control_plane_keeps_its_own_endpoint_and_no_key(tmp_path: Path) -> None:
+    ctx = ha_context(MemoryEngine(), tmp_path, cps=1)
+    ctx.kubernetes_version = "v1.37.2"
+    ctx.node_ips = {"ha-control-plane": "10.89.0.2", "ha-worker": "10.89.0.3"}
+    init = list(yaml.safe_load_all(render_init_config(actions.node_params(ctx, ctx.specs[0]))))
+    assert init[1]["controlPlaneEndpoint"] == "10.89.0.2:6443"
+    assert "certificateKey" not in init[0]
+
+
+def test_pinned_addresses_cover_the_load_balancer(tmp_path: Path) -> None:
+    engine = MemoryEngine()
+    engine.fixed_addresses = lambda network, count: [f"10.1.0.{250 - i}" for i in range(count)]  # type: ignore[method-assign]
+    ctx = ha_context(engine, tmp_path)
+    actions.create_network(ctx)
+    ips = [s.ip for s in ctx.containers]
+    assert None not in ips and len(set(ips)) == 5
+
+
+def test_a_failed_create_removes_the_load_balancer_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = MemoryEngine()
+
+    def boom(ctx: CreateContext) -> None:
+        raise ClusterError("kubeadm: the reason")
+
+    monkeypatch.setattr(
+        pipeline,
+        "steps",
+        lambda ctx: [
+            pipeline.Step("Preparing nodes", actions.provision_nodes),
+            pipeline.Step("Starting the control plane (kubeadm init)", boom),
+        ],
+    )
+    monkeypatch.setattr(actions, "preflight", lambda ctx: None)
+    ctx = ha_context(engine, tmp_path)
+    # Someone else's container with a cluster label stays.
+    other = MemoryEngine().create_node(
+        ha_context(MemoryEngine(), tmp_path, name="other").containers[-1]
+    )
+    engine.nodes[other.name] = other
+    with pytest.raises(ClusterError):
+        pipeline.run(ctx)
+    assert sorted(engine.nodes) == ["other-external-load-balancer"]
+    assert engine.volumes == {}
+
+
+def test_kubernetes_nodes_leave_out_the_load_balancer(tmp_path: Path) -> None:
+    ctx = ha_context(MemoryEngine(), tmp_path)
+    assert loadbalancer.kubernetes_nodes(ctx.containers) == ctx.specs
+    assert loadbalancer.find(ctx.containers) is ctx.load_balancer
+    assert loadbalancer.find(ctx.specs) is None
+
+
+def test_a_name_too_long_for_the_load_balancer_is_refused() -> None:
+    name = "a" * 45  # fits "-control-plane3" (63 characters) but not the load balancer's name
+    default_config(name, control_planes=1)
+    with pytest.raises(ConfigError, match="external-load-balancer"):
+        default_config(name, control_planes=3)
