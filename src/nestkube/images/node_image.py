@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nestkube import storage
 from nestkube._version import __version__
-from nestkube.cache import cache_root, content_key, file_sha256
+from nestkube.cache import content_key, file_sha256
 from nestkube.errors import CommandError, ImageBuildError
 from nestkube.images.components import (
     ComponentPlan,
@@ -316,7 +316,3 @@ def _describe(provider: ImageProvider, image: str, *, reused: bool) -> NodeImage
         size_bytes=provider.image_size(image),
         reused=reused,
     )
-
-
-def node_image_cache_dir() -> Path:
-    return cache_root() / "images"

@@ -18,13 +18,10 @@ from nestkube.providers.facts import ENGINES as ENGINES
 from nestkube.providers.facts import EngineFacts
 from nestkube.providers.facts import ProviderName as ProviderName
 
-# The external load balancer (HAProxy in front of several control planes) carries the
-# cluster's labels like a node, so listing, stop/start and delete find it; it runs no kubelet.
-NodeRole = Literal["control-plane", "worker", "external-load-balancer"]
+NodeRole = Literal["control-plane", "worker"]
 
 LABEL_CLUSTER = "io.nestkube.cluster"
 LABEL_ROLE = "io.nestkube.role"
-LABEL_VERSION = "io.nestkube.version"
 # The host port the API server is published on, so `get kubeconfig` needs no inspection.
 LABEL_API_PORT = "io.nestkube.api-port"
 LABEL_API_ADDRESS = "io.nestkube.api-address"
