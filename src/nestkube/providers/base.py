@@ -18,7 +18,9 @@ from nestkube.providers.facts import ENGINES as ENGINES
 from nestkube.providers.facts import EngineFacts
 from nestkube.providers.facts import ProviderName as ProviderName
 
-NodeRole = Literal["control-plane", "worker"]
+# The external load balancer (HAProxy in front of several control planes) carries the
+# cluster's labels like a node, so listing, stop/start and delete find it; it runs no kubelet.
+NodeRole = Literal["control-plane", "worker", "external-load-balancer"]
 
 LABEL_CLUSTER = "io.nestkube.cluster"
 LABEL_ROLE = "io.nestkube.role"
