@@ -1,7 +1,7 @@
 """`load image` / `load archive`: engine choice, skip-if-present, node selection, bad input.
 
-Engines are fakes built on CliProvider: images by name, nodes whose `ctr images ls` output is
-generated from a table, and imports recorded instead of run.
+Engines are fakes built on fakes_engine.AnsweringProvider: images by name, nodes whose
+`ctr images ls` output is generated from a table, and imports recorded instead of run.
 """
 
 from __future__ import annotations

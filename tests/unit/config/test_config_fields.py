@@ -21,6 +21,7 @@ from nestkube.config import (
 )
 from nestkube.errors import ConfigError
 from nestkube.providers.base import Mount, PortMapping
+from nestkube.providers.facts import ENGINES
 
 KIND_HEAD = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
 NK_HEAD = "kind: Cluster\napiVersion: nestkube.io/v1alpha1\n"
@@ -341,7 +342,7 @@ def test_nestkube_nulls_mean_auto() -> None:
     assert cfg.ulimits == Ulimits(nofile=None, nproc=None)
 
 
-@pytest.mark.parametrize("provider", ["podman", "docker", "nerdctl"])
+@pytest.mark.parametrize("provider", ENGINES)
 def test_providers(provider: str) -> None:
     assert load(NK_HEAD + f"provider: {provider}\n").provider == provider
 

@@ -127,10 +127,15 @@ def test_a_single_control_plane_keeps_its_own_endpoint_and_no_key(tmp_path: Path
     assert "certificateKey" not in init[0]
 
 
+class PinningEngine(MemoryEngine):
+    """An engine that pins containers to addresses from the top of its network."""
+
+    def fixed_addresses(self, network: str, count: int) -> list[str]:
+        return [f"10.1.0.{250 - i}" for i in range(count)]
+
+
 def test_pinned_addresses_cover_the_load_balancer(tmp_path: Path) -> None:
-    engine = MemoryEngine()
-    engine.fixed_addresses = lambda network, count: [f"10.1.0.{250 - i}" for i in range(count)]  # type: ignore[method-assign]
-    ctx = ha_context(engine, tmp_path)
+    ctx = ha_context(PinningEngine(), tmp_path)
     actions.create_network(ctx)
     ips = [s.ip for s in ctx.containers]
     assert None not in ips and len(set(ips)) == 5
