@@ -3,10 +3,11 @@
 A stopped node keeps its root filesystem and its /var volume, so Kubernetes' state (etcd,
 certificates, kubelet config, CNI config) is all still there on start. What a container
 restart loses is its network namespace: the routes to other nodes' pods and the masquerade
-rule, which start writes again from the cluster's own state. Node addresses must not change,
-since etcd, the API server's certificate, the kubelets and those routes name them: create pins
-them where the engine allows (Podman), and start refuses, in one line, a node that came back
-with another address rather than leave a cluster that half works.
+rule. The network agent in each node (nestkube-netd) writes them again at every boot; for
+nodes of images without it, start writes them from the cluster's own state. Node addresses
+must not change, since etcd, the API server's certificate, the kubelets and those routes name
+them: create pins them (Podman and Docker), and start refuses, in one line, a node that came
+back with another address rather than leave a cluster that half works.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from nestkube.create.actions import (
     routes_and_masquerade,
 )
 from nestkube.errors import ClusterError
+from nestkube.kubeadm import agent_access, pod_cidrs
 from nestkube.providers.base import LABEL_NETWORK, Node, Provider
 from nestkube.status import SILENT, Status
 
@@ -83,7 +85,7 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
     with status.step("Waiting for the API server"):
         wait_api(provider, bootstrap.name, API_TIMEOUT)
     with status.step("Restoring pod routes"):
-        restore_pod_network(provider, bootstrap.name, addresses)
+        restore_pod_network(provider, nodes, addresses)
         # A Docker node's embedded DNS comes back on new ports in a new network namespace.
         for name, address in addresses.items():
             forward_node_dns(provider, name, address)
@@ -135,12 +137,44 @@ def wait_api(provider: Provider, node: str, timeout: float) -> None:
         time.sleep(POLL)
 
 
-def restore_pod_network(provider: Provider, bootstrap: str, addresses: dict[str, str]) -> None:
-    """Routes and masquerading from the cluster's state: each node's podCIDR (node objects),
-    its current address (the engine) and the pod subnet (kubeadm's ClusterConfiguration)."""
+def restore_pod_network(provider: Provider, nodes: list[Node], addresses: dict[str, str]) -> None:
+    """Routes and masquerading on the nodes that have no agent to do it, from the cluster's
+    state: each node's pod CIDR (planned, on its container), its current address (the
+    engine) and the pod subnet (kubeadm's ClusterConfiguration)."""
+    bootstrap = next(n for n in nodes if n.role == "control-plane").name
     if not provider.exec(bootstrap, ["test", "-f", CNI_CONF], check=False, timeout=quick()).ok:
         return  # disableDefaultCNI: the user's CNI owns the pod network
-    nodes = json.loads(
+    by_agent = [n.name for n in nodes if has_agent(provider, n.name)]
+    if len(by_agent) == len(nodes):
+        return
+    cidrs = planned_pod_cidrs(nodes) or api_pod_cidrs(provider, bootstrap)
+    cidrs = {name: cidr for name, cidr in cidrs.items() if name in addresses}
+    routes_and_masquerade(
+        provider, cidrs, addresses, pod_subnet(provider, bootstrap), skip=by_agent
+    )
+
+
+def has_agent(provider: Provider, node: str) -> bool:
+    """Whether ``node`` runs nestkube-netd with its credentials (node images since the agent
+    exists, clusters of Kubernetes 1.24 and later)."""
+    return provider.exec(
+        node, ["test", "-f", agent_access.KUBECONFIG], check=False, timeout=quick()
+    ).ok
+
+
+def planned_pod_cidrs(nodes: list[Node]) -> dict[str, str]:
+    """Each node's pod CIDR as create planned it (empty for clusters made before planning)."""
+    return {
+        n.name: n.labels[pod_cidrs.CONTAINER_LABEL]
+        for n in nodes
+        if pod_cidrs.CONTAINER_LABEL in n.labels
+    }
+
+
+def api_pod_cidrs(provider: Provider, bootstrap: str) -> dict[str, str]:
+    """Each node's pod CIDR as the controller manager assigned it (clusters made before
+    create planned them)."""
+    listed = json.loads(
         provider.exec(
             bootstrap,
             [*KUBECTL, "get", "nodes", "-o", "json"],
@@ -148,12 +182,11 @@ def restore_pod_network(provider: Provider, bootstrap: str, addresses: dict[str,
             timeout=quick(),
         ).stdout
     )
-    cidrs = {
+    return {
         item["metadata"]["name"]: item["spec"]["podCIDR"]
-        for item in nodes.get("items", [])
-        if item.get("spec", {}).get("podCIDR") and item["metadata"]["name"] in addresses
+        for item in listed.get("items", [])
+        if item.get("spec", {}).get("podCIDR")
     }
-    routes_and_masquerade(provider, cidrs, addresses, pod_subnet(provider, bootstrap))
 
 
 def pod_subnet(provider: Provider, bootstrap: str) -> str:

@@ -18,6 +18,7 @@ from nestkube.create import actions
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.host import HostFacts
+from nestkube.kubeadm import agent_access, pod_cidrs
 from nestkube.providers.base import LABEL_NETWORK, Node, NodeRole, ProviderInfo
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import SILENT
@@ -41,6 +42,8 @@ class FakeCluster(UnusedEngine):
         self.api_answers_after = 2
         # None: each lease was renewed just now (the kubelets report after the start).
         self.renewed: str | None = None
+        # Whether the nodes run nestkube-netd (images that have it).
+        self.agent = False
 
     def list_nodes(self, cluster: str) -> list[Node]:
         return list(self.nodes) if cluster == "dev" else []
@@ -75,6 +78,8 @@ class FakeCluster(UnusedEngine):
         if "/readyz" in args:
             self.api_answers_after -= 1
             return ("ok", 0) if self.api_answers_after <= 0 else ("", 1)
+        if args[:3] == ["test", "-f", agent_access.KUBECONFIG]:
+            return ("", 0) if self.agent else ("", 1)
         if args[:2] == ["test", "-f"]:
             return "", 0
         if "configmap" in args:
@@ -135,6 +140,26 @@ def test_start_runs_control_planes_first_then_restores_routes_and_waits() -> Non
     }
     added = [c[0] for c in fake.calls if c[1:2] == ("iptables",) and "-A" in c]
     assert sorted(added) == ["dev-control-plane", "dev-worker"]
+
+
+def test_start_leaves_routes_to_the_nodes_agents() -> None:
+    fake = FakeCluster()
+    fake.agent = True
+    lifecycle.start(fake, "dev", wait=30, status=SILENT)
+    assert not [c for c in fake.calls if c[1:3] == ("ip", "route") or c[1:2] == ("iptables",)]
+
+
+def test_start_routes_by_the_planned_pod_cidrs_on_the_containers() -> None:
+    fake = FakeCluster()
+    # The plan (container labels) wins over what the API says.
+    for i, n in enumerate(fake.nodes):
+        n.labels[pod_cidrs.CONTAINER_LABEL] = f"10.244.{i + 7}.0/24"
+    lifecycle.start(fake, "dev", wait=30, status=SILENT)
+    routes = {(c[0], " ".join(c[1:])) for c in fake.calls if c[1:3] == ("ip", "route")}
+    assert routes == {
+        ("dev-control-plane", "ip route replace 10.244.8.0/24 via 10.89.0.253"),
+        ("dev-worker", "ip route replace 10.244.7.0/24 via 10.89.0.254"),
+    }
 
 
 def test_running_nodes_are_not_started_again() -> None:

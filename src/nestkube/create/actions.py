@@ -6,8 +6,10 @@ nodes and run the node's own tools (kubeadm, kubectl, ip, iptables) through its 
 
 from __future__ import annotations
 
-import json
+import io
+import tarfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -24,8 +26,13 @@ from nestkube.images.node_image import (
     LABEL_PRELOADED,
     parse_components_label,
 )
-from nestkube.kubeadm import node_dns
-from nestkube.kubeadm.cni import masquerade_rules, render_bridge_cni, route_commands
+from nestkube.kubeadm import agent_access, node_dns, pod_cidrs
+from nestkube.kubeadm.cni import (
+    agent_inputs,
+    masquerade_rules,
+    render_bridge_cni,
+    route_commands,
+)
 from nestkube.kubeadm.config import (
     KubeadmParams,
     render_init_config,
@@ -34,6 +41,7 @@ from nestkube.kubeadm.config import (
 )
 from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.kubeadm.patches import apply_patches
+from nestkube.kubeadm.version import as_version
 from nestkube.providers.base import Node, NodeSpec, Provider
 from nestkube.providers.engine import (
     CHANGE,
@@ -61,6 +69,9 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
     api_port = cfg.networking.api_server_port
     # Several control planes: the load balancer publishes the API port, they publish none.
     first_cp = not loadbalancer.needed(sum(n.role == "control-plane" for n in cfg.nodes))
+    if not cfg.networking.disable_default_cni:
+        planned = pod_cidrs.plan_pod_cidrs(cfg.networking.pod_subnet, len(names))
+        ctx.pod_cidrs = dict(zip(names, planned, strict=True))
     for name, node in zip(names, cfg.nodes, strict=True):
         port = 0
         if node.role == "control-plane" and first_cp:
@@ -77,6 +88,9 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
                 port_mappings=tuple(p.to_port_mapping() for p in node.extra_port_mappings),
                 api_server_address=cfg.networking.api_server_address,
                 api_server_port=port,
+                labels={pod_cidrs.CONTAINER_LABEL: ctx.pod_cidrs[name]}
+                if name in ctx.pod_cidrs
+                else {},
                 nofile=cfg.ulimits.nofile if cfg.ulimits else None,
                 nproc=cfg.ulimits.nproc if cfg.ulimits else None,
                 dns_search=None
@@ -332,6 +346,24 @@ def write_file(ctx: CreateContext, node: str, path: str, content: str) -> None:
     )
 
 
+def write_files(ctx: CreateContext, node: str, files: dict[str, str]) -> None:
+    """Several files in one exec (a tar on stdin), written in ``files``' order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    ctx.provider.exec(
+        node,
+        ["tar", "-x", "-C", "/", "-f", "-"],
+        input=buffer.getvalue(),
+        what=f"writing {', '.join(files)} in {node}",
+        timeout=quick(),
+    )
+
+
 def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
     cfg = ctx.config
     bootstrap = ctx.control_planes[0]
@@ -339,7 +371,6 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
     lb = ctx.load_balancer
     # Everyone reaches the API servers through the load balancer when there is one.
     endpoint_ip = ctx.node_ips[lb.name] if lb is not None else cp_ip
-    node_cfg = cfg.nodes[ctx.specs.index(spec)]
     sans = (
         "localhost",
         "127.0.0.1",
@@ -362,7 +393,10 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         kube_proxy_mode=cfg.networking.kube_proxy_mode,
         feature_gates=dict(cfg.feature_gates),
         runtime_config=dict(cfg.runtime_config),
-        node_labels=dict(node_cfg.labels),
+        node_labels=node_labels(ctx, spec),
+        # nestkube plans the pod CIDRs (see kubeadm.pod_cidrs); a CNI of the user's own may
+        # want the controller manager's.
+        allocate_node_cidrs=spec.name not in ctx.pod_cidrs,
         token=ctx.token,
         control_plane=spec.role == "control-plane",
         certificate_key=ctx.certificate_key
@@ -375,6 +409,14 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         resolv_conf=ctx.pod_resolv_conf,
         host_cgroup_v1=not ctx.provider.info.cgroup_v2,
     )
+
+
+def node_labels(ctx: CreateContext, spec: NodeSpec) -> dict[str, str]:
+    """The config's labels, and the planned pod CIDR the node's peers route by."""
+    labels = dict(ctx.config.nodes[ctx.specs.index(spec)].labels)
+    if spec.name in ctx.pod_cidrs:
+        labels[pod_cidrs.NODE_LABEL] = pod_cidrs.label_value(ctx.pod_cidrs[spec.name])
+    return labels
 
 
 # The nameserver ClusterFirst pods get when no DNS addon runs: the pod's own loopback, where
@@ -503,50 +545,70 @@ def join_all(ctx: CreateContext) -> None:
             future.result()
 
 
-def read_pod_cidrs(ctx: CreateContext, timeout: float = 120.0) -> None:
-    """Each node's pod CIDR as the controller manager assigned it."""
-    deadline = time.monotonic() + timeout
-    wanted = {s.name for s in ctx.specs}
-    while True:
-        res = ctx.provider.exec(
-            ctx.bootstrap_node,
-            [*KUBECTL, "get", "nodes", "-o", "json"],
-            check=False,
-            timeout=quick(),
-        )
-        if res.ok:
-            for item in json.loads(res.stdout).get("items", []):
-                cidr = item.get("spec", {}).get("podCIDR")
-                if cidr:
-                    ctx.pod_cidrs[item["metadata"]["name"]] = cidr
-        if wanted <= ctx.pod_cidrs.keys():
-            return
-        if time.monotonic() > deadline:
-            missing = ", ".join(sorted(wanted - ctx.pod_cidrs.keys()))
-            raise ClusterError(f"no pod CIDR assigned to {missing}")
-        time.sleep(1)
-
-
-def install_pod_network(ctx: CreateContext) -> None:
-    """A bridge CNI config per node, routes to every other node's pods, one masquerade rule."""
-    if ctx.config.networking.disable_default_cni:
+def configure_pod_network(ctx: CreateContext) -> None:
+    """Each node's CNI config, routes to every other node's pods and the masquerade rule,
+    from the planned pod CIDRs, before any kubelet starts: a node is Ready at its first
+    status update. Then the agent's inputs, which keep all that right after restarts and
+    as nodes come and go."""
+    if not ctx.pod_cidrs:
         return
-    read_pod_cidrs(ctx)
-    routes_and_masquerade(
-        ctx.provider, ctx.pod_cidrs, ctx.node_ips, ctx.config.networking.pod_subnet
+    subnet = ctx.config.networking.pod_subnet
+    routes_and_masquerade(ctx.provider, ctx.pod_cidrs, ctx.node_ips, subnet)
+
+    def one(spec: NodeSpec) -> None:
+        cidr = ctx.pod_cidrs[spec.name]
+        files = {CNI_CONF: render_bridge_cni(cidr), **agent_inputs(spec.name, cidr, subnet)}
+        write_files(ctx, spec.name, files)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, ctx.specs))
+
+
+def authorize_network_agent(ctx: CreateContext) -> None:
+    """The agents' ServiceAccount and, in every node, a kubeconfig with its token. Before
+    this the agents keep only local state; create has written everything else already."""
+    if not ctx.pod_cidrs or not as_version(ctx.kubernetes_version).at_least(1, 24):
+        # kubectl learnt `create token` in 1.24; older clusters get their routes back from
+        # `nestkube start` instead.
+        return
+    boot = ctx.bootstrap_node
+    ctx.provider.exec(
+        boot,
+        [*KUBECTL, "apply", "-f", "-"],
+        input=agent_access.RBAC,
+        what="the network agent's ServiceAccount",
+        timeout=quick(),
     )
-    for spec in ctx.specs:
-        write_file(ctx, spec.name, CNI_CONF, render_bridge_cni(ctx.pod_cidrs[spec.name]))
+    token = ctx.provider.exec(
+        boot,
+        [*KUBECTL, *agent_access.token_args()],
+        what="a token for the network agent",
+        timeout=quick(),
+    ).stdout.strip()
+    admin = ctx.provider.exec(boot, ["cat", ADMIN_CONF], what="reading admin.conf", timeout=quick())
+    text = agent_access.agent_kubeconfig(admin.stdout, token)
+
+    def one(spec: NodeSpec) -> None:
+        write_file(ctx, spec.name, agent_access.KUBECONFIG, text)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, ctx.specs))
 
 
 def routes_and_masquerade(
-    provider: Provider, pod_cidrs: dict[str, str], node_ips: dict[str, str], pod_subnet: str
+    provider: Provider,
+    pod_cidrs: dict[str, str],
+    node_ips: dict[str, str],
+    pod_subnet: str,
+    *,
+    skip: Sequence[str] = (),
 ) -> None:
-    """On each node: routes to every other node's pod CIDR, and the one masquerade rule.
+    """On each node (but those in ``skip``): routes to every other node's pod CIDR, and the
+    one masquerade rule.
 
-    Both live in the node's network namespace, which a restart of the container replaces,
-    so `start cluster` runs this again; routes are replaced and the rule is checked first,
-    so running it twice changes nothing.
+    Both live in the node's network namespace, which a restart of the container replaces;
+    the node's agent writes them again, and `start cluster` does for nodes without one.
+    Routes are replaced and the rule is checked first, so running it twice changes nothing.
     """
 
     def one(node: str) -> None:
@@ -560,7 +622,7 @@ def routes_and_masquerade(
                 provider.exec(node, add_args, what=f"masquerade rule on {node}", timeout=quick())
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, pod_cidrs))
+        list(pool.map(one, [node for node in pod_cidrs if node not in skip]))
 
 
 def _pairs(rules: list[list[str]]) -> list[tuple[list[str], list[str]]]:

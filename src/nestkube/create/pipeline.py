@@ -37,6 +37,10 @@ def _load_balanced(ctx: CreateContext) -> bool:
     return ctx.load_balancer is not None
 
 
+def _default_cni(ctx: CreateContext) -> bool:
+    return not ctx.config.networking.disable_default_cni
+
+
 class Step(NamedTuple):
     """A create step: its name in the progress output, what it does, and whether this
     cluster needs it (a step not needed is left out, not shown)."""
@@ -59,9 +63,10 @@ def steps(ctx: CreateContext) -> list[Step]:
         ),
         Step("Checking the nodes' resolvers", actions.route_node_dns),
         Step("Configuring the load balancer", actions.configure_load_balancer, _load_balanced),
+        Step("Configuring pod networking", actions.configure_pod_network, _default_cni),
         Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
         Step("Joining nodes", actions.join_nodes, _several_nodes),
-        Step("Installing pod networking", actions.install_pod_network),
+        Step("Authorizing the network agents", actions.authorize_network_agent, _default_cni),
         Step("Untainting the control plane", actions.untaint_if_single),
         Step("Installing the default StorageClass", actions.install_storage),
         Step("Writing kubeconfig", actions.export_kubeconfig),

@@ -36,7 +36,7 @@ from nestkube.providers.base import ImageProvider, Mount
 from nestkube.status import SILENT, Status
 
 NODE_FILES = Path(__file__).with_name("node")
-RECIPE = "node-5"
+RECIPE = "node-6"
 LABEL_K8S_VERSION = "io.nestkube.kubernetes-version"
 LABEL_RUNTIME = "io.nestkube.runtime"
 # "component=version,..." for every component the image holds (kubernetes, containerd, runc,
@@ -241,7 +241,7 @@ def _stage(work: Path, kit: NodeKit, plan: ComponentPlan) -> tuple[Path, Path]:
     (out_dir / "images").mkdir(parents=True)
     for command in ("kubeadm", "kubelet", "kubectl"):
         shutil.copy2(binaries.path(command), in_dir / "bin" / command)
-    for script in ("prepare.sh", "finish.sh", "entrypoint.sh"):
+    for script in ("prepare.sh", "finish.sh", "entrypoint.sh", "nestkube-netd"):
         shutil.copy2(NODE_FILES / script, in_dir / script)
     packages = (NODE_FILES / "packages").read_text()
     if kit.debian_runtime:
@@ -255,7 +255,14 @@ def _stage(work: Path, kit: NodeKit, plan: ComponentPlan) -> tuple[Path, Path]:
             sub = "cni" if name in CNI_PLUGINS else "bin"
             shutil.copy2(path, in_dir / "runtime" / sub / name)
     (in_dir / "packages").write_text(packages)
-    for unit in ("kubelet.service", "10-kubeadm.conf", "crictl.yaml", "containerd.service"):
+    for unit in (
+        "kubelet.service",
+        "10-kubeadm.conf",
+        "crictl.yaml",
+        "containerd.service",
+        "nestkube-netd.service",
+        "nestkube-netd.path",
+    ):
         shutil.copy2(NODE_FILES / unit, in_dir / "files" / unit)
     sandbox = plan.find("pause") or "k8s.gcr.io/pause:3.2"
     (in_dir / "files" / "containerd.toml").write_text(

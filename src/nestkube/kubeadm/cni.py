@@ -101,6 +101,24 @@ def route_commands(peer_pod_cidr: str, peer_node_ip: str) -> list[str]:
     return [f"ip route replace {network} via {gateway}"]
 
 
+# The node's network agent (images/node/nestkube-netd) reads these; nestkube renders them so
+# the agent re-derives nothing. The env file's appearance starts the agent.
+AGENT_ENV = "/etc/nestkube/pod-network.env"
+AGENT_CNI = "/etc/nestkube/cni.conflist"
+AGENT_MASQUERADE = "/etc/nestkube/masquerade.args"
+
+
+def agent_inputs(node: str, pod_cidr: str, pod_subnet: str) -> dict[str, str]:
+    """Path -> content of the agent's inputs for ``node``, the env file last (write them in
+    this order, so the agent never starts without the others)."""
+    _, add = masquerade_rules(pod_subnet, pod_cidr)
+    return {
+        AGENT_CNI: render_bridge_cni(pod_cidr),
+        AGENT_MASQUERADE: "".join(f"{word}\n" for word in add),
+        AGENT_ENV: f"NODE_NAME={node}\nPOD_CIDR={pod_cidr}\nPOD_SUBNET={pod_subnet}\n",
+    }
+
+
 def _inside(inner: Network, outer: Network) -> bool:
     if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
         return inner.subnet_of(outer)

@@ -86,6 +86,9 @@ class KubeadmParams:
     cluster_dns: tuple[str, ...] | None = None
     # The tag of the etcd image the node holds when it is not kubeadm's own (Debian's etcd).
     etcd_image_tag: str | None = None
+    # False when nestkube plans each node's pod CIDR itself (see kubeadm.pod_cidrs): the
+    # controller manager then hands out none, so it cannot disagree with the plan.
+    allocate_node_cidrs: bool = True
     # Kubelets from 1.35 on refuse cgroup v1 unless told otherwise (failCgroupV1).
     host_cgroup_v1: bool = False
     # The resolv.conf the kubelet gives pods with dnsPolicy Default (CoreDNS among them);
@@ -232,6 +235,8 @@ def cluster_configuration(p: KubeadmParams) -> Doc:
         api_server_args["feature-gates"] = gates
     # Gives single-host clusters working PersistentVolumes without a storage driver.
     controller_manager_args = {"enable-hostpath-provisioner": "true"}
+    if not p.allocate_node_cidrs:
+        controller_manager_args["allocate-node-cidrs"] = "false"
     scheduler_args: dict[str, str] = {}
     if gates:
         controller_manager_args["feature-gates"] = gates

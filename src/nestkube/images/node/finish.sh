@@ -12,6 +12,10 @@ install -D -m 0644 "$IN/files/containerd.toml" /etc/containerd/config.toml
 install -D -m 0644 "$IN/files/crictl.yaml" /etc/crictl.yaml
 # PID 1 of every node: makes its machine-id and product_uuid, then execs /sbin/init.
 install -m 0755 "$IN/entrypoint.sh" /usr/local/bin/nestkube-entrypoint
+# The pod network agent; its path unit starts it once create has configured the node.
+install -m 0755 "$IN/nestkube-netd" /usr/local/bin/nestkube-netd
+install -D -m 0644 "$IN/files/nestkube-netd.service" /etc/systemd/system/nestkube-netd.service
+install -D -m 0644 "$IN/files/nestkube-netd.path" /etc/systemd/system/nestkube-netd.path
 mkdir -p /etc/nestkube /etc/cni/net.d /opt/cni/bin /var/lib/kubelet /etc/kubernetes/manifests
 if [ -d "$IN/runtime" ]; then
   # containerd 2, runc, the CNI plugins and crictl built from their Go modules.
@@ -26,7 +30,7 @@ else
   for plugin in /usr/lib/cni/*; do ln -sf "$plugin" /opt/cni/bin/; done
 fi
 
-systemctl enable containerd.service kubelet.service >/dev/null 2>&1
+systemctl enable containerd.service kubelet.service nestkube-netd.path >/dev/null 2>&1
 # Nothing on a node needs a login prompt, and these units fail in containers.
 systemctl mask getty.target console-getty.service systemd-udevd.service \
   systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount \

@@ -1,0 +1,130 @@
+"""The node's network agent (images/node/nestkube-netd), one pass in a scratch directory with
+fake kubectl, ip and iptables that record their calls: what it does from the inputs create
+renders (kubeadm.cni.agent_inputs) and the Node objects the API lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nestkube.kubeadm.cni import AGENT_CNI, AGENT_ENV, agent_inputs, render_bridge_cni
+from nestkube.kubeadm.pod_cidrs import label_value
+
+AGENT = Path(__file__).parents[3] / "src/nestkube/images/node/nestkube-netd"
+
+FAKE = r"""#!/bin/bash
+echo "$(basename "$0") $*" >> "$CALLS"
+case "$(basename "$0") $*" in
+  "kubectl --kubeconfig="*" get nodes -o "*) cat "$NODES" ;;
+  "ip -4 route show exact "*) grep "^$5 " "$ROUTES" || true ;;
+  "ip -4 route show root "*) cat "$ROUTES" ;;
+  "iptables -w -t nat -C "*) [ -e "$MASQ_PRESENT" ] ;;
+esac
+"""
+
+
+def node_line(name: str, cidr: str, spec: str, ip: str) -> str:
+    return f"{name}|{label_value(cidr) if cidr else ''}|{spec}|{ip}\n"
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> dict[str, Path]:
+    if shutil.which("bash") is None:
+        pytest.fail("bash is needed to run the agent")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    for path, content in agent_inputs("c-worker", "10.244.1.0/24", "10.244.0.0/16").items():
+        (etc / Path(path).name).write_text(content)
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    for tool in ("kubectl", "ip", "iptables"):
+        (fakes / tool).write_text(FAKE)
+        (fakes / tool).chmod(0o755)
+    (tmp_path / "netd.kubeconfig").write_text("")
+    return {"root": tmp_path, "etc": etc, "bin": fakes}
+
+
+def run_once(scratch: dict[str, Path], nodes: str, routes: str, *, admin: bool) -> list[str]:
+    root = scratch["root"]
+    (root / "nodes").write_text(nodes)
+    (root / "routes").write_text(routes)
+    env = {
+        **os.environ,
+        "PATH": f"{scratch['bin']}:{os.environ['PATH']}",
+        "CALLS": str(root / "calls"),
+        "NODES": str(root / "nodes"),
+        "ROUTES": str(root / "routes"),
+        "MASQ_PRESENT": str(root / "masq-present"),
+        "NESTKUBE_ETC": str(scratch["etc"]),
+        "NESTKUBE_CNI_TARGET": str(root / "net.d" / "10-nestkube.conflist"),
+        "NESTKUBE_KUBECONFIG": str(root / "netd.kubeconfig"),
+        "NESTKUBE_ADMIN_CONF": str(root / ("admin.conf" if admin else "absent")),
+    }
+    (root / "admin.conf").write_text("")
+    done = subprocess.run(
+        ["bash", str(AGENT), "--once"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return (root / "calls").read_text().splitlines()
+
+
+def test_agent_inputs_are_the_env_the_cni_config_and_the_masquerade_argv() -> None:
+    files = agent_inputs("c-worker", "10.244.1.0/24", "10.244.0.0/16")
+    # The env file last: it starts the agent, whose other inputs must be there by then.
+    assert list(files)[-1] == AGENT_ENV
+    assert files[AGENT_ENV] == (
+        "NODE_NAME=c-worker\nPOD_CIDR=10.244.1.0/24\nPOD_SUBNET=10.244.0.0/16\n"
+    )
+    assert files[AGENT_CNI] == render_bridge_cni("10.244.1.0/24")
+    argv = files["/etc/nestkube/masquerade.args"].splitlines()
+    assert argv[:5] == ["iptables", "-w", "-t", "nat", "-A"]
+    assert argv[5:10] == ["POSTROUTING", "-s", "10.244.1.0/24", "!", "-d"]
+
+
+def test_one_pass_routes_peers_drops_the_gone_and_keeps_cni_and_masquerade(
+    scratch: dict[str, Path],
+) -> None:
+    nodes = (
+        node_line("c-control-plane", "10.244.0.0/24", "10.244.0.0/24", "10.89.0.254")
+        + node_line("c-worker", "10.244.1.0/24", "", "10.89.0.253")
+        # No spec.podCIDR yet: its label says where its pods are.
+        + node_line("c-worker2", "10.244.2.0/24", "", "10.89.0.252")
+    )
+    routes = (
+        "10.244.1.0/24 dev nkbr0 proto kernel scope link src 10.244.1.1 \n"
+        # Right already: left alone.
+        "10.244.0.0/24 via 10.89.0.254 dev eth0 \n"
+        # A node that left.
+        "10.244.5.0/24 via 10.89.0.9 dev eth0 \n"
+    )
+    calls = run_once(scratch, nodes, routes, admin=False)
+    changes = [c for c in calls if " replace " in c or " del " in c or " -A " in c]
+    assert changes[:1] == [c for c in calls if c.startswith("iptables -w -t nat -A POSTROUTING")]
+    assert changes[1:] == [
+        "ip route replace 10.244.2.0/24 via 10.89.0.252",
+        "ip route del 10.244.5.0/24",
+    ]
+    # A worker has no admin credentials: it patches nothing.
+    assert not [c for c in calls if " patch " in c]
+    written = (scratch["root"] / "net.d" / "10-nestkube.conflist").read_text()
+    assert json.loads(written) == json.loads(render_bridge_cni("10.244.1.0/24"))
+
+
+def test_a_control_plane_sets_missing_pod_cidrs_from_the_label(scratch: dict[str, Path]) -> None:
+    (scratch["root"] / "masq-present").touch()
+    nodes = node_line("c-worker", "10.244.1.0/24", "", "10.89.0.253") + node_line(
+        "c-worker2", "10.244.2.0/24", "", "10.89.0.252"
+    )
+    calls = run_once(scratch, nodes, "", admin=True)
+    patches = [c for c in calls if " patch " in c]
+    assert len(patches) == 2 and patches[1].endswith(
+        'patch node c-worker2 --type=merge -p {"spec":{"podCIDR":"10.244.2.0/24",'
+        '"podCIDRs":["10.244.2.0/24"]}}'
+    )
+    # The rule is there already: checked, never appended twice.
+    assert not [c for c in calls if " -A " in c]

@@ -1,0 +1,165 @@
+"""Pod CIDRs planned before any node exists, the kubeadm config that keeps the controller
+manager from allocating others, and a create whose steps hold no wait for them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import yaml
+
+from nestkube.config import default_config
+from nestkube.create import actions, pipeline
+from nestkube.create.context import CreateContext
+from nestkube.errors import ConfigError
+from nestkube.host import HostFacts
+from nestkube.kubeadm import agent_access
+from nestkube.kubeadm.config import KubeadmParams, render_init_config
+from nestkube.kubeadm.pod_cidrs import (
+    CONTAINER_LABEL,
+    NODE_LABEL,
+    from_label_value,
+    label_value,
+    node_prefix,
+    plan_pod_cidrs,
+)
+from nestkube.providers.base import ProviderInfo
+from nestkube.providers.podman import PodmanProvider
+from nestkube.status import SILENT
+
+
+def test_node_i_gets_block_i_of_the_pod_subnet() -> None:
+    assert plan_pod_cidrs("10.244.0.0/16", 3) == ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]
+    # The same inputs, the same plan: nothing random, nothing learned from the API.
+    assert plan_pod_cidrs("10.244.0.0/16", 3) == plan_pod_cidrs("10.244.0.0/16", 3)
+
+
+def test_a_later_node_gets_the_first_free_block() -> None:
+    taken = ["10.244.0.0/24", "10.244.2.0/24"]
+    assert plan_pod_cidrs("10.244.0.0/16", 2, taken) == ["10.244.1.0/24", "10.244.3.0/24"]
+
+
+@pytest.mark.parametrize(
+    ("subnet", "prefix"),
+    [("10.244.0.0/16", 24), ("10.0.0.0/8", 24), ("10.244.0.0/22", 26), ("10.1.0.0/24", 28)],
+)
+def test_small_subnets_get_smaller_blocks_for_16_nodes(subnet: str, prefix: int) -> None:
+    assert node_prefix(subnet) == prefix
+
+
+@pytest.mark.parametrize(
+    ("subnet", "count", "message"),
+    [
+        ("10.1.0.0/25", 1, r"^networking.podSubnet 10.1.0.0/25 is too small"),
+        ("10.1.0.0/24", 17, r"^networking.podSubnet 10.1.0.0/24 has no room for 17 more nodes"),
+        ("fd00:10:244::/56", 1, r"only IPv4 pod networks work yet$"),
+        ("nonsense", 1, r"is not a CIDR$"),
+    ],
+)
+def test_plans_that_cannot_be_are_one_line(subnet: str, count: int, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        plan_pod_cidrs(subnet, count)
+
+
+def test_label_values_round_trip() -> None:
+    assert label_value("10.244.1.0/24") == "10.244.1.0-24"
+    assert from_label_value("10.244.1.0-24") == "10.244.1.0/24"
+
+
+def controller_manager_args(**overrides: object) -> dict[str, str]:
+    params = KubeadmParams(
+        kubernetes_version="v1.37.2",
+        cluster_name="c",
+        node_name="c-control-plane",
+        node_ip="10.89.0.254",
+        control_plane_endpoint="10.89.0.254:6443",
+        api_server_cert_sans=(),
+        **overrides,  # type: ignore[arg-type]
+    )
+    docs = list(yaml.safe_load_all(render_init_config(params)))
+    cluster = next(d for d in docs if d["kind"] == "ClusterConfiguration")
+    proxy = next(d for d in docs if d["kind"] == "KubeProxyConfiguration")
+    assert proxy["clusterCIDR"] == "10.244.0.0/16"
+    return {a["name"]: a["value"] for a in cluster["controllerManager"]["extraArgs"]}
+
+
+def test_the_controller_manager_allocates_no_cidrs_when_nestkube_plans_them() -> None:
+    assert controller_manager_args(allocate_node_cidrs=False)["allocate-node-cidrs"] == "false"
+    assert "allocate-node-cidrs" not in controller_manager_args()
+
+
+def planned(disable_default_cni: bool = False) -> CreateContext:
+    config = default_config("c", workers=2)
+    networking = replace(config.networking, disable_default_cni=disable_default_cni)
+    config = replace(config, networking=networking)
+    info = ProviderInfo("podman", "podman", "4.3.1", False, HostFacts())
+    ctx = CreateContext(config=config, provider=PodmanProvider(info), status=SILENT)
+    actions.plan_nodes(ctx, "node:1")
+    ctx.node_ips = {s.name: f"10.89.0.{254 - i}" for i, s in enumerate(ctx.specs)}
+    ctx.kubernetes_version = "v1.37.2"
+    return ctx
+
+
+def test_create_records_the_plan_on_containers_and_kubelets() -> None:
+    ctx = planned()
+    assert ctx.pod_cidrs == {
+        "c-control-plane": "10.244.0.0/24",
+        "c-worker": "10.244.1.0/24",
+        "c-worker2": "10.244.2.0/24",
+    }
+    assert [s.labels[CONTAINER_LABEL] for s in ctx.specs] == list(ctx.pod_cidrs.values())
+    params = actions.node_params(ctx, ctx.specs[2])
+    assert params.node_labels[NODE_LABEL] == "10.244.2.0-24"
+    assert not actions.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
+
+
+def test_a_cni_of_the_users_own_keeps_the_controller_managers_cidrs() -> None:
+    ctx = planned(disable_default_cni=True)
+    assert ctx.pod_cidrs == {}
+    assert CONTAINER_LABEL not in ctx.specs[0].labels
+    assert actions.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
+    assert "Configuring pod networking" not in names(ctx)
+    assert "Authorizing the network agents" not in names(ctx)
+
+
+def names(ctx: CreateContext) -> list[str]:
+    return [s.name for s in pipeline.steps(ctx) if s.needed(ctx)]
+
+
+def test_pod_networking_is_in_place_before_kubeadm_and_nothing_waits_for_cidrs() -> None:
+    steps = names(planned())
+    assert steps.index("Configuring pod networking") < steps.index(
+        "Starting the control plane (kubeadm init)"
+    )
+    assert not [s for s in steps if "pod" in s.lower() and s != "Configuring pod networking"]
+    assert "Authorizing the network agents" in steps
+    assert not hasattr(actions, "read_pod_cidrs")
+
+
+def test_the_agents_kubeconfig_is_admin_confs_server_and_ca_with_its_token() -> None:
+    admin = yaml.safe_dump(
+        {
+            "clusters": [
+                {
+                    "name": "k",
+                    "cluster": {
+                        "server": "https://10.89.0.2:6443",
+                        "certificate-authority-data": "Q0E=",
+                    },
+                }
+            ],
+            "users": [{"name": "admin", "user": {"client-key-data": "S0VZ"}}],
+        }
+    )
+    config = yaml.safe_load(agent_access.agent_kubeconfig(admin, "tok"))
+    assert config["clusters"][0]["cluster"] == {
+        "server": "https://10.89.0.2:6443",
+        "certificate-authority-data": "Q0E=",
+    }
+    assert config["users"] == [{"name": "nestkube-netd", "user": {"token": "tok"}}]
+    assert "S0VZ" not in agent_access.agent_kubeconfig(admin, "tok")
+    # It may read Nodes and nothing else.
+    role = next(d for d in yaml.safe_load_all(agent_access.RBAC) if d["kind"] == "ClusterRole")
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
+    ]
