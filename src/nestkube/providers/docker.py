@@ -14,7 +14,7 @@ from nestkube import _exec
 from nestkube.errors import CommandError, HostError, NestkubeError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import ProviderInfo
-from nestkube.providers.engine import CliProvider, engine_timeout
+from nestkube.providers.engine import CliProvider, engine_timeout, top_addresses
 from nestkube.providers.facts import EngineFacts, fetch, find_engine, parse_docker
 
 # The Dockerfile instructions `docker commit --change` accepts; it refuses others (STOPSIGNAL
@@ -145,6 +145,22 @@ class DockerProvider(DockerLikeProvider):
         # Dropping STOPSIGNAL loses nothing: nodes are always run with --stop-signal.
         kept = [c for c in changes if c.split(None, 1)[0].upper() in COMMIT_INSTRUCTIONS]
         super().commit(container, image, kept)
+
+    def ensure_network(self, name: str, cluster: str) -> None:
+        if self.network_exists(name):
+            return
+        super().ensure_network(name, cluster)
+        # Docker takes `run --ip` only on a network created with its subnet given: keep the
+        # free subnet it just picked, and make the network again naming it.
+        subnet = next((s for s in self.network_subnets(name) if ":" not in s), None)
+        if subnet is None:
+            return
+        self._run("network", "rm", name, what=f"removing network {name}", timeout=engine_timeout())
+        self._create_network(name, cluster, "--subnet", subnet)
+
+    def fixed_addresses(self, network: str, count: int) -> list[str]:
+        # Docker may give a restarted container another address unless it asked for one.
+        return top_addresses(self.network_subnets(network), count)
 
     def engine_info(self) -> str:
         text = super().engine_info()

@@ -6,6 +6,7 @@ engine as labels; nothing is remembered between calls.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -200,6 +201,7 @@ class CliProvider:
         args = self._labelled_run_args(spec)
         args += self.security_args()
         args += self.runtime_args()
+        args += self.restart_args()
         args += [
             "--cgroupns=private",
             "--tmpfs",
@@ -242,6 +244,13 @@ class CliProvider:
 
     def extra_node_args(self, spec: NodeSpec) -> list[str]:
         return []
+
+    def restart_args(self) -> list[str]:
+        """The restart policy that brings a running node back after the engine or the host
+        restarts (see docs/restarts.md); a node stopped by `nestkube stop` stays stopped
+        where the engine can tell."""
+        policy = RESTART_POLICIES.get(self.name)
+        return ["--restart", policy] if policy else []
 
     def mount_arg(self, mount: Mount) -> str:
         options = ["ro" if mount.read_only else "rw"]
@@ -451,12 +460,16 @@ class CliProvider:
     def ensure_network(self, name: str, cluster: str) -> None:
         if self.network_exists(name):
             return
+        self._create_network(name, cluster)
+
+    def _create_network(self, name: str, cluster: str, *extra: str) -> None:
         self._run(
             "network",
             "create",
             "--label",
             f"{LABEL_CLUSTER}={cluster}",
             *self.network_create_args(),
+            *extra,
             name,
             what=f"creating network {name}",
             timeout=engine_timeout(CHANGE),
@@ -597,6 +610,25 @@ def _publishes_api(spec: NodeSpec) -> bool:
     """A control plane or load balancer planned with a host port (several control planes
     behind a load balancer have none: a port of 0 made `podman run` fail)."""
     return spec.role != "worker" and spec.api_server_port != 0
+
+
+# Docker restarts `unless-stopped` containers that were running when its daemon starts.
+# Podman has no daemon: podman-restart.service starts the `always` containers at boot (Podman
+# 4.3's unit filters on that policy alone); `podman stop` still keeps one stopped until then.
+# nerdctl's restart support differs between releases, and nothing here tests it: none.
+RESTART_POLICIES = {"docker": "unless-stopped", "podman": "always"}
+
+
+def top_addresses(subnets: Sequence[str], count: int) -> list[str]:
+    """``count`` addresses from the top of the first IPv4 subnet with room, for nodes pinned
+    to their address: the network is the cluster's own and engines hand addresses out from
+    the bottom, so the top is free. [] when no subnet has room."""
+    for subnet in subnets:
+        net = ipaddress.ip_network(subnet, strict=False)
+        if net.version == 4 and net.num_addresses - 3 >= count:
+            top = net.broadcast_address - 1
+            return [str(top - i) for i in range(count)]
+    return []
 
 
 def bracket_ipv6(address: str) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import shutil
 from collections.abc import Mapping
 from typing import Any
 
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers.base import NodeSpec, ProviderInfo
-from nestkube.providers.engine import CliProvider
+from nestkube.providers.engine import CliProvider, top_addresses
 from nestkube.providers.facts import EngineFacts, fetch, find_engine, parse_podman
 
 
@@ -70,12 +69,5 @@ class PodmanProvider(CliProvider):
         return ["--format", "docker-archive"]
 
     def fixed_addresses(self, network: str, count: int) -> list[str]:
-        # Podman gives a restarted container a new address unless it asked for one. The
-        # cluster network is the cluster's own, so the top of its IPv4 subnet is free: the
-        # engine hands out addresses from the bottom.
-        for subnet in self.network_subnets(network):
-            net = ipaddress.ip_network(subnet, strict=False)
-            if net.version == 4 and net.num_addresses - 3 >= count:
-                top = net.broadcast_address - 1
-                return [str(top - i) for i in range(count)]
-        return []
+        # Podman gives a restarted container a new address unless it asked for one.
+        return top_addresses(self.network_subnets(network), count)
