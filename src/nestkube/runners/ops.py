@@ -6,8 +6,11 @@ checked before the first command that changes the cluster, so bad input leaves n
 
 from __future__ import annotations
 
+import secrets
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nestkube import _exec
@@ -96,6 +99,43 @@ def share_node_mounts(where: Target, status: Status) -> None:
             engine.exec(node.name, ["mount", "--make-rshared", "/"], timeout=NODE_EXEC_TIMEOUT)
 
 
+def check_cache_mount(where: Target, root: Path) -> None:
+    """Every node sees the host's cache root at NODE_CACHE_ROOT, or nothing is applied.
+
+    Without that mount a job's hostPath cache would be made inside the node, not on the host:
+    the cache would work, but be lost with the node and shared by nothing the user can see.
+    A marker file written on the host must show up in each node.
+    """
+    from nestkube.load import find_cluster
+
+    engine, nodes = find_cluster(_cluster_of(where))
+    made = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / f".nestkube-mount-check-{secrets.token_hex(4)}"
+    marker.touch()
+    try:
+        for node in nodes:
+            seen = engine.exec(
+                node.name,
+                ["test", "-e", f"{render.NODE_CACHE_ROOT}/{marker.name}"],
+                check=False,
+                timeout=NODE_EXEC_TIMEOUT,
+            )
+            if not seen.ok:
+                raise RunnersError(
+                    f"node {node.name} does not mount the runner cache root {root} at "
+                    f"{render.NODE_CACHE_ROOT}: re-create cluster {_cluster_of(where)!r} with "
+                    f"that extraMount (hostPath: {root}, containerPath: "
+                    f"{render.NODE_CACHE_ROOT}) on every node"
+                )
+    except BaseException:
+        if made:  # bad input leaves nothing behind
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    finally:
+        marker.unlink(missing_ok=True)
+
+
 def load_controller_image(where: Target, image: str, status: Status) -> None:
     """Copy ``image`` from a local engine into the nodes of the nestkube cluster behind
     ``where`` (only a nestkube cluster's nodes can be loaded that way)."""
@@ -157,6 +197,9 @@ def up(
     planned = plan(loaded, env)
     helm = Helm(where, binary=_require("helm"))
     kubectl = Kubectl(where, binary=_require("kubectl"))
+    if any(p.instance.caches for p in planned):
+        # check_target() allowed caches only on a nestkube context.
+        check_cache_mount(where, render.cache_root(loaded, env))
     if controller_image:
         load_controller_image(where, controller_image, status)
     chart, flags = chart_ref(CONTROLLER_CHART, chart_dir)

@@ -51,6 +51,8 @@ class FakeTools:
     answers: list[dict[str, Any]] = field(default_factory=list)
     # Contexts whose nodes `up` made share their mounts (privileged runners).
     shared: list[str] = field(default_factory=list)
+    # Cache roots whose mount into the nodes `up` checked.
+    mount_checked: list[str] = field(default_factory=list)
 
     @property
     def log(self) -> Path:
@@ -90,5 +92,9 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
     monkeypatch.setattr(
         "nestkube.runners.ops.share_node_mounts",
         lambda where, status: fake.shared.append(where.context),
+    )
+    monkeypatch.setattr(
+        "nestkube.runners.ops.check_cache_mount",
+        lambda where, root: fake.mount_checked.append(str(root)),
     )
     return fake

@@ -196,6 +196,8 @@ def test_up_installs_controller_then_each_instance(
     assert controller[controller.index("--version") + 1] == "0.6.1"
     # A privileged runner: the nodes' mounts were made shared (for Bidirectional cgroups).
     assert tools.shared == ["nestkube-nestkube"]
+    # Caches: the cache root's mount into the nodes was checked before anything was applied.
+    assert tools.mount_checked == [str(tmp_path / "cache/nestkube/runners")]
 
     namespace = yaml.safe_load(calls[1]["stdin"])
     assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "nestkube-runners"

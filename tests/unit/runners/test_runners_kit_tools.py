@@ -8,10 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 import nestkube.cli.main  # noqa: F401  (attaches every command to the groups)
+from nestkube._exec import Result
 from nestkube.cli import groups
 from nestkube.kit.gomod import GoBinaries
-from nestkube.runners import kit, ops, tools
+from nestkube.providers.base import Node
+from nestkube.runners import kit, ops, render, tools
 from nestkube.runners.ops import RunnersError
+from nestkube.runners.tools import Target
 
 from .fakes import FakeTools
 
@@ -80,3 +83,36 @@ def test_controller_image_only_loads_into_a_nestkube_cluster(
     assert isinstance(result.exception, RunnersError)
     assert str(result.exception).startswith("context 'prod' is not a nestkube cluster")
     assert tools.calls() == []
+
+
+class _Engine:
+    """A node engine whose nodes see ``seen_root`` at the node cache root."""
+
+    def __init__(self, seen_root: Path) -> None:
+        self.seen_root = seen_root
+
+    def exec(self, node: str, args: list[str], **_: object) -> Result:
+        path = Path(args[-1].replace(render.NODE_CACHE_ROOT, str(self.seen_root), 1))
+        return Result(list(args), 0 if path.exists() else 1, "", "")
+
+
+@pytest.mark.parametrize("mounted", [True, False])
+def test_cache_mount_is_checked_with_a_marker_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mounted: bool
+) -> None:
+    root = tmp_path / "cache-root"
+    engine = _Engine(root if mounted else tmp_path / "inside-the-node")
+    node = Node("c-control-plane", "control-plane", "c")
+    monkeypatch.setattr("nestkube.load.find_cluster", lambda name: (engine, [node]))
+    where = Target("nestkube-c")
+    if mounted:
+        ops.check_cache_mount(where, root)
+        assert root.is_dir() and list(root.iterdir()) == []
+    else:
+        with pytest.raises(RunnersError) as err:
+            ops.check_cache_mount(where, root)
+        assert str(err.value).startswith(
+            f"node c-control-plane does not mount the runner cache root {root} at "
+            "/nestkube/runner-cache: re-create cluster 'c' with that extraMount"
+        )
+        assert not root.exists()  # made for the check, removed again
