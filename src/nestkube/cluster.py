@@ -9,16 +9,17 @@ nestkube.delete_cluster("dev")
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from nestkube.cluster_state import cluster_state
+from nestkube.cluster_state import cluster_state, node_network
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.names import cluster_name
 from nestkube.providers import get_provider
-from nestkube.providers.base import LABEL_NETWORK, LABEL_ROOTLESS, Node, Provider
+from nestkube.providers.base import LABEL_ROOTLESS, Node, Provider
 from nestkube.status import SILENT, Status
 
 # The create pipeline, the config models (pydantic), kubeconfig (yaml) and the image builder
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from nestkube.create.context import CreateContext
 
     DEFAULT_IMAGE: str
+
+
+_T = TypeVar("_T")
 
 
 def _default_image() -> str:
@@ -142,9 +146,8 @@ def delete_cluster(
     from nestkube import kubeconfig
 
     cluster_name(name)
-    prov = engine or get_provider(provider)
-    nodes = prov.list_nodes(name)
-    networks = {n.labels.get(LABEL_NETWORK, f"nestkube-{name}") for n in nodes}
+    prov, nodes = _lazily(provider, engine, lambda p: p.list_nodes(name))
+    networks = {node_network(n) for n in nodes}
     networks.add(f"nestkube-{name}")
     with status.step(f"Deleting cluster {name!r}"):
         prov.delete_nodes(nodes)
@@ -164,36 +167,36 @@ def cluster_nodes(
     *, provider: str | None = None, engine: Provider | None = None
 ) -> dict[str, list[Node]]:
     """Every cluster's nodes by name, from one engine call: listing needs no engine facts."""
-    return _listed(provider, engine)[1]
+    return _lazily(provider, engine, lambda p: p.cluster_nodes())[1]
 
 
-def _listed(
-    provider: str | None, engine: Provider | None
-) -> tuple[Provider, dict[str, list[Node]]]:
-    """The engine and every cluster's nodes, from one `ps` of the first engine found.
+def _lazily(
+    provider: str | None, engine: Provider | None, ask: Callable[[Provider], _T]
+) -> tuple[Provider, _T]:
+    """The engine and what ``ask`` gets from it, asking the first engine found unprobed:
+    listing and reading nodes needs no engine facts, so they are probed only when used.
 
-    Should that engine fail the listing, the engines are probed in turn as for any other
+    Should that engine fail ``ask``, the engines are probed in turn as for any other
     command (so another one that answers is used, and the error is the same); a hung engine
     is not asked twice.
     """
     if engine is not None:
-        return engine, engine.cluster_nodes()
+        return engine, ask(engine)
     prov = get_provider(provider, probe=False)
     try:
-        return prov, prov.cluster_nodes()
+        return prov, ask(prov)
     except CommandTimeout:
         raise
     except CommandError:
         prov = get_provider(provider)
-        return prov, prov.cluster_nodes()
+        return prov, ask(prov)
 
 
 def list_nodes(
     name: str, *, provider: str | None = None, engine: Provider | None = None
 ) -> list[Node]:
     cluster_name(name)
-    prov = engine or get_provider(provider)
-    nodes = prov.list_nodes(name)
+    nodes = _lazily(provider, engine, lambda p: p.list_nodes(name))[1]
     if not nodes:
         raise ClusterError(f"no cluster named {name!r}")
     return nodes
@@ -204,15 +207,15 @@ def cluster_info(
 ) -> dict[str, object]:
     """A summary of one cluster for `get clusters -o json`."""
     cluster_name(name)
-    prov = engine or get_provider(provider)
-    return _summary(prov, name, prov.list_nodes(name))
+    prov, nodes = _lazily(provider, engine, lambda p: p.list_nodes(name))
+    return _summary(prov, name, nodes)
 
 
 def clusters_info(
     *, provider: str | None = None, engine: Provider | None = None
 ) -> list[dict[str, object]]:
     """:func:`cluster_info` of every cluster, from one listing of the engine's containers."""
-    prov, listed = _listed(provider, engine)
+    prov, listed = _lazily(provider, engine, lambda p: p.cluster_nodes())
     return [_summary(prov, name, nodes) for name, nodes in listed.items()]
 
 
@@ -253,8 +256,8 @@ def get_kubeconfig(
     from nestkube import kubeconfig
 
     cluster_name(name)
-    prov = engine or get_provider(provider)
-    admin, server = _admin_and_server(prov, name, internal)
+    prov, node = _lazily(provider, engine, lambda p: _control_plane(p, name))
+    admin, server = _admin_and_server(prov, node, internal)
     return kubeconfig.build_kubeconfig(admin, name, server)
 
 
@@ -270,24 +273,25 @@ def export_kubeconfig(
     from nestkube import kubeconfig
 
     cluster_name(name)
-    prov = engine or get_provider(provider)
-    admin, server = _admin_and_server(prov, name, internal)
+    prov, node = _lazily(provider, engine, lambda p: _control_plane(p, name))
+    admin, server = _admin_and_server(prov, node, internal)
     return kubeconfig.merge_cluster(admin, name, server, kubeconfig_path)
 
 
-def _admin_and_server(prov: Provider, name: str, internal: bool) -> tuple[str, str]:
+def _admin_and_server(prov: Provider, node: Node, internal: bool) -> tuple[str, str]:
     """The node's admin kubeconfig and the API server address a client should use.
 
-    Internal: the control-plane node's name and the API server's own port, which is how a
-    container on the cluster's engine network reaches it (the host port is published on
-    the host only).
+    Internal: the control-plane node's address on the cluster's engine network and the API
+    server's own port, which is how a container on that network reaches it (the host port is
+    published on the host only). kind uses the node's name; a name resolves only on networks
+    that run a DNS server, which Podman's CNI networks do not, while the address is pinned
+    across restarts and is in the API server's certificate.
     """
     from nestkube.create import actions
 
-    node = _control_plane(prov, name)
     admin, server = actions.admin_kubeconfig(prov, node)
     if internal:
-        server = f"https://{node.name}:6443"
+        server = f"https://{prov.node_ip(node.name, node_network(node))}:6443"
     return admin, server
 
 

@@ -171,3 +171,21 @@ def test_a_missing_engine_binary_is_named_before_any_call(
     with pytest.raises(ProviderError, match=r"^podman not found on PATH"):
         cluster.list_clusters(provider="podman")
     assert fake_engine.calls == []
+
+
+@pytest.mark.usefixtures("podman_only")
+@pytest.mark.parametrize(
+    "args",
+    [["get", "nodes", "--name", "b"], ["delete", "cluster", "--name", "gone"]],
+    ids=" ".join,
+)
+def test_commands_that_read_nodes_ask_for_no_engine_facts(
+    args: list[str], fake_engine: FakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
+    fake_engine.on(["ps"], out=PS)
+    fake_engine.on(["network", "inspect"], code=1, err="no such network")
+    result = CliRunner().invoke(groups.app, args)
+    assert result.exit_code == 0, result.output
+    assert "info" not in [c[1] for c in fake_engine.calls], fake_engine.calls
+    assert fake_engine.calls[0][1] == "ps"
