@@ -1,0 +1,40 @@
+"""Unit tests of the side-by-side benchmark's parsers: pytest bench/test_kind_vs_nestkube.py."""
+
+from __future__ import annotations
+
+from create import Shape
+from kind_vs_nestkube import Run, kind_step_name, parse_kind_steps, summarize
+
+
+def test_kind_steps_are_timed_from_their_progress_lines() -> None:
+    lines = [
+        (0.0, 'Creating cluster "x" ...'),
+        (1.0, " • Ensuring node image (localhost/nestkube/kind-node:v1.37.2) 🖼  ..."),
+        (1.5, " ✓ Ensuring node image (localhost/nestkube/kind-node:v1.37.2) 🖼"),
+        (1.5, " • Preparing nodes 📦   ..."),
+        (9.0, " ✓ Preparing nodes 📦 "),
+        (9.0, " • Waiting ≤ 10m0s for control-plane = Ready ⏳  ..."),
+        (20.0, " ✗ Waiting ≤ 10m0s for control-plane = Ready ⏳"),
+    ]
+    assert parse_kind_steps(lines) == {
+        "Ensuring node image (localhost/nestkube/kind-node:v1.37.2)": 0.5,
+        "Preparing nodes": 7.5,
+        "Waiting ≤ 10m0s for control-plane = Ready": 11.0,
+    }
+    assert kind_step_name("Installing CNI 🔌") == "Installing CNI"
+
+
+def test_summary_medians_and_ratio() -> None:
+    runs = [
+        Run("kind", "single", 1, "a", ok=True, create_seconds=40.0,
+            working_set_mib={"a-control-plane": 500.0}),
+        Run("nestkube", "single", 1, "b", ok=True, create_seconds=30.0,
+            working_set_mib={"b-control-plane": 450.0}),
+        Run("kind", "single", 2, "c", ok=True, create_seconds=60.0),
+        Run("nestkube", "single", 2, "d", error="boom"),
+    ]  # fmt: skip
+    summary = summarize(runs, Shape("single", 1, 0))
+    assert summary["kind"]["median_seconds"] == 50.0
+    assert summary["nestkube"]["failed"] == 1
+    assert summary["ratio_nestkube_to_kind"] == 0.6
+    assert summary["nestkube"]["control_plane_working_set_mib"] == 450.0
