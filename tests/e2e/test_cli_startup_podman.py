@@ -91,5 +91,6 @@ def test_get_clusters_json_reads_nodes_and_states_from_the_same_listing(
         {"name": f"{created_cluster}-worker", "role": "worker", "state": "created"},
     ]
     assert ours[0]["provider"] == "podman" and ours[0]["rootless"] is (os.geteuid() != 0)
-    # One listing for every cluster, and one probe of the engine for the `rootless` field.
+    # One listing for every cluster; these containers lack the io.nestkube.rootless label that
+    # nestkube gives its nodes, so the engine is probed once for the `rootless` field.
     assert [c.split()[0] for c in calls] == ["ps", "info"], calls
