@@ -184,8 +184,10 @@ class CliProvider:
         return ["--publish", f"{address}:{spec.api_server_port}:{API_SERVER_PORT}/tcp"]
 
     def load_balancer_run_args(self, spec: NodeSpec) -> list[str]:
-        """A plain container (HAProxy): no privileges, systemd or /var volume of a node."""
+        """A plain container (HAProxy): no privileges, systemd or /var volume of a node.
+        It comes back after engine and host restarts like the nodes behind it."""
         args = self._labelled_run_args(spec)
+        args += self.restart_args()
         args += self.runtime_args()
         args += ["--network", spec.network]
         args += rlimit_args(self._info, nofile=spec.nofile, nproc=spec.nproc)

@@ -91,6 +91,7 @@ def test_the_load_balancer_container_is_plain_and_labelled(tmp_path: Path) -> No
     assert "--label io.nestkube.role=external-load-balancer" in joined
     assert f"--label {LABEL_API_PORT}={lb.api_server_port}" in joined
     assert "--ulimit nofile=16384:16384" in joined  # the host's hard limits apply here too
+    assert "--restart always" in joined  # back after a host reboot, like the nodes
     for spec in ctx.control_planes:
         assert "--publish" not in podman().node_run_args(spec)
 
