@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nestkube.providers.base import Node
+from nestkube.providers.base import LABEL_NETWORK, Node
 
 RUNNING, STOPPED, PARTIAL = "running", "stopped", "partial"
+
+
+def node_network(node: Node) -> str:
+    """The engine network the node runs on (nodes made before the label: nestkube-<cluster>)."""
+    return node.labels.get(LABEL_NETWORK, f"nestkube-{node.cluster}")
 
 
 def is_running(node: Node) -> bool:
