@@ -19,7 +19,7 @@ from datetime import datetime
 
 import yaml
 
-from nestkube.cluster_state import is_running
+from nestkube.cluster_state import is_running, node_network
 from nestkube.create import loadbalancer
 from nestkube.create.actions import (
     CNI_CONF,
@@ -30,7 +30,7 @@ from nestkube.create.actions import (
 )
 from nestkube.errors import ClusterError
 from nestkube.kubeadm import agent_access, pod_cidrs
-from nestkube.providers.base import LABEL_NETWORK, Node, Provider
+from nestkube.providers.base import Node, Provider
 from nestkube.status import SILENT, Status
 
 KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
@@ -68,7 +68,7 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
     lb = loadbalancer.find(containers)
     nodes = loadbalancer.kubernetes_nodes(containers)
     bootstrap = next(n for n in nodes if n.role == "control-plane")
-    network = bootstrap.labels.get(LABEL_NETWORK, f"nestkube-{name}")
+    network = node_network(bootstrap)
     since = time.time()
     with status.step(f"Starting the nodes of {name!r}"):
         # list_nodes sorts control planes first: etcd and the API server come up before

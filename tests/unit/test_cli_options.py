@@ -30,7 +30,7 @@ from nestkube.cli import groups
 from nestkube.config import ClusterConfig
 from nestkube.create import actions
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
-from nestkube.providers.base import LABEL_CLUSTER, LABEL_ROLE, Node
+from nestkube.providers.base import LABEL_CLUSTER, LABEL_NETWORK, LABEL_ROLE, Node
 
 ENV_NAMES = ("NESTKUBE_CLUSTER_NAME", "KIND_CLUSTER_NAME", "NESTKUBE_PROVIDER")
 
@@ -269,12 +269,18 @@ users:
 
 class _OneCluster:
     def list_nodes(self, name: str) -> list[Node]:
-        return [Node(f"{name}-control-plane", "control-plane", name)] if name == "demo" else []
+        labels = {LABEL_NETWORK: "nestkube-demo"}
+        node = Node(f"{name}-control-plane", "control-plane", name, "running", labels)
+        return [node] if name == "demo" else []
+
+    def node_ip(self, node: str, network: str) -> str:
+        assert (node, network) == ("demo-control-plane", "nestkube-demo")
+        return "10.89.3.2"
 
 
 @pytest.mark.parametrize(
     ("flags", "server"),
-    [([], "https://127.0.0.1:40123"), (["--internal"], "https://demo-control-plane:6443")],
+    [([], "https://127.0.0.1:40123"), (["--internal"], "https://10.89.3.2:6443")],
 )
 def test_export_kubeconfig_internal_addresses_the_node_on_the_engine_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], server: str
