@@ -92,7 +92,8 @@ def ha(
         status=nestkube.Status(verbosity=1, stream=stream),
     )
     seconds = time.monotonic() - began
-    print(f"\n3+1 create took {seconds:.1f}s; steps: {made.timings}")
+    overlap = [line.strip() for line in stream.getvalue().splitlines() if "began joining" in line]
+    print(f"\n3+1 create took {seconds:.1f}s; {overlap}; steps: {made.timings}")
     import_into_nodes(podman, NODES, workload)
     yield HA(
         made, Kubectl(str(kit.path("kubectl")), kube, made.context), stream.getvalue(), seconds
