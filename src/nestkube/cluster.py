@@ -324,7 +324,7 @@ def dry_run_plan(
         if prov.image_exists(ctx.specs[0].image)
         else DEFAULT_KUBERNETES_VERSION
     )
-    for i, spec in enumerate(ctx.specs):
+    for i, spec in enumerate(ctx.containers):
         ctx.node_ips[spec.name] = f"<{spec.name}-address>" if i else "<control-plane-address>"
     nodes = []
     for spec in ctx.specs:
@@ -341,6 +341,21 @@ def dry_run_plan(
                 "image": spec.image,
                 "run": [prov.info.binary, *prov.node_run_args(spec)],
                 "kubeadmConfig": actions.patched_config(ctx, spec, rendered),
+            }
+        )
+    if ctx.load_balancer is not None:
+        from dataclasses import replace
+
+        from nestkube.images.lb_image import REPOSITORY
+
+        # Its image is built (or found) by the create itself, tagged by content.
+        lb = replace(ctx.load_balancer, image=f"{REPOSITORY}:<content key>")
+        nodes.append(
+            {
+                "name": lb.name,
+                "role": lb.role,
+                "image": lb.image,
+                "run": [prov.info.binary, *prov.node_run_args(lb)],
             }
         )
     return {

@@ -183,3 +183,20 @@ def test_a_name_too_long_for_the_load_balancer_is_refused() -> None:
     default_config(name, control_planes=1)
     with pytest.raises(ConfigError, match="external-load-balancer"):
         default_config(name, control_planes=3)
+
+
+def test_the_dry_run_plan_shows_the_load_balancer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nestkube import cluster
+
+    engine = podman()
+    monkeypatch.setattr(engine, "image_exists", lambda image: False)
+    monkeypatch.setattr(cluster, "_provider", lambda config, explicit: engine)
+    plan = cluster.dry_run_plan(default_config("dry", control_planes=2))
+    nodes = plan["nodes"]
+    assert isinstance(nodes, list)
+    lb = nodes[-1]
+    assert lb["name"] == "dry-external-load-balancer" and "kubeadmConfig" not in lb
+    assert "--privileged" not in lb["run"]
+    init = yaml.safe_load_all(nodes[0]["kubeadmConfig"])
+    endpoint = next(d for d in init if d["kind"] == "ClusterConfiguration")["controlPlaneEndpoint"]
+    assert endpoint == "<dry-external-load-balancer-address>:6443"
