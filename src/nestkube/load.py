@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from nestkube.create.loadbalancer import kubernetes_nodes
 from nestkube.errors import ClusterError, CommandError, NestkubeError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.images.archive import host_arch
@@ -86,17 +87,14 @@ def find_cluster(
     for engine in candidates:
         nodes = engine.list_nodes(name)
         if nodes:
-            return engine, nodes
+            # The load balancer of several control planes has no runtime, images or journal.
+            return engine, kubernetes_nodes(nodes)
     asked = ", ".join(e.info.name for e in candidates)
     raise ClusterError(f"no cluster named {name!r} (looked in {asked})")
 
 
 def select_nodes(nodes: Sequence[Node], wanted: Iterable[str] | None, cluster: str) -> list[Node]:
-    """The nodes named in ``wanted`` (all when None), in cluster order; unknown names fail.
-
-    Only nodes with a containerd: the external load balancer (HAProxy) holds no images.
-    """
-    nodes = [n for n in nodes if n.role != "external-load-balancer"]
+    """The nodes named in ``wanted`` (all when None), in cluster order; unknown names fail."""
     names = [w.strip() for w in wanted or () if w.strip()]
     if not names:
         return list(nodes)

@@ -200,3 +200,20 @@ def test_the_dry_run_plan_shows_the_load_balancer(monkeypatch: pytest.MonkeyPatc
     init = yaml.safe_load_all(nodes[0]["kubeadmConfig"])
     endpoint = next(d for d in init if d["kind"] == "ClusterConfiguration")["controlPlaneEndpoint"]
     assert endpoint == "<dry-external-load-balancer-address>:6443"
+
+
+def test_load_logs_and_runners_find_the_nodes_without_the_load_balancer(tmp_path: Path) -> None:
+    from nestkube.load import find_cluster
+
+    engine = MemoryEngine()
+    for spec in ha_context(engine, tmp_path).containers:
+        engine.create_node(spec)
+    found, nodes = find_cluster("ha", engines=[engine])
+    assert found is engine
+    assert "ha-external-load-balancer" in engine.nodes
+    assert [n.name for n in nodes] == [
+        "ha-control-plane",
+        "ha-control-plane2",
+        "ha-control-plane3",
+        "ha-worker",
+    ]
