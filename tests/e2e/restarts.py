@@ -3,6 +3,7 @@ check that the pod network, the Service and DNS work again within :data:`BACK_WI
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 from support import WORKLOAD_IMAGE, Kubectl
@@ -55,19 +56,9 @@ def network_problems(kubectl: Kubectl, engine: Provider, nodes: list[str]) -> li
     problems = []
     ips = pod_ips(kubectl)
     for client, target in (("hello-a", "hello-b"), ("hello-b", "hello-a")):
-        reply = kubectl(
-            "exec",
-            client,
-            "--",
-            "wget",
-            "-q",
-            "-O-",
-            f"http://{ips[target]}:8080",
-            check=False,
-            timeout=30,
-        )
-        if reply.stdout.strip() != target:
-            problems.append(f"{client} -> {target} ({ips[target]}): {reply.stderr.strip()}")
+        answer = in_pod(kubectl, client, "wget", "-q", "-O-", f"http://{ips[target]}:8080")
+        if answer != target:
+            problems.append(f"{client} -> {target} ({ips[target]}): {answer}")
     cluster_ip = kubectl.json("get", "service", "hello")["spec"]["clusterIP"]
     request = (
         f"exec 3<>/dev/tcp/{cluster_ip}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"
@@ -76,18 +67,19 @@ def network_problems(kubectl: Kubectl, engine: Provider, nodes: list[str]) -> li
         res = engine.exec(node, ["timeout", "5", "bash", "-c", request], check=False, timeout=30)
         if res.stdout.strip().splitlines()[-1:] not in (["hello-a"], ["hello-b"]):
             problems.append(f"Service from {node}: {res.stderr.strip() or res.stdout[-200:]}")
-    reply = kubectl(
-        "exec",
-        "hello-a",
-        "--",
-        "fetch",
-        "http://hello.default.svc.cluster.local",
-        check=False,
-        timeout=30,
-    )
-    if reply.stdout.strip() not in ("hello-a", "hello-b"):
-        problems.append(f"Service by DNS name: {reply.stderr.strip()}")
+    answer = in_pod(kubectl, "hello-a", "fetch", "http://hello.default.svc.cluster.local")
+    if answer not in ("hello-a", "hello-b"):
+        problems.append(f"Service by DNS name: {answer}")
     return problems
+
+
+def in_pod(kubectl: Kubectl, pod: str, *command: str) -> str:
+    """``command``'s output in ``pod``, else what went wrong (a hang is a problem too)."""
+    try:
+        reply = kubectl("exec", pod, "--", *command, check=False, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "no answer within 30s"
+    return reply.stdout.strip() if reply.returncode == 0 else reply.stderr.strip()
 
 
 def wait_back(

@@ -7,6 +7,7 @@ nodes and run the node's own tools (kubeadm, kubectl, ip, iptables) through its 
 from __future__ import annotations
 
 import io
+import shlex
 import tarfile
 import time
 from collections.abc import Sequence
@@ -571,22 +572,26 @@ def authorize_network_agent(ctx: CreateContext) -> None:
         # kubectl learnt `create token` in 1.24; older clusters get their routes back from
         # `nestkube start` instead.
         return
-    boot = ctx.bootstrap_node
-    ctx.provider.exec(
-        boot,
-        [*KUBECTL, "apply", "-f", "-"],
-        input=agent_access.RBAC,
-        what="the network agent's ServiceAccount",
-        timeout=quick(),
+    # One exec (each costs seconds on a busy host): the ServiceAccount, a token for it on the
+    # first line, then admin.conf for the API server's address and CA.
+    script = " && ".join(
+        [
+            shlex.join([*KUBECTL, "apply", "-f", "-"]) + " >/dev/null",
+            # kubectl prints the token without a newline.
+            shlex.join([*KUBECTL, *agent_access.token_args()]),
+            "echo",
+            shlex.join(["cat", ADMIN_CONF]),
+        ]
     )
-    token = ctx.provider.exec(
-        boot,
-        [*KUBECTL, *agent_access.token_args()],
-        what="a token for the network agent",
+    out = ctx.provider.exec(
+        ctx.bootstrap_node,
+        ["sh", "-c", script],
+        input=agent_access.RBAC,
+        what="the network agent's ServiceAccount and token",
         timeout=quick(),
-    ).stdout.strip()
-    admin = ctx.provider.exec(boot, ["cat", ADMIN_CONF], what="reading admin.conf", timeout=quick())
-    text = agent_access.agent_kubeconfig(admin.stdout, token)
+    ).stdout
+    token, _, admin = out.partition("\n")
+    text = agent_access.agent_kubeconfig(admin, token.strip())
 
     def one(spec: NodeSpec) -> None:
         write_file(ctx, spec.name, agent_access.KUBECONFIG, text)

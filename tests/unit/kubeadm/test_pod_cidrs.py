@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
+from nestkube._exec import Result
 from nestkube.config import default_config
 from nestkube.create import actions, pipeline
 from nestkube.create.context import CreateContext
@@ -163,3 +164,33 @@ def test_the_agents_kubeconfig_is_admin_confs_server_and_ca_with_its_token() -> 
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
     ]
+
+
+class AgentNodes:
+    """Answers the bootstrap node's one exec with a token and admin.conf; records writes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str], object]] = []
+
+    def exec(self, node: str, args: list[str], **kwargs: object) -> Result:
+        self.calls.append((node, list(args), kwargs.get("input")))
+        admin = (
+            "clusters:\n- cluster: {server: 'https://10.89.0.254:6443', "
+            "certificate-authority-data: Q0E=}\n"
+        )
+        # As kubectl prints it: the token with no newline, then the echo, then admin.conf.
+        return Result(list(args), 0, "tok-123\n" + admin if args[0] == "sh" else "", "")
+
+
+def test_every_node_gets_the_agents_kubeconfig_from_one_exec_on_the_bootstrap_node() -> None:
+    ctx = planned()
+    nodes = AgentNodes()
+    ctx.provider = nodes  # type: ignore[assignment]
+    actions.authorize_network_agent(ctx)
+    first, *writes = nodes.calls
+    assert first[0] == "c-control-plane" and first[2] == agent_access.RBAC
+    assert "create token nestkube-netd --duration=87600h && echo && cat" in first[1][-1]
+    assert sorted(w[0] for w in writes) == ["c-control-plane", "c-worker", "c-worker2"]
+    config = yaml.safe_load(str(writes[0][2]))
+    assert config["users"][0]["user"] == {"token": "tok-123"}
+    assert config["clusters"][0]["cluster"]["server"] == "https://10.89.0.254:6443"
