@@ -285,6 +285,72 @@ def _plain_tar(source: Path, workdir: Path) -> Path:
     return plain
 
 
+class CrioImages:
+    """The images in a CRI-O node's containers/storage, as CRI-O lists them."""
+
+    def __init__(self, provider: Provider, node: str) -> None:
+        out = provider.exec(
+            node, ["crictl", "images", "-o", "json"], what=f"listing images in {node}"
+        ).stdout
+        images = json.loads(out).get("images") or [] if out.strip() else []
+        self._ids = {
+            normalise_ref(tag): normalise_id(str(image.get("id", "")))
+            for image in images
+            for tag in image.get("repoTags") or []
+        }
+
+    def image_id(self, ref: str) -> str | None:
+        return self._ids.get(normalise_ref(ref))
+
+    def has(self, refs: Iterable[str], image_id: str) -> bool:
+        want = normalise_id(image_id)
+        return any(self.image_id(ref) == want for ref in refs)
+
+
+def node_runtime(node: Node) -> str:
+    """The node's runtime, from its image's label (containers carry their image's labels)."""
+    from nestkube.images.node_image import LABEL_RUNTIME
+
+    return node.labels.get(LABEL_RUNTIME) or "containerd"
+
+
+def node_images(provider: Provider, node: Node) -> NodeImages | CrioImages:
+    if node_runtime(node) == "cri-o":
+        return CrioImages(provider, node.name)
+    return NodeImages(provider, node.name)
+
+
+# CRI-O has no import of its own: skopeo (in CRI-O node images) copies each tag of a
+# docker-archive into containers/storage, which CRI-O shares.
+CRIO_IMPORT = (
+    'f=$(mktemp) && cat >"$f" && for ref in "$@"; do '
+    'skopeo copy --quiet "docker-archive:$f:$ref" "containers-storage:$ref" '
+    '|| { rm -f "$f"; exit 1; }; done; rm -f "$f"'
+)
+
+
+def import_into(provider: Provider, node: Node, archive: Path) -> None:
+    if node_runtime(node) != "cri-o":
+        import_archive(provider, node.name, archive)
+        return
+    with tarfile.open(archive) as tar:
+        if _tar_json(tar, "manifest.json") is None:
+            raise LoadError(
+                f"{archive.name} is an OCI archive; CRI-O nodes load docker-archives "
+                "(`docker save`, `podman save --format docker-archive`)"
+            )
+    tags = [t for image in read_archive_images(archive) for t in image.tags]
+    if not tags:
+        raise LoadError(f"{archive.name} holds no tagged image; CRI-O nodes load images by tag")
+    with archive.open("rb") as fh:
+        try:
+            provider.exec_stream_in(node.name, ["sh", "-c", CRIO_IMPORT, "sh", *tags], fh)
+        except CommandError as exc:
+            raise NestkubeError(
+                f"importing {archive.name} into {node.name} failed: {exc.output_tail(1)}"
+            ) from exc
+
+
 # --- importing ----------------------------------------------------------------------------
 def import_archive(provider: Provider, node: str, archive: Path) -> None:
     with archive.open("rb") as fh:
@@ -340,14 +406,14 @@ def load_images(
         where = ", ".join(e.info.name for e in search)
         raise LoadError(f"image {', '.join(missing)} not found in any engine ({where})")
 
-    inventories: dict[str, NodeImages] = {}
+    inventories: dict[str, NodeImages | CrioImages] = {}
     outcomes: list[LoadOutcome] = []
     for image in images:
         source, image_id = sources[image]
         refs = ref_candidates(image)
         needed = []
         for node in targets:
-            inv = inventories.get(node.name) or NodeImages(engine, node.name)
+            inv = inventories.get(node.name) or node_images(engine, node)
             inventories[node.name] = inv
             if inv.has(refs, image_id):
                 status.info(f"image {image} already present on node {node.name}, skipped")
@@ -362,7 +428,7 @@ def load_images(
                 source.save_image([image], fh)
             for node in needed:
                 with status.step(f"Loading {image} onto {node.name}"):
-                    import_archive(engine, node.name, archive)
+                    import_into(engine, node, archive)
                 outcomes.append(LoadOutcome(image, node.name, True, source.info.name))
     return outcomes
 
@@ -402,7 +468,7 @@ def load_archive(
             raise LoadError(f"archive {label} holds no image (not a docker or OCI image archive)")
         names = ", ".join(t for c in contents for t in c.tags) or "untagged images"
         for node in targets:
-            inv = NodeImages(engine, node.name)
+            inv = node_images(engine, node)
             if all(c.tags and c.image_id for c in contents) and all(
                 inv.has([normalise_ref(t) for t in c.tags], c.image_id) for c in contents
             ):
@@ -410,6 +476,6 @@ def load_archive(
                 outcomes.append(LoadOutcome(label, node.name, False, label))
                 continue
             with status.step(f"Loading {names} onto {node.name}"):
-                import_archive(engine, node.name, plain)
+                import_into(engine, node, plain)
             outcomes.append(LoadOutcome(label, node.name, True, label))
     return outcomes

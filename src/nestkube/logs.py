@@ -34,7 +34,7 @@ from pathlib import Path
 
 from nestkube._version import __version__
 from nestkube.errors import NestkubeError
-from nestkube.load import find_cluster
+from nestkube.load import find_cluster, node_runtime
 from nestkube.names import cluster_name
 from nestkube.providers.base import Provider
 from nestkube.status import SILENT, Status
@@ -48,6 +48,12 @@ NODE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crictl-images.txt", ("crictl", "images")),
     ("ctr-images.txt", ("ctr", "-n", "k8s.io", "images", "ls")),
     ("ctr-containers.txt", ("ctr", "-n", "k8s.io", "containers", "ls")),
+)
+# CRI-O nodes (see nestkube.images.crio_variant): crictl talks to CRI-O there; no containerd.
+CRIO_NODE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    *(c for c in NODE_COMMANDS if c[0] in ("journal.log", "kubelet.log")),
+    ("crio.log", ("journalctl", "--no-pager", "-u", "crio")),
+    *(c for c in NODE_COMMANDS if c[1][0] == "crictl"),
 )
 # Node journals of a long-lived cluster are large; a stuck command must not hang the export.
 COMMAND_TIMEOUT = 120.0
@@ -104,7 +110,9 @@ def _pod_logs(provider: Provider, node: str, dest: Path) -> str | None:
     return None
 
 
-def _export_node(provider: Provider, node: str, dest: Path) -> list[str]:
+def _export_node(
+    provider: Provider, node: str, dest: Path, runtime: str = "containerd"
+) -> list[str]:
     failures = []
     try:
         inspect = provider.inspect_node(node)
@@ -112,7 +120,7 @@ def _export_node(provider: Provider, node: str, dest: Path) -> list[str]:
         inspect = f"# inspect failed: {exc}\n"
         failures.append(f"{node}/inspect.json: {exc}")
     _write(dest / "inspect.json", inspect)
-    for name, args in NODE_COMMANDS:
+    for name, args in CRIO_NODE_COMMANDS if runtime == "cri-o" else NODE_COMMANDS:
         text, error = _node_command(provider, node, args)
         _write(dest / name, text)
         if error:
@@ -191,7 +199,9 @@ def export_logs(
         status.step(f"Exporting logs of {len(nodes)} node(s) of {cluster!r}"),
         ThreadPoolExecutor(max_workers=4) as pool,
     ):
-        results = pool.map(lambda n: _export_node(engine, n.name, work / n.name), nodes)
+        results = pool.map(
+            lambda n: _export_node(engine, n.name, work / n.name, node_runtime(n)), nodes
+        )
         for node_failures in results:
             failures.extend(node_failures)
     for failure in failures:

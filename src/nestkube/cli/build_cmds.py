@@ -63,6 +63,12 @@ def node_image(
     force: bool = typer.Option(
         False, "--force", help="Rebuild even when an image from the same inputs exists."
     ),
+    runtime: str = typer.Option(
+        "containerd",
+        "--runtime",
+        help="containerd, or cri-o: CRI-O of the Kubernetes minor, built from its Go module "
+        "(tagged <version>-crio; CRI-O exists for v1.34 only).",
+    ),
     image_format: str = typer.Option(
         "nestkube",
         "--format",
@@ -81,6 +87,17 @@ def node_image(
     from nestkube.providers import get_provider
 
     status = groups.status()
+    if runtime not in ("containerd", "cri-o"):
+        raise typer.BadParameter(
+            f"{runtime!r}: expected containerd or cri-o", param_hint="--runtime"
+        )
+    if runtime == "cri-o":
+        from nestkube.kit.crio import require_crio
+
+        if image_format == "kind":
+            raise typer.BadParameter("kind's node format runs containerd", param_hint="--runtime")
+        # Before Kubernetes is built: a minor without a CRI-O fails in a second, not an hour.
+        require_crio(kubernetes_version or DEFAULT_KUBERNETES_VERSION)
     if image_format not in ("nestkube", "kind"):
         raise typer.BadParameter(
             f"{image_format!r}: expected nestkube or kind", param_hint="--format"
@@ -102,6 +119,7 @@ def node_image(
         base_image=base_image,
         pull_missing=not offline,
         force=force,
+        runtime=runtime,
         status=status,
     )
     if kind:

@@ -272,6 +272,7 @@ class _Validator:
             self.fail("nodes", "at least one control-plane node is required")
         for i, node in enumerate(cfg.nodes):
             self.node(node, ("nodes", i), cfg.networking.ip_family)
+        self.runtimes(cfg)
         self.networking(cfg.networking)
         self.host_ports(cfg)
         self.patches(cfg.kubeadm_config_patches, cfg.kubeadm_config_patches_json6902, ())
@@ -331,15 +332,31 @@ class _Validator:
         if not image or any(c.isspace() for c in image):
             self.fail(path, f'"{image}" is not an image reference')
 
+    def runtimes(self, cfg: ClusterConfig) -> None:
+        """One runtime per cluster; CRI-O only where a CRI-O of the Kubernetes minor exists."""
+        from nestkube.kit.releases import CRIO, crio_version_for
+
+        first = cfg.nodes[0].runtime if cfg.nodes else "containerd"
+        for i, node in enumerate(cfg.nodes):
+            if node.runtime != first:
+                self.fail(
+                    render_path(("nodes", i, "runtime")),
+                    f"{node.runtime}, but nodes[0] runs {first}: every node of a cluster runs "
+                    "one runtime (their Kubernetes releases differ)",
+                )
+        version = cfg.image_build.kubernetes_version if cfg.image_build else None
+        if first == "cri-o" and version and crio_version_for(version) is None:
+            minors = ", ".join(f"v1.{m}" for m in sorted(CRIO))
+            self.fail(
+                "nodes[0].runtime",
+                f"cri-o needs a CRI-O of Kubernetes {version}'s minor; the Go module proxy "
+                f"serves a buildable CRI-O only for {minors}",
+            )
+
     # --- nodes ------------------------------------------------------------------------
     def node(self, node: NodeConfig, at: tuple[str | int, ...], ip_family: IPFamily) -> None:
         if node.image is not None:
             self.image(node.image, render_path((*at, "image")))
-        if node.runtime != "containerd":
-            self.fail(
-                render_path((*at, "runtime")),
-                f"node runtime {node.runtime} is not available in this image; only containerd is",
-            )
         for key, value in node.labels.items():
             self.label(key, value, render_path((*at, "labels", key)))
         for i, mount in enumerate(node.extra_mounts):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nestkube import doctor, kubeconfig
 from nestkube.config.host_check import check_against_provider
-from nestkube.create import joins, loadbalancer
+from nestkube.create import crio, joins, loadbalancer
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError, HostError
 from nestkube.images.node_image import (
@@ -46,6 +46,7 @@ from nestkube.kubeadm.version import as_version
 from nestkube.providers.base import Node, NodeSpec, Provider
 from nestkube.providers.engine import (
     CHANGE,
+    LONG,
     bracket_ipv6,
     client_address,
     engine_timeout,
@@ -82,7 +83,7 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
             NodeSpec(
                 name=name,
                 role=node.role,
-                image=node.image or default_image,
+                image=node.image or crio.default_image(node.runtime, default_image),
                 cluster=cfg.name,
                 network=ctx.network,
                 mounts=tuple(m.to_mount() for m in node.extra_mounts),
@@ -152,7 +153,12 @@ def read_image_facts(ctx: CreateContext) -> None:
                 f"node image {image} not found in {ctx.provider.info.name}; "
                 "build it with `nestkube build node-image`"
             )
-    labels = ctx.provider.image_labels(ctx.specs[0].image)
+    by_image = {image: ctx.provider.image_labels(image) for image in images}
+    for spec, node in zip(ctx.specs, ctx.config.nodes, strict=False):
+        ctx.node_runtimes[spec.name] = crio.check_runtime(
+            spec.name, spec.image, node.runtime, by_image[spec.image]
+        )
+    labels = by_image[ctx.specs[0].image]
     ctx.kubernetes_version = labels.get(LABEL_K8S_VERSION, "")
     if not ctx.kubernetes_version:
         raise ClusterError(f"{ctx.specs[0].image} is not a nestkube node image (no version label)")
@@ -265,13 +271,23 @@ def configure_containerd(ctx: CreateContext) -> None:
         json6902=ctx.config.containerd_config_patches_json6902,
     )
 
+    crio_text = crio.crio_config(
+        pause_image=sandbox,
+        cgroup_driver=ctx.provider.info.cgroup_driver,
+        restrict_oom_score_adj=_restrict_oom(ctx),
+    )
+
     def one(spec: NodeSpec) -> None:
-        write_file(ctx, spec.name, "/etc/containerd/config.toml", text)
+        if ctx.node_runtimes.get(spec.name) == crio.CRIO:
+            # CRI-O's first start waits for its images to be copied into its store.
+            path, content, unit = crio.DROP_IN, crio_text, "crio"
+            limit = engine_timeout(LONG)
+        else:
+            path, content, unit = "/etc/containerd/config.toml", text, "containerd"
+            limit = quick()
+        write_file(ctx, spec.name, path, content)
         ctx.provider.exec(
-            spec.name,
-            ["systemctl", "restart", "containerd"],
-            what="restart containerd",
-            timeout=quick(),
+            spec.name, ["systemctl", "restart", unit], what=f"restart {unit}", timeout=limit
         )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -409,6 +425,7 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         etcd_image_tag=ctx.image_tags.get("etcd"),
         resolv_conf=ctx.pod_resolv_conf,
         host_cgroup_v1=not ctx.provider.info.cgroup_v2,
+        cri_socket=crio.cri_socket(ctx.node_runtimes.get(spec.name, "containerd")),
     )
 
 

@@ -36,6 +36,8 @@ class CreateContext:
     # From the node image's labels: images tagged with their own version rather than
     # kubeadm's (component -> tag).
     image_tags: dict[str, str] = field(default_factory=dict)
+    # Node name -> the runtime its image runs ("containerd", "cri-o"), from the image's label.
+    node_runtimes: dict[str, str] = field(default_factory=dict)
     # Set when some node's resolver is on its loopback (see kubeadm.node_dns).
     pod_resolv_conf: str | None = None
     specs: list[NodeSpec] = field(default_factory=list)

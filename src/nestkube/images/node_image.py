@@ -20,6 +20,7 @@ from nestkube import storage
 from nestkube._version import __version__
 from nestkube.cache import content_key, file_sha256
 from nestkube.errors import CommandError, ImageBuildError
+from nestkube.images import crio_variant
 from nestkube.images.components import (
     ComponentPlan,
     build_pause,
@@ -28,6 +29,7 @@ from nestkube.images.components import (
 )
 from nestkube.kit import base_image as kit_base
 from nestkube.kit import node_kit
+from nestkube.kit.crio import gather_crio
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kit.node_kit import NodeKit, image_tag, repo_name
 from nestkube.kit.releases import CNI_PLUGINS
@@ -53,8 +55,9 @@ LABEL_BUILDER = "io.nestkube.builder-version"
 PULL_TIMEOUT = 60.0
 
 
-def default_node_image(version: str) -> str:
-    return f"localhost/nestkube/node:{version}"
+def default_node_image(version: str, runtime: str = "containerd") -> str:
+    suffix = crio_variant.TAG_SUFFIX if runtime == "cri-o" else ""
+    return f"localhost/nestkube/node:{version}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,15 @@ def build_node_image(
     base_image: str | None = None,
     pull_missing: bool = True,
     force: bool = False,
+    runtime: str = "containerd",
     status: Status = SILENT,
 ) -> NodeImage:
-    """Build a node image for ``binaries``; reuse an existing one built from the same inputs."""
-    target = image or default_node_image(binaries.version)
+    """Build a node image for ``binaries``; reuse an existing one built from the same inputs.
+
+    ``runtime`` "cri-o" builds the CRI-O variant (see :mod:`nestkube.images.crio_variant`).
+    """
+    crio = gather_crio(binaries.version, status) if runtime == "cri-o" else None
+    target = image or default_node_image(binaries.version, runtime)
     base = base_image or ensure_kit_base(provider, status)
     base_id = provider.image_id(base)
     if base_id is None:
@@ -118,6 +126,8 @@ def build_node_image(
     plan = plan_components(binaries)
     kit = node_kit.gather(binaries, plan.wanted, status)
     key = _build_key(kit, base_id, not pull_missing)
+    if crio is not None:
+        key = crio_variant.key(key, crio)
     if not force and provider.image_exists(target):
         labels = provider.image_labels(target)
         if labels.get(LABEL_BUILD_KEY) == key:
@@ -128,6 +138,8 @@ def build_node_image(
     container = f"nestkube-build-{secrets.token_hex(4)}"
     try:
         in_dir, out_dir = _stage(work, kit, plan)
+        if crio is not None:
+            crio_variant.stage(in_dir, crio, plan.find("pause"))
         mounts = [
             Mount(str(in_dir), "/nestkube-in", read_only=True),
             Mount(str(out_dir), "/nestkube-out"),
@@ -169,9 +181,14 @@ def build_node_image(
         absent = [ref for ref in expected if ref not in preloaded]
         if absent:
             raise ImageBuildError(f"images not preloaded: {', '.join(absent)}")
+        if crio is not None:
+            with status.step(f"Making CRI-O {crio.version} the node's runtime"):
+                _phase(provider, container, crio_variant.CRIO_SCRIPT)
+            versions["cri-o"] = crio.version
+            versions.update(crio_variant.debian_versions(provider, container))
         labels = {
             LABEL_K8S_VERSION: binaries.version,
-            LABEL_RUNTIME: "containerd",
+            LABEL_RUNTIME: runtime,
             LABEL_COMPONENTS: components_label(versions),
             LABEL_IMAGE_TAGS: ",".join(
                 f"{repo_name(ref)}={image_tag(actual)}"

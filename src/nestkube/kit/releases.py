@@ -218,6 +218,8 @@ def nerdctl_build() -> GoModuleBuild:
 # that build (v1.35.x, v1.36.x and v1.37.x are mostly refused; v1.34.0 is served). A CRI-O
 # node image is built only for a Kubernetes minor listed here.
 CRIO: dict[int, str] = {34: "v1.34.0"}
+# What CRI-O nodes run when their image is not named: the newest release with a CRI-O pin.
+CRIO_KUBERNETES = "v1.34.4"
 
 
 def crio_version_for(version: str) -> str | None:

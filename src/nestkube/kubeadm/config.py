@@ -91,6 +91,8 @@ class KubeadmParams:
     allocate_node_cidrs: bool = True
     # Kubelets from 1.35 on refuse cgroup v1 unless told otherwise (failCgroupV1).
     host_cgroup_v1: bool = False
+    # The node runtime's CRI socket: containerd's, or CRI-O's on a CRI-O node image.
+    cri_socket: str = CONTAINERD_SOCKET
     # The resolv.conf the kubelet gives pods with dnsPolicy Default (CoreDNS among them);
     # None keeps the kubelet's default, the node's /etc/resolv.conf.
     resolv_conf: str | None = None
@@ -205,20 +207,24 @@ def node_registration(p: KubeadmParams) -> Doc:
     if not v.at_least(1, 24):
         # Before 1.24 the kubelet still defaults to its built-in Docker shim.
         kubelet_args["container-runtime"] = "remote"
-        kubelet_args["container-runtime-endpoint"] = CONTAINERD_ENDPOINT
+        kubelet_args["container-runtime-endpoint"] = cri_endpoint(p)
     elif not v.at_least(1, 27):
         # 1.24-1.26 only know the endpoint as a flag; 1.27 added containerRuntimeEndpoint
         # to the KubeletConfiguration, which kubelet_configuration() sets instead.
-        kubelet_args["container-runtime-endpoint"] = CONTAINERD_ENDPOINT
+        kubelet_args["container-runtime-endpoint"] = cri_endpoint(p)
     registration: Doc = {
         "name": p.node_name,
         # kubeadm before v1beta3 expects a plain socket path and warns about URLs after.
-        "criSocket": CONTAINERD_SOCKET if api == KUBEADM_V1BETA2 else CONTAINERD_ENDPOINT,
+        "criSocket": p.cri_socket if api == KUBEADM_V1BETA2 else cri_endpoint(p),
         "kubeletExtraArgs": _args(api, kubelet_args),
     }
     if p.ignore_preflight_errors:
         registration["ignorePreflightErrors"] = list(p.ignore_preflight_errors)
     return registration
+
+
+def cri_endpoint(p: KubeadmParams) -> str:
+    return "unix://" + p.cri_socket
 
 
 def cluster_configuration(p: KubeadmParams) -> Doc:
@@ -306,7 +312,7 @@ def kubelet_configuration(p: KubeadmParams) -> Doc:
     if gates:
         doc["featureGates"] = gates
     if v.at_least(1, 27):
-        doc["containerRuntimeEndpoint"] = CONTAINERD_ENDPOINT
+        doc["containerRuntimeEndpoint"] = cri_endpoint(p)
     if p.resolv_conf is not None:
         doc["resolvConf"] = p.resolv_conf
     if p.host_cgroup_v1 and v.at_least(1, 31):

@@ -66,8 +66,8 @@ def test_default_config_errors() -> None:
 def test_construction_validates() -> None:
     with pytest.raises(ConfigError, match=r"^nodes: at least one control-plane node"):
         ClusterConfig(nodes=[NodeConfig(role="worker")])
-    with pytest.raises(ConfigError, match=r"^src: nodes\[0\].runtime: node runtime cri-o"):
-        ClusterConfig(nodes=[NodeConfig(runtime="cri-o")], source="src")
+    with pytest.raises(ConfigError, match=r"^src: nodes\[1\].runtime: cri-o, but nodes\[0\]"):
+        ClusterConfig(nodes=[NodeConfig(), NodeConfig(runtime="cri-o")], source="src")
     # A config built in Python meets the same rules as a file: they live in one validator.
     mount = ExtraMount(host_path="", container_path="/data")
     with pytest.raises(

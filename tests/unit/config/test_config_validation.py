@@ -297,10 +297,27 @@ def test_containerd_json6902_patch() -> None:
 
 
 # --- nestkube additions -----------------------------------------------------------------
-def test_cri_o_is_accepted_by_schema_but_rejected() -> None:
+def test_cri_o_on_every_node_is_accepted() -> None:
+    body = "nodes:\n- role: control-plane\n  runtime: cri-o\n- role: worker\n  runtime: cri-o\n"
+    assert [n.runtime for n in ok(body, NK_HEAD).nodes] == ["cri-o", "cri-o"]
+
+
+def test_cri_o_with_a_kubernetes_minor_without_cri_o_is_refused() -> None:
+    body = (
+        "imageBuild: {kubernetesVersion: v1.37.2}\n"
+        "nodes:\n- role: control-plane\n  runtime: cri-o\n"
+    )
+    assert error_of(body, NK_HEAD) == (
+        "nodes[0].runtime: cri-o needs a CRI-O of Kubernetes v1.37.2's minor; the Go module "
+        "proxy serves a buildable CRI-O only for v1.34"
+    )
+
+
+def test_mixed_runtimes_are_refused() -> None:
     body = "nodes:\n- role: control-plane\n- role: worker\n  runtime: cri-o\n"
     assert error_of(body, NK_HEAD) == (
-        "nodes[1].runtime: node runtime cri-o is not available in this image; only containerd is"
+        "nodes[1].runtime: cri-o, but nodes[0] runs containerd: every node of a cluster runs "
+        "one runtime (their Kubernetes releases differ)"
     )
 
 
