@@ -287,11 +287,13 @@ def _admin_and_server(prov: Provider, node: Node, internal: bool) -> tuple[str, 
     that run a DNS server, which Podman's CNI networks do not, while the address is pinned
     across restarts and is in the API server's certificate.
     """
-    from nestkube.create import actions
+    from nestkube.create import actions, loadbalancer
 
     admin, server = actions.admin_kubeconfig(prov, node)
     if internal:
-        server = f"https://{prov.node_ip(node.name, node_network(node))}:6443"
+        # Several control planes: their load balancer, pinned and in the certificate too.
+        target = loadbalancer.find(prov.list_nodes(node.cluster)) or node
+        server = f"https://{prov.node_ip(target.name, node_network(node))}:6443"
     return admin, server
 
 

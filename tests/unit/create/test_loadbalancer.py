@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import yaml
-from memory_engine import MemoryEngine
+from memory_engine import ADMIN, MemoryEngine
 
+from nestkube._exec import Result
 from nestkube.config import default_config
 from nestkube.create import actions, loadbalancer, pipeline
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, ConfigError
 from nestkube.host import HostFacts
 from nestkube.kubeadm.config import render_init_config, render_join_config
-from nestkube.providers.base import LABEL_API_PORT, ProviderInfo
+from nestkube.providers.base import LABEL_API_PORT, Node, ProviderInfo
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import SILENT
 
@@ -217,3 +219,28 @@ def test_load_logs_and_runners_find_the_nodes_without_the_load_balancer(tmp_path
         "ha-control-plane3",
         "ha-worker",
     ]
+
+
+class WithAdmin(MemoryEngine):
+    """A memory engine whose control planes hold an admin.conf and publish the API."""
+
+    def exec(self, node: str, args: Sequence[str], **kw: object) -> Result:
+        assert list(args) == ["cat", actions.ADMIN_CONF] and node == "ha-control-plane"
+        return Result(list(args), 0, ADMIN, "")
+
+    def api_server_endpoint(self, node: Node) -> tuple[str, int]:
+        assert node.role == "external-load-balancer"
+        return "127.0.0.1", 40443
+
+
+def test_kubeconfigs_go_through_the_load_balancer(tmp_path: Path) -> None:
+    from nestkube import cluster
+
+    engine = WithAdmin()
+    for spec in ha_context(engine, tmp_path).containers:
+        engine.create_node(spec)
+    lb_ip = engine.node_ip("ha-external-load-balancer", "nestkube-ha")
+    external = yaml.safe_load(cluster.get_kubeconfig("ha", engine=engine))
+    internal = yaml.safe_load(cluster.get_kubeconfig("ha", internal=True, engine=engine))
+    assert external["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:40443"
+    assert internal["clusters"][0]["cluster"]["server"] == f"https://{lb_ip}:6443"
