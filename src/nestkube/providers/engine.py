@@ -329,17 +329,32 @@ class CliProvider:
         return [n for n in nodes if n.cluster == cluster]
 
     def delete_nodes(self, nodes: Sequence[Node]) -> None:
-        if nodes:
-            self._run(
-                "rm",
-                "--force",
-                "--volumes",
-                *[n.name for n in nodes],
-                what="removing nodes",
-                timeout=engine_timeout(CHANGE),
-            )
+        names = [n.name for n in nodes]
+        if names:
+            try:
+                self._remove_containers(names)
+            except CommandTimeout:
+                raise
+            except CommandError:
+                # On a busy host Podman's `rm --force` gives up when the killed processes of a
+                # node take more than a few seconds to go ("given PIDs did not die within
+                # timeout"); they were killed, so removing what is left again finishes.
+                left = {n.name for c in {n.cluster for n in nodes} for n in self.list_nodes(c)}
+                remaining = [name for name in names if name in left]
+                if remaining:
+                    self._remove_containers(remaining)
         for node in nodes:
             self.remove_volume(self.volume_name(node.name))
+
+    def _remove_containers(self, names: Sequence[str]) -> None:
+        self._run(
+            "rm",
+            "--force",
+            "--volumes",
+            *names,
+            what="removing nodes",
+            timeout=engine_timeout(CHANGE),
+        )
 
     def remove_volume(self, name: str) -> None:
         self._run("volume", "rm", "--force", name, check=False, timeout=engine_timeout(CHANGE))
