@@ -258,7 +258,13 @@ def down(
     helm = Helm(where, binary=_require("helm"))
     kubectl = Kubectl(where, binary=_require("kubectl"))
     removed = []
-    for release in helm.releases(render.RUNNERS_NAMESPACE):
+    releases = helm.releases(render.RUNNERS_NAMESPACE)
+    if releases:
+        # Mark every scale set deleted first. ARC's controller reconciles one object at a
+        # time, and a scale set that is not being deleted keeps retrying GitHub. One by one,
+        # each uninstall waited minutes behind those retries (seen with no GitHub reachable).
+        kubectl.delete_all_nowait("autoscalingrunnersets", render.RUNNERS_NAMESPACE)
+    for release in releases:
         name = str(release.get("name", ""))
         if name:
             with status.step(f"removing scale set {name}"):

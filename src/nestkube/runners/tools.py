@@ -116,9 +116,19 @@ class Helm:
     def uninstall(self, release: str, namespace: str) -> bool:
         """Uninstall ``release``; False when it was not installed."""
         res = _exec.run(
-            [*self._base(), "uninstall", release, "--namespace", namespace, "--wait"],
+            [
+                *self._base(),
+                "uninstall",
+                release,
+                "--namespace",
+                namespace,
+                "--wait",
+                # helm's own default (5m) is shorter than ours and was hit by ARC's cleanup.
+                "--timeout",
+                f"{int(self.timeout)}s",
+            ],
             check=False,
-            timeout=self.timeout,
+            timeout=self.timeout + 30,
         )
         if res.ok:
             return True
@@ -174,6 +184,17 @@ class Kubectl:
             timeout=self.timeout,
             what=f"kubectl delete {kinds}",
         )
+
+    def delete_all_nowait(self, kind: str, namespace: str) -> None:
+        """Start deleting every ``kind`` in ``namespace``; an unknown kind (no CRDs) is fine."""
+        args = [*self._base(), "delete", kind, "--all", "--namespace", namespace]
+        res = _exec.run(
+            [*args, "--ignore-not-found", "--wait=false"], check=False, timeout=self.timeout
+        )
+        if not res.ok and "the server doesn't have a resource type" not in res.stderr:
+            raise CommandError(
+                res.args, res.returncode, res.stdout, res.stderr, what=f"kubectl delete {kind}"
+            )
 
     def items(self, kind: str, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
         """Objects of ``kind``; an empty list when the kind is unknown (no CRDs yet)."""

@@ -338,6 +338,15 @@ def test_down_removes_scale_sets_then_the_controller(tools: FakeTools) -> None:
     ok("runners", "down")
     uninstalls = [_argv(c)[3] for c in tools.calls("helm") if "uninstall" in c["argv"]]
     assert uninstalls == ["a", "b", "arc"]
+    # Every scale set is marked deleted before the first uninstall waits for one.
+    calls = tools.calls()
+    first_uninstall = next(i for i, c in enumerate(calls) if "uninstall" in c["argv"])
+    delete = next(i for i, c in enumerate(calls) if "autoscalingrunnersets" in c["argv"])
+    assert delete < first_uninstall
+    assert _argv(calls[delete])[2:] == [
+        "delete", "autoscalingrunnersets", "--all", "--namespace", "nestkube-runners",
+        "--ignore-not-found", "--wait=false",
+    ]  # fmt: skip
     controller = next(c for c in tools.calls("helm") if "arc" in c["argv"])
     assert _argv(controller)[_argv(controller).index("--namespace") + 1] == "arc-systems"
 
