@@ -52,17 +52,17 @@ class Step(NamedTuple):
 
 def steps(ctx: CreateContext) -> list[Step]:
     return [
-        Step("Preparing nodes", actions.provision_nodes),
-        Step("Booting systemd", actions.wait_for_systemd),
-        Step("Checking the kubelet can run", actions.check_kubelet_can_run),
-        Step("Configuring containerd", actions.configure_containerd),
         Step(
             "Preparing the load balancer image",
             actions.ensure_load_balancer_image,
             _load_balanced,
         ),
-        Step("Checking the nodes' resolvers", actions.route_node_dns),
+        Step("Preparing nodes", actions.provision_nodes),
         Step("Configuring the load balancer", actions.configure_load_balancer, _load_balanced),
+        Step("Booting systemd", actions.wait_for_systemd),
+        Step("Checking the kubelet can run", actions.check_kubelet_can_run),
+        Step("Configuring containerd", actions.configure_containerd),
+        Step("Checking the nodes' resolvers", actions.route_node_dns),
         Step("Configuring pod networking", actions.configure_pod_network, _default_cni),
         Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
         Step("Joining nodes", actions.join_nodes, _several_nodes),

@@ -244,3 +244,10 @@ def test_kubeconfigs_go_through_the_load_balancer(tmp_path: Path) -> None:
     internal = yaml.safe_load(cluster.get_kubeconfig("ha", internal=True, engine=engine))
     assert external["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:40443"
     assert internal["clusters"][0]["cluster"]["server"] == f"https://{lb_ip}:6443"
+
+
+def test_the_load_balancer_image_is_ready_before_any_container_is_made(tmp_path: Path) -> None:
+    names = [s.name for s in pipeline.steps(ha_context(MemoryEngine(), tmp_path))]
+    image, nodes = names.index("Preparing the load balancer image"), names.index("Preparing nodes")
+    configured = names.index("Configuring the load balancer")
+    assert image < nodes < configured < names.index("Starting the control plane (kubeadm init)")
