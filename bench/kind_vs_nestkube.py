@@ -147,8 +147,9 @@ def kind_run(
         run.tool_seconds = time.monotonic() - start
         run.steps = parse_kind_steps(lines)
         if code != 0:
-            tail = "\n".join(line for _, line in lines[-8:])
-            raise RuntimeError(f"kind create failed ({code}):\n{tail}")
+            # kind's "ERROR: ..." line says what failed; its Go stack trace follows it.
+            said = [line for _, line in lines if line.startswith("ERROR:")] or [lines[-1][1]]
+            raise RuntimeError(f"kind create failed ({code}): {said[0][:300]}")
         wait_all_ready(ctx["kubectl"], kubeconfig, f"kind-{run.cluster}", shape.nodes)
         ready = time.monotonic()
         run.create_seconds = ready - start
