@@ -424,3 +424,75 @@ def test_bad_input_is_one_line_and_applies_nothing(
         assert up.returncode == 1 and len(up.stderr.strip().splitlines()) == 1, up.stderr
         assert "tokenFile: cannot read" in up.stderr
     assert _state(kubectl) == before
+
+
+def test_a_cache_root_the_nodes_do_not_mount_is_refused(
+    cluster: nestkube.Cluster,
+    kubectl: Kubectl,
+    kit: KubernetesBinaries,
+    kubeconfig_file: Path,
+    tmp_path: Path,
+) -> None:
+    # Caches would silently land inside the node instead of on the host: refused up front.
+    (tmp_path / "token").write_text("t\n")
+    path = tmp_path / "unmounted.yaml"
+    path.write_text(f"""\
+apiVersion: nestkube.io/v1alpha1
+kind: RunnerSet
+context: {CONTEXT}
+cacheRoot: {tmp_path / "elsewhere"}
+runners:
+- {{name: stray, org: nestkube-e2e, mode: privileged, caches: [/var/lib/docker],
+   auth: {{pat: {{tokenFile: token}}}}}}
+""")
+    before = _state(kubectl)
+    proc = run_cli(["runners", "up", "-f", str(path), "--kubeconfig", str(kubeconfig_file)],
+                   cli_env(kit, tmp_path))  # fmt: skip
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(
+        f"ERROR: node {CLUSTER}-control-plane does not mount the runner cache root "
+        f"{tmp_path / 'elsewhere'} at /nestkube/runner-cache: re-create cluster"
+    ), line
+    assert not (tmp_path / "elsewhere").exists()
+    assert _state(kubectl) == before
+
+
+def test_down_uninstalls_scale_sets_and_controller_and_keeps_caches(
+    cluster: nestkube.Cluster,
+    built: dict[str, str],
+    kubectl: Kubectl,
+    kit: KubernetesBinaries,
+    defs: Path,
+    kubeconfig_file: Path,
+    cache_root: Path,
+    tmp_path: Path,
+) -> None:
+    env = cli_env(kit, tmp_path)
+    base = ["-f", str(defs), "--kubeconfig", str(kubeconfig_file)]
+    if not _releases(built, kubeconfig_file):  # run alone: install first
+        up = ["runners", "up", *base, "--chart-dir", built["charts"]]
+        assert run_cli([*up, "--controller-image", built["controller"]], env).returncode == 0
+    start = time.monotonic()
+    proc = run_cli(["runners", "down", *base], env)
+    TIMES["runners down s"] = round(time.monotonic() - start, 1)
+    assert proc.returncode == 0, proc.stderr
+    assert _releases(built, kubeconfig_file) == []
+    # Every namespace has its kube-root-ca.crt ConfigMap; nothing of nestkube's is left.
+    assert _state(kubectl) == ["configmap/kube-root-ca.crt"]
+    kubectl("-n", "arc-systems", "wait", "--for=delete", "pods", "--all", "--timeout=120s",
+            timeout=150)  # fmt: skip
+    assert kubectl("-n", "arc-systems", "get", "pods", "-o", "name").stdout.strip() == ""
+    # Host caches stay (they are the user's data); ARC's CRDs stay, as with any helm uninstall.
+    assert (cache_root / "docker" / "1" / "1").is_dir()
+    status = json.loads(run_cli(["runners", "status", *base, "-o", "json"], env).stdout)
+    assert (status["controller"], status["scaleSets"]) == ("not installed", [])
+
+
+def _releases(built: dict[str, str], kubeconfig_file: Path) -> list[str]:
+    out = subprocess.run(
+        [built["helm"], "--kubeconfig", str(kubeconfig_file), "--kube-context", CONTEXT,
+         "list", "-A", "-q"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    return out.split()
