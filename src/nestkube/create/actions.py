@@ -708,3 +708,20 @@ def wait_ready(ctx: CreateContext) -> None:
         raise ClusterError(
             f"nodes not Ready within {int(ctx.wait_seconds)}s:\n{nodes.stdout.strip()}"
         )
+    wait_default_service_account(ctx)
+
+
+def wait_default_service_account(ctx: CreateContext) -> None:
+    """The `default` ServiceAccount exists, so a pod applied right after create is admitted
+    (the controller manager makes it moments after it starts; nodes can be Ready before)."""
+    tries = max(1, int(ctx.wait_seconds * 2))
+    check = shlex.join([*KUBECTL, "get", "serviceaccount", "default", "-n", "default"])
+    # Polled inside the node: one exec instead of one per try.
+    poll = f"for i in $(seq {tries}); do {check} >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1"
+    res = ctx.provider.exec(
+        ctx.bootstrap_node, ["sh", "-c", poll], check=False, timeout=ctx.wait_seconds + 30
+    )
+    if not res.ok:
+        raise ClusterError(
+            f"the default ServiceAccount did not appear within {int(ctx.wait_seconds)}s"
+        )
