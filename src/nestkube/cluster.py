@@ -107,7 +107,7 @@ def create_cluster(
         wait_seconds=wait,
         retain=retain,
     )
-    actions.plan_nodes(ctx, image or _default_image())
+    actions.plan_nodes(ctx, image or _default_image(), chosen=image is not None)
     pipeline.run(ctx)
     return Cluster(
         name=config.name,
@@ -127,7 +127,7 @@ def plan_cluster(
 
     prov = _provider(config.provider, provider)
     ctx = CreateContext(config=config, provider=prov, status=SILENT)
-    actions.plan_nodes(ctx, image or _default_image())
+    actions.plan_nodes(ctx, image or _default_image(), chosen=image is not None)
     return ctx
 
 

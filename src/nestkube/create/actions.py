@@ -64,7 +64,10 @@ def quick() -> float:
     return engine_timeout(CHANGE)
 
 
-def plan_nodes(ctx: CreateContext, default_image: str) -> None:
+def plan_nodes(ctx: CreateContext, default_image: str, *, chosen: bool = True) -> None:
+    """Plan every node; ``chosen`` says the user named ``default_image`` (``--image``), so it
+    serves every node that names none, CRI-O nodes too (their runtime is checked against its
+    label); otherwise a CRI-O node gets the CRI-O default instead."""
     cfg = ctx.config
     ctx.network = f"nestkube-{cfg.name}"
     names = cfg.node_names()
@@ -83,7 +86,8 @@ def plan_nodes(ctx: CreateContext, default_image: str) -> None:
             NodeSpec(
                 name=name,
                 role=node.role,
-                image=node.image or crio.default_image(node.runtime, default_image),
+                image=node.image
+                or (default_image if chosen else crio.default_image(node.runtime, default_image)),
                 cluster=cfg.name,
                 network=ctx.network,
                 mounts=tuple(m.to_mount() for m in node.extra_mounts),

@@ -5,11 +5,15 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from memory_engine import MemoryEngine
 
-from nestkube.create import crio
+from nestkube.config import ClusterConfig, NodeConfig
+from nestkube.create import actions, crio
+from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.images.node_image import LABEL_RUNTIME
 from nestkube.kubeadm.config import KubeadmParams, init_configuration, kubelet_configuration
+from nestkube.status import SILENT
 
 
 def test_cri_o_nodes_default_to_the_newest_release_with_a_cri_o() -> None:
@@ -62,3 +66,19 @@ def test_kubeadm_and_kubelet_use_the_cri_o_socket() -> None:
     assert init_configuration(params)["nodeRegistration"]["criSocket"] == endpoint
     assert kubelet_configuration(params)["containerRuntimeEndpoint"] == endpoint
     assert crio.cri_socket("containerd") == "/run/containerd/containerd.sock"
+
+
+def _planned_images(image: str, *, chosen: bool) -> list[str]:
+    cfg = ClusterConfig(nodes=[NodeConfig(role="control-plane", runtime="cri-o")])
+    ctx = CreateContext(config=cfg, provider=MemoryEngine(), status=SILENT)
+    actions.plan_nodes(ctx, image, chosen=chosen)
+    return [spec.image for spec in ctx.specs]
+
+
+def test_an_image_the_user_names_serves_cri_o_nodes_too() -> None:
+    # Not chosen (no --image): CRI-O nodes take the CRI-O variant, not the containerd default.
+    assert _planned_images("localhost/nestkube/node:v1.37.2", chosen=False) == [
+        "localhost/nestkube/node:v1.34.4-crio"
+    ]
+    # --image given: it is used (check_runtime later holds it to the runtime), never ignored.
+    assert _planned_images("mine:crio", chosen=True) == ["mine:crio"]
