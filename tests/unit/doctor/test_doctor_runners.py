@@ -48,3 +48,14 @@ def test_ok_when_helm_is_on_path(tmp_path: Path) -> None:
     finding = check(context(host), "runners.helm")
     assert finding.status == "ok"
     assert finding.summary == "helm at /usr/local/bin/helm"
+
+
+def test_nestkube_helm_is_looked_at_first_as_runners_do(tmp_path: Path) -> None:
+    host = FakeHost.healthy(tmp_path)
+    host.write(RUNNERS, "")
+    host.write("/opt/helm/helm", "")
+    finding = check(context(host, env={"NESTKUBE_HELM": "/opt/helm/helm"}), "runners.helm")
+    assert (finding.status, finding.summary) == ("ok", "helm at /opt/helm/helm ($NESTKUBE_HELM)")
+    missing = check(context(host, env={"NESTKUBE_HELM": "/nowhere/helm"}), "runners.helm")
+    assert missing.status == "warn"
+    assert "$NESTKUBE_HELM names /nowhere/helm, which does not exist" in missing.summary

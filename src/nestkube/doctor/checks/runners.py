@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding, Fix, ok, skip, warn
 from nestkube.runners.kit import HELM_BUILD
+from nestkube.runners.tools import HELM_ENV
 
 # Debian and Ubuntu do not package helm; its Go module builds with the distribution's Go.
 HELM_MODULE = f"{HELM_BUILD.commands['helm']}@{HELM_BUILD.version}"
@@ -24,6 +27,16 @@ def _install_helm(ctx: DoctorContext) -> Fix:
 
 
 def check_helm(ctx: DoctorContext) -> Finding:
+    # The same order `nestkube runners` looks in (runners.tools.find_helm): $NESTKUBE_HELM first.
+    named = ctx.env.get(HELM_ENV)
+    if named:
+        if (Path(ctx.root) / named.lstrip("/")).is_file():
+            return ok("runners.helm", f"helm at {named} (${HELM_ENV})")
+        return warn(
+            "runners.helm",
+            f"${HELM_ENV} names {named}, which does not exist: `nestkube runners` would fail",
+            Fix(note=f"point ${HELM_ENV} at a helm binary, or unset it to use helm on PATH"),
+        )
     found = ctx.binary("helm")
     if found:
         return ok("runners.helm", f"helm at {found}")
