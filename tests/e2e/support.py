@@ -183,6 +183,20 @@ def apt_source_host() -> str:
     raise AssertionError(f"no apt source host resolves here ({hosts}): nothing to look up")
 
 
+def fetched(kubectl: Kubectl, pod: str, url: str, timeout: float = 120) -> str:
+    """What ``url`` answers from ``pod``. A Service is polled until it answers: a pod turns
+    Ready before kube-proxy has synced its endpoints, and until then the rule rejects
+    (connection refused)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = kubectl("exec", pod, "--", "fetch", url, check=False)
+        if proc.returncode == 0:
+            return proc.stdout
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pod}: {url} did not answer in {timeout:.0f}s: {proc.stderr}")
+        time.sleep(1)
+
+
 def resolved_addresses(kubectl: Kubectl, pod: str, name: str) -> set[str]:
     """The IPv4 addresses a pod's resolver gives for ``name``."""
     out = ""
@@ -205,8 +219,8 @@ def assert_cluster_dns(
     api_ip = kubectl.json("get", "service", "kubernetes")["spec"]["clusterIP"]
     outside = apt_source_host()
     for pod, node in clients.items():
-        reply = kubectl("exec", pod, "--", "fetch", f"http://{fqdn}")
-        assert reply.stdout.strip() in backends, f"{pod}: {fqdn} answered {reply.stdout!r}"
+        reply = fetched(kubectl, pod, f"http://{fqdn}")
+        assert reply.strip() in backends, f"{pod}: {fqdn} answered {reply!r}"
         api_name = "kubernetes.default.svc.cluster.local"
         assert resolved_addresses(kubectl, pod, api_name) == {api_ip}
         on_node = provider.exec(node, ["getent", "ahostsv4", outside], check=False).stdout

@@ -16,6 +16,7 @@ from support import (
     Kubectl,
     assert_cluster_dns,
     engine_leftovers,
+    fetched,
     import_into_nodes,
     web_manifest,
 )
@@ -111,7 +112,6 @@ def test_v1_34_cluster_is_initialised_by_its_kubeadm_with_v1beta3(
     kubectl.wait_pods_ready("app=web")
     pod = kubectl.json("get", "pods", "-l", "app=web")["items"][0]["metadata"]["name"]
     svc_ip = kubectl.json("get", "service", "web")["spec"]["clusterIP"]
-    reply = kubectl("exec", pod, "--", "fetch", f"http://{svc_ip}")
-    assert reply.stdout.strip() == pod
+    assert fetched(kubectl, pod, f"http://{svc_ip}").strip() == pod
     kubectl.wait_pods_ready("k8s-app=kube-dns", namespace="kube-system")
     assert_cluster_dns(kubectl, podman, {pod: node}, "web", {pod})
