@@ -38,6 +38,7 @@ from nestkube.images.node_image import (
     LABEL_BUILD_KEY,
     LABEL_COMPONENTS,
     LABEL_PRELOADED,
+    NODE_FILES,
     NodeImage,
     _describe,
     _label_value,
@@ -201,6 +202,8 @@ def _stage(work: Path, preloaded: list[str]) -> tuple[Path, dict[str, str]]:
     for path in KIND_FILES.iterdir():
         if path.is_file():
             shutil.copy2(path, in_dir / path.name)
+    # The node image's own import routine, so both images preload the same way.
+    shutil.copy2(NODE_FILES / "preload-images.sh", in_dir / "preload-images.sh")
     (in_dir / "default-cni.yaml").write_text(cni_manifest())
     (in_dir / "default-storage.yaml").write_text(storage.manifests())
     (in_dir / "bridge.conflist").write_text(render_bridge_cni(CIDR_PLACEHOLDER))

@@ -258,7 +258,13 @@ def _stage(work: Path, kit: NodeKit, plan: ComponentPlan) -> tuple[Path, Path]:
     (out_dir / "images").mkdir(parents=True)
     for command in ("kubeadm", "kubelet", "kubectl"):
         shutil.copy2(binaries.path(command), in_dir / "bin" / command)
-    for script in ("prepare.sh", "finish.sh", "entrypoint.sh", "nestkube-netd"):
+    for script in (
+        "prepare.sh",
+        "finish.sh",
+        "preload-images.sh",
+        "entrypoint.sh",
+        "nestkube-netd",
+    ):
         shutil.copy2(NODE_FILES / script, in_dir / script)
     packages = (NODE_FILES / "packages").read_text()
     if kit.debian_runtime:

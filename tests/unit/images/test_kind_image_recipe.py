@@ -75,7 +75,13 @@ def test_pod_network_image_is_busybox_with_chroot(tmp_path: Path) -> None:
 
 def test_staged_files_and_containerd_config(tmp_path: Path) -> None:
     in_dir, hashes = kind_format._stage(tmp_path / "a", PRELOADED)
-    for name in ("install.sh", "entrypoint.sh", "pod-network.sh", "kubelet-cgroups.sh"):
+    for name in (
+        "install.sh",
+        "preload-images.sh",
+        "entrypoint.sh",
+        "pod-network.sh",
+        "kubelet-cgroups.sh",
+    ):
         assert (in_dir / name).is_file()
     config = tomllib.loads((in_dir / "containerd.toml").read_text())
     cri = config["plugins"]["io.containerd.grpc.v1.cri"]

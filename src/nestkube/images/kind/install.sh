@@ -17,18 +17,4 @@ install -D -m 0644 "$IN/11-kind-cgroups.conf" \
   /etc/systemd/system/kubelet.service.d/11-kind-cgroups.conf
 install -m 0644 "$IN/containerd.toml" /etc/containerd/config.toml
 
-containerd --config /etc/containerd/config.toml >/tmp/containerd.log 2>&1 &
-pid=$!
-i=0
-until ctr version >/dev/null 2>&1; do
-  i=$((i + 1))
-  if [ "$i" -gt 100 ]; then cat /tmp/containerd.log; exit 1; fi
-  sleep 0.1
-done
-for archive in "$IN"/images/*.tar; do
-  ctr -n k8s.io images import --no-unpack --all-platforms "$archive" >/dev/null
-done
-ctr -n k8s.io images ls -q | grep -v '^sha256:' | sort >/etc/nestkube/preloaded-images
-kill "$pid"
-wait "$pid" || true
-rm -rf /tmp/containerd.log /run/containerd /var/lib/containerd/tmpmounts
+sh "$IN/preload-images.sh" "$IN/images"

@@ -36,29 +36,13 @@ systemctl mask getty.target console-getty.service systemd-udevd.service \
   systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount \
   sys-kernel-debug.mount sys-kernel-tracing.mount >/dev/null 2>&1 || true
 
-# Import the component images with a throwaway containerd. --no-unpack keeps only content:
-# no snapshotter works on the build container's overlay, and the CRI unpacks on first use.
-containerd --config /etc/containerd/config.toml >/tmp/containerd.log 2>&1 &
-pid=$!
-i=0
-until ctr version >/dev/null 2>&1; do
-  i=$((i + 1))
-  if [ "$i" -gt 100 ]; then cat /tmp/containerd.log; exit 1; fi
-  sleep 0.1
-done
-for archive in "$OUT"/images/*.tar; do
-  ctr -n k8s.io images import --no-unpack --all-platforms "$archive" >/dev/null
-done
-ctr -n k8s.io images ls -q | grep -v '^sha256:' | sort > /etc/nestkube/preloaded-images
-kill "$pid"
-wait "$pid" || true
-rm -f /tmp/containerd.log
+# The component images into containerd's store, so cluster creation imports nothing.
+sh "$IN/preload-images.sh" "$OUT/images"
 
 cp "$IN/files/version" /etc/nestkube/version
 cp "$IN/files/components" /etc/nestkube/components
 apt-get clean
 rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
-  /usr/share/locale/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old \
-  /run/containerd /var/lib/containerd/tmpmounts
+  /usr/share/locale/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old
 # No machine-id in the image: each node container makes its own at first boot.
 : >/etc/machine-id
