@@ -10,8 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nestkube import _exec
 from nestkube.cache import cache_root, content_key, file_sha256
@@ -26,6 +27,8 @@ APPLETS = (
     "stat",
 )  # fmt: skip
 
+
+T = TypeVar("T")
 
 FETCH_SOURCE = Path(__file__).with_name("fetch")
 
@@ -181,6 +184,22 @@ def apt_source_host() -> str:
             continue
         return host
     raise AssertionError(f"no apt source host resolves here ({hosts}): nothing to look up")
+
+
+def eventually(
+    check: Callable[[], T], until: Callable[[T], bool], timeout: float = 180, what: str = ""
+) -> T:
+    """``check()`` once ``until`` holds for it, polled every second. For cluster state that
+    settles after the nodes turn Ready: static pods' mirror pods and DaemonSet pods of the
+    last node to join appear seconds later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what or 'condition'} not met in {timeout:.0f}s: {value!r}")
+        time.sleep(1)
 
 
 def fetched(kubectl: Kubectl, pod: str, url: str, timeout: float = 120) -> str:

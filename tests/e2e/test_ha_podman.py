@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import Kubectl, engine_leftovers, import_into_nodes, nestkube_cli, web_manifest
+from support import (
+    Kubectl,
+    engine_leftovers,
+    eventually,
+    import_into_nodes,
+    nestkube_cli,
+    web_manifest,
+)
 
 import nestkube
 from nestkube.config import default_config
@@ -122,8 +129,17 @@ def test_three_control_planes_and_a_worker_are_ready_behind_the_load_balancer(
         LB: "external-load-balancer",
     }
     # Three etcd members, and the API servers of all three behind the load balancer.
-    pods = ha.kubectl.json("get", "pods", "-n", "kube-system", "-l", "component=etcd")["items"]
-    assert sorted(p["spec"]["nodeName"] for p in pods) == CONTROL_PLANES
+    etcd_nodes = eventually(
+        lambda: sorted(
+            p["spec"]["nodeName"]
+            for p in ha.kubectl.json("get", "pods", "-n", "kube-system", "-l", "component=etcd")[
+                "items"
+            ]
+        ),
+        lambda nodes: nodes == CONTROL_PLANES,
+        what="an etcd pod on every control plane",
+    )
+    assert etcd_nodes == CONTROL_PLANES
     haproxy = podman.exec(LB, ["cat", "/etc/haproxy/haproxy.cfg"]).stdout
     for name in CONTROL_PLANES:
         assert f"server {name} {podman.node_ip(name, NETWORK)}:6443" in haproxy
@@ -134,7 +150,11 @@ def test_joins_overlapping_init_still_make_a_healthy_cluster(ha: HA) -> None:
     began = re.search(r"nodes began joining ([0-9.]+)s before kubeadm init", ha.progress)
     assert began is not None and float(began.group(1)) > 0, ha.progress
     # The addons installed beside the joins are there and run on every node.
-    proxies = ha.kubectl.json("get", "daemonset", "-n", "kube-system", "kube-proxy")["status"]
+    proxies = eventually(
+        lambda: ha.kubectl.json("get", "daemonset", "-n", "kube-system", "kube-proxy")["status"],
+        lambda status: status.get("numberReady") == len(NODES),
+        what="kube-proxy Ready on every node",
+    )
     assert proxies["numberReady"] == proxies["desiredNumberScheduled"] == len(NODES)
     ha.kubectl.wait_pods_ready("k8s-app=kube-dns", namespace="kube-system")
 
