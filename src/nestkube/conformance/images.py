@@ -30,7 +30,6 @@ that change a pod's image from one tag to the other check which tag the pod runs
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import ImageBuildError
 from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.images.components import build_pause
+from nestkube.kit.debs import debian_package_files
 
 RECIPE = "conformance-images-3"
 LABEL_REF = "io.nestkube.e2e-image"
@@ -277,41 +277,6 @@ def busybox_archive(ref: str) -> Path:
 
     inputs: list[object] = [ref, file_sha256(BUSYBOX), _sha_or_missing(Path("/bin/bash"))]
     return _cached_archive("busybox", inputs, write)
-
-
-def debian_package_files(packages: tuple[str, ...]) -> Path:
-    """The files of Debian ``packages`` at their candidate versions, unpacked once and cached."""
-    policy = _exec.run(
-        ["apt-cache", "policy", *packages], timeout=60, what="apt-cache policy"
-    ).stdout
-    candidates = re.findall(r"Candidate:\s*(\S+)", policy)
-    if len(candidates) != len(packages) or "(none)" in candidates:
-        raise ImageBuildError(
-            f"Debian packages {', '.join(packages)} not available: run apt-get update"
-        )
-    key = content_key([*packages, *candidates])
-    final = cache_root() / "conformance" / "debs" / key
-    if final.is_dir():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
-    try:
-        pinned = [f"{p}={v}" for p, v in zip(packages, candidates, strict=True)]
-        _exec.run(
-            ["apt-get", "download", *pinned],
-            cwd=tmp,
-            timeout=300,
-            what=f"apt-get download {' '.join(pinned)}",
-        )
-        root = tmp / "root"
-        for deb in sorted(tmp.glob("*.deb")):
-            _exec.run(["dpkg-deb", "-x", str(deb), str(root)], timeout=120, what="dpkg-deb -x")
-            deb.unlink()
-        tmp.replace(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
 
 
 def nginx_archive(ref: str) -> Path:

@@ -8,14 +8,23 @@ kind has no flags for what restricted hosts need, so :func:`kind_setup` derives 
 from the same probed ``ProviderInfo`` nestkube's own nodes use: a private containers.conf (Podman
 reads it through ``CONTAINERS_CONF``) with the OCI runtime and the rlimits nestkube passes as
 flags, a kubelet patch on cgroup v1 hosts, and ``/lib/modules``, which kind mounts unconditionally.
+
+kind's workers join the control plane by its container name, so the engine's network must
+resolve names. Podman's CNI backend does that only with the dnsname plugin, which this host
+lacks; kind then runs on a private netavark + aardvark-dns backend instead: Debian's packages
+unpacked into the cache (never installed), named by ``helper_binaries_dir`` and with their own
+``network_config_dir`` in the same private containers.conf, so the host's Podman and nestkube's
+own networks keep the CNI backend.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nestkube.kit.debs import debian_package_files
 from nestkube.kit.gomod import GoModuleBuild, build_module
 from nestkube.kit.toolchain import modules_toolchain
 from nestkube.providers.base import ProviderInfo, rlimit_args
@@ -62,8 +71,30 @@ class KindSetup:
 CGROUP_V1_KUBELET_PATCH = "kind: KubeletConfiguration\nfailCgroupV1: false"
 
 
-def kind_setup(info: ProviderInfo, work: Path, *, cgroup_v2: bool | None = None) -> KindSetup:
-    """kind's environment for rootful Podman on this host; files go under ``work``."""
+NETAVARK_PACKAGES = ("netavark", "aardvark-dns")
+# Podman's own default list; the unpacked netavark directory goes first.
+PODMAN_HELPER_DIRS = (
+    "/usr/local/libexec/podman",
+    "/usr/local/lib/podman",
+    "/usr/libexec/podman",
+    "/usr/lib/podman",
+)
+
+
+def netavark_helpers() -> Path:
+    """The directory holding netavark and aardvark-dns, unpacked from Debian's packages."""
+    return debian_package_files(NETAVARK_PACKAGES) / "root" / "usr" / "lib" / "podman"
+
+
+def kind_setup(
+    info: ProviderInfo,
+    work: Path,
+    *,
+    cgroup_v2: bool | None = None,
+    netavark: Callable[[], Path] = netavark_helpers,
+) -> KindSetup:
+    """kind's environment for rootful Podman on this host; files go under ``work``.
+    ``netavark`` is asked for the helper directory only when Podman runs the CNI backend."""
     env: dict[str, str] = {"KIND_EXPERIMENTAL_PROVIDER": str(info.name)}
     workarounds: list[str] = []
     ulimits = rlimit_args(info)
@@ -74,10 +105,25 @@ def kind_setup(info: ProviderInfo, work: Path, *, cgroup_v2: bool | None = None)
         f"containers.conf default_ulimits {', '.join(limits)} (the engine's defaults exceed "
         "this host's hard rlimits)"
     )
+    engine = []
     if info.runtime:
-        conf += ["[engine]", f'runtime = "{info.runtime}"']
+        engine.append(f'runtime = "{info.runtime}"')
         workarounds.append(f"containers.conf runtime = {info.runtime} (the default one refuses)")
     work.mkdir(parents=True, exist_ok=True)
+    if info.name == "podman" and info.facts.network_backend == "cni":
+        helpers = netavark()
+        networks = work / "networks"
+        networks.mkdir(exist_ok=True)
+        conf += ["[network]", 'network_backend = "netavark"', f'network_config_dir = "{networks}"']
+        dirs = ", ".join(f'"{d}"' for d in (str(helpers), *PODMAN_HELPER_DIRS))
+        engine.append(f"helper_binaries_dir = [{dirs}]")
+        workarounds.append(
+            "containers.conf network_backend = netavark with Debian's netavark and aardvark-dns "
+            "unpacked into the cache (Podman's CNI networks resolve no container names here, "
+            "and kind's workers join the control plane by name)"
+        )
+    if engine:
+        conf += ["[engine]", *engine]
     path = work / "containers.conf"
     path.write_text("\n".join(conf) + "\n")
     env["CONTAINERS_CONF"] = str(path)

@@ -45,6 +45,9 @@ class EngineFacts:
     cgroup_manager: str = ""
     default_runtime: str = ""
     runtimes: tuple[str, ...] = ()
+    # Podman's network backend, "cni" or "netavark" ("" elsewhere): CNI networks resolve
+    # container names only with the dnsname plugin.
+    network_backend: str = ""
     # Podman's API socket as it reports it.
     socket: str = ""
     remote: bool = False
@@ -114,6 +117,7 @@ def parse_podman(info: Mapping[str, Any], binary: str | None) -> EngineFacts:
         cgroup_version=_str(_dig(info, "host", "cgroupVersion")),
         cgroup_manager=_str(_dig(info, "host", "cgroupManager")),
         default_runtime=_str(_dig(info, "host", "ociRuntime", "name")),
+        network_backend=_str(_dig(info, "host", "networkBackend")),
         socket=_str(_dig(info, "host", "remoteSocket", "path")),
         remote=_dig(info, "host", "serviceIsRemote") is True,
         helpers=_podman_helpers(info),

@@ -30,6 +30,7 @@ from nestkube.images.kind_format import (
 )
 from nestkube.kit.kind_tool import CGROUP_V1_KUBELET_PATCH, kind_build, kind_setup
 from nestkube.providers.base import ProviderInfo
+from nestkube.providers.facts import EngineFacts
 
 PRELOADED = ["registry.k8s.io/etcd:3.7.0-0", "registry.k8s.io/pause:3.10.1"]
 
@@ -224,3 +225,32 @@ def test_kind_setup_on_cgroup_v2_needs_no_kubelet_patch(tmp_path: Path) -> None:
     setup = kind_setup(info, tmp_path, cgroup_v2=True)
     assert "kubeadmConfigPatches" not in setup.config()
     assert "runtime" not in Path(setup.env["CONTAINERS_CONF"]).read_text()
+
+
+def test_kind_setup_on_podman_cni_runs_kind_on_a_private_netavark(tmp_path: Path) -> None:
+    facts = EngineFacts(provider="podman", info_ok=True, version="4.3.1", network_backend="cni")
+    info = ProviderInfo.decided(facts, HostFacts(), runtime="runc")
+    helpers = tmp_path / "netavark"
+    setup = kind_setup(info, tmp_path / "work", cgroup_v2=True, netavark=lambda: helpers)
+    conf = tomllib.loads(Path(setup.env["CONTAINERS_CONF"]).read_text())
+    assert conf["network"]["network_backend"] == "netavark"
+    # Its own network directory: the host's CNI networks and nestkube's stay as they are.
+    assert Path(conf["network"]["network_config_dir"]).is_dir()
+    assert conf["network"]["network_config_dir"].startswith(str(tmp_path / "work"))
+    assert conf["engine"]["helper_binaries_dir"][0] == str(helpers)
+    assert "/usr/lib/podman" in conf["engine"]["helper_binaries_dir"]
+    assert conf["engine"]["runtime"] == "runc"
+    assert any("netavark" in w for w in setup.workarounds)
+
+
+def test_kind_setup_leaves_a_netavark_podman_alone(tmp_path: Path) -> None:
+    facts = EngineFacts(
+        provider="podman", info_ok=True, version="5.2.3", network_backend="netavark"
+    )
+    info = ProviderInfo.decided(facts, HostFacts())
+
+    def never() -> Path:
+        raise AssertionError("netavark helpers fetched for a netavark Podman")
+
+    setup = kind_setup(info, tmp_path, cgroup_v2=True, netavark=never)
+    assert "network" not in tomllib.loads(Path(setup.env["CONTAINERS_CONF"]).read_text())
