@@ -19,7 +19,7 @@ from nestkube import doctor, kubeconfig
 from nestkube.config.host_check import check_against_provider
 from nestkube.create import crio, joins, loadbalancer
 from nestkube.create.context import CreateContext
-from nestkube.errors import ClusterError, CommandError, HostError
+from nestkube.errors import ClusterError, HostError
 from nestkube.images.node_image import (
     LABEL_IMAGE_TAGS,
     LABEL_K8S_VERSION,
@@ -420,6 +420,7 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         allocate_node_cidrs=spec.name not in ctx.pod_cidrs,
         token=ctx.token,
         control_plane=spec.role == "control-plane",
+        untainted=not ctx.workers,
         certificate_key=ctx.certificate_key
         if lb is not None and spec.role == "control-plane"
         else None,
@@ -518,21 +519,6 @@ def kubeadm_init(ctx: CreateContext) -> None:
             f"nodes began joining {time.monotonic() - started:.1f}s before kubeadm init "
             "(with its addons) finished"
         )
-
-
-def untaint_if_single(ctx: CreateContext) -> None:
-    if ctx.workers:
-        return
-    for spec in ctx.control_planes:
-        for taint in ("node-role.kubernetes.io/master-", "node-role.kubernetes.io/control-plane-"):
-            res = ctx.provider.exec(
-                ctx.bootstrap_node,
-                [*KUBECTL, "taint", "node", spec.name, taint],
-                check=False,
-                timeout=quick(),
-            )
-            if not res.ok and "not found" not in res.stderr:
-                raise CommandError(res.args, res.returncode, res.stdout, res.stderr)
 
 
 def join_nodes(ctx: CreateContext) -> None:

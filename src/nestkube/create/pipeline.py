@@ -67,7 +67,6 @@ def steps(ctx: CreateContext) -> list[Step]:
         Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
         Step("Joining nodes", actions.join_nodes, _several_nodes),
         Step("Authorizing the network agents", actions.authorize_network_agent, _default_cni),
-        Step("Untainting the control plane", actions.untaint_if_single),
         Step("Installing the default StorageClass", actions.install_storage),
         Step("Writing kubeconfig", actions.export_kubeconfig),
         Step("Waiting for nodes to be Ready", actions.wait_ready),

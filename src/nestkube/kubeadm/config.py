@@ -70,6 +70,9 @@ class KubeadmParams:
     token: str = "abcdef.0123456789abcdef"
     # False renders a worker join; True an init, or a control-plane join.
     control_plane: bool = True
+    # A control plane that runs workloads too (no workers): registered without kubeadm's
+    # NoSchedule taint, so nothing has to remove it after init.
+    untainted: bool = False
     # kubeadm refuses "all" inside a config file; nestkube skips the preflight phase instead.
     ignore_preflight_errors: tuple[str, ...] = ()
     # Carried in the config from v1beta3 on; for v1beta2 see skip_phases_args().
@@ -218,6 +221,9 @@ def node_registration(p: KubeadmParams) -> Doc:
         "criSocket": p.cri_socket if api == KUBEADM_V1BETA2 else cri_endpoint(p),
         "kubeletExtraArgs": _args(api, kubelet_args),
     }
+    if p.untainted and p.control_plane:
+        # An empty list, not an absent key: absent means kubeadm's default taint.
+        registration["taints"] = []
     if p.ignore_preflight_errors:
         registration["ignorePreflightErrors"] = list(p.ignore_preflight_errors)
     return registration

@@ -451,3 +451,18 @@ def test_etcd_image_tag_is_passed_to_kubeadm_only_when_the_image_has_its_own() -
     assert "imageTag" not in plain
     tagged = init_docs(params("v1.20.2", etcd_image_tag="3.4.23-0"))["ClusterConfiguration"]
     assert tagged["etcd"]["local"] == {"dataDir": "/var/lib/etcd", "imageTag": "3.4.23-0"}
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+def test_a_control_plane_without_workers_registers_untainted(version: str) -> None:
+    registration = init_docs(params(version, untainted=True))["InitConfiguration"][
+        "nodeRegistration"
+    ]
+    # [] rather than no key: no key means kubeadm's NoSchedule taint.
+    assert registration["taints"] == []
+    assert join_doc(params(version, untainted=True))["nodeRegistration"]["taints"] == []
+    tainted = init_docs(params(version))["InitConfiguration"]["nodeRegistration"]
+    assert "taints" not in tainted
+    # A worker is never given an empty taint list on a control plane's behalf.
+    worker = join_doc(params(version, untainted=True, control_plane=False))
+    assert "taints" not in worker["nodeRegistration"]
