@@ -1,6 +1,6 @@
 """nestkube against the real kind, side by side on the same engine, Kubernetes and node image.
 
-    python bench/kind_vs_nestkube.py [--shapes single,1+2] [--pairs 3,2] [--idle 30] [--save F]
+    python bench/kind_vs_nestkube.py [--shapes single,1+2,3+1] [--pairs 3,3,2] [--save F]
 
 kind v0.33.0 is built from its Go module into nestkube's cache; the kind-format node image of
 the default release is built (or reused) and both tools boot that one image, so the node
@@ -10,7 +10,10 @@ planes only, so both are followed by the same poll of ``kubectl get nodes``). Af
 the nodes idle ``--idle`` seconds and their memory is sampled (working set: the cgroup's usage
 minus inactive file cache). Step times come from nestkube's status timings and, for kind, from
 the moments its progress lines appear. kind runs with the host workarounds it needs here
-(:func:`nestkube.kit.kind_tool.kind_setup`); the report lists them.
+(:func:`nestkube.kit.kind_tool.kind_setup`); the report lists them. Shapes kind cannot create
+here (several control planes need its Envoy load balancer image, which has no offline source)
+run nestkube alone, and the report says why. Every shape's nestkube median is also compared
+with nestkube's own single node.
 
 Clusters are named ``kvn-<random>-...``, kubeconfigs go to a temporary directory, and every
 cluster is deleted, also on failure or Ctrl-C. Uses only the standard library, nestkube, and
@@ -31,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +48,14 @@ from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.images.kind_format import build_kind_image
 from nestkube.images.node_image import build_node_image
 from nestkube.images.sources import resolve_binaries
-from nestkube.kit.kind_tool import KIND_VERSION, KindSetup, ensure_kind, kind_setup, prepare_host
+from nestkube.kit.kind_tool import (
+    KIND_LOAD_BALANCER_IMAGE,
+    KIND_VERSION,
+    KindSetup,
+    ensure_kind,
+    kind_setup,
+    prepare_host,
+)
 from nestkube.providers import get_provider
 from nestkube.providers.base import Provider
 from nestkube.status import Status
@@ -194,12 +204,24 @@ def nestkube_run(provider: Provider, run: Run, shape: Shape, image: str, tmp: Pa
                            status=Status(quiet=True))  # fmt: skip
 
 
+def kind_cannot_run(shape: Shape, image_present: Callable[[str], bool]) -> str | None:
+    """Why kind cannot create ``shape`` here, or None."""
+    if shape.control_planes > 1 and not image_present(KIND_LOAD_BALANCER_IMAGE):
+        return (
+            f"kind's load balancer image {KIND_LOAD_BALANCER_IMAGE} is not present and has no "
+            "offline source (Envoy: no Go module, no Debian package)"
+        )
+    return None
+
+
 def median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
-def summarize(runs: Sequence[Run], shape: Shape) -> dict[str, Any]:
+def summarize(runs: Sequence[Run], shape: Shape, kind_skipped: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"shape": shape.label}
+    if kind_skipped:
+        out["kind_skipped"] = kind_skipped
     for tool in ("kind", "nestkube"):
         ok = [r for r in runs if r.tool == tool and r.shape == shape.label and r.ok]
         steps: dict[str, list[float]] = {}
@@ -224,6 +246,16 @@ def summarize(runs: Sequence[Run], shape: Shape) -> dict[str, Any]:
     return out
 
 
+def add_ratios_to_single(summary: list[dict[str, Any]]) -> None:
+    """Each shape's nestkube median against nestkube's own single-node median."""
+    single = next(
+        (s["nestkube"]["median_seconds"] for s in summary if s["shape"] == "single"), None
+    )
+    for s in summary:
+        n = s["nestkube"]["median_seconds"]
+        s["ratio_nestkube_to_own_single"] = round(n / single, 2) if n and single else None
+
+
 def render(report: dict[str, Any]) -> str:
     lines = [
         f"kind {report['kind_version']} vs nestkube {report['nestkube_version']} on "
@@ -244,7 +276,12 @@ def render(report: dict[str, Any]) -> str:
         )
     lines.append("")
     for s in report["summary"]:
-        lines.append(f"== {s['shape']}: nestkube/kind = {s['ratio_nestkube_to_kind']}")
+        lines.append(
+            f"== {s['shape']}: nestkube/kind = {s['ratio_nestkube_to_kind']}, nestkube/"
+            f"nestkube single = {s.get('ratio_nestkube_to_own_single')}"
+        )
+        if s.get("kind_skipped"):
+            lines.append(f"  kind not run: {s['kind_skipped']}")
         for tool in ("kind", "nestkube"):
             t = s[tool]
             lines.append(
@@ -262,13 +299,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--shapes",
         type=parse_shapes,
-        default=parse_shapes("single,1+2"),
+        default=parse_shapes("single,1+2,3+1"),
         help="single, C+W (e.g. 1+2, or 3+1 where HA is supported), comma-separated",
     )
     p.add_argument(
         "--pairs",
-        default="3,2",
-        help="kind/nestkube pairs per shape, in --shapes order (default 3,2)",
+        default="3,3,2",
+        help="kind/nestkube pairs per shape, in --shapes order (default 3,3,2)",
     )
     p.add_argument("--idle", type=float, default=30.0, help="seconds idle before memory")
     p.add_argument("--kubernetes-version", default=DEFAULT_KUBERNETES_VERSION)
@@ -294,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"kvn-{secrets.token_hex(2)}"
     started = datetime.datetime.now(datetime.UTC)
     runs: list[Run] = []
+    skipped: dict[str, str | None] = {}
     with tempfile.TemporaryDirectory(prefix="nestkube-kvn-") as tmp_name:
         tmp = Path(tmp_name)
         setup = kind_setup(provider.info, tmp)
@@ -303,8 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                "idle": args.idle}  # fmt: skip
         try:
             for shape, count in zip(shapes, pairs, strict=True):
+                skipped[shape.label] = kind_cannot_run(shape, provider.image_exists)
+                tools = ("nestkube",) if skipped[shape.label] else ("kind", "nestkube")
                 for i in range(1, count + 1):
-                    for tool in ("kind", "nestkube"):
+                    for tool in tools:
                         run = Run(tool, shape.label, i, f"{prefix}-{tool[0]}{shape.slug}-{i}")
                         run.load_average = os.getloadavg()[0]
                         runs.append(run)
@@ -320,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             progress(f"{run.cluster}: FAILED: {exc}")
         except KeyboardInterrupt:
             progress("interrupted; reporting the runs that finished")
+    summary = [summarize(runs, shape, skipped.get(shape.label)) for shape in shapes]
+    add_ratios_to_single(summary)
     report = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "kind_version": KIND_VERSION,
@@ -335,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cgroup": cgroup_mode(),
             "load_average_at_start": os.getloadavg()[0],
         },
-        "summary": [summarize(runs, shape) for shape in shapes],
+        "summary": summary,
         "runs": [asdict(r) for r in runs],
     }
     document = json.dumps(report, indent=2) + "\n"

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from create import Shape
-from kind_vs_nestkube import Run, kind_step_name, parse_kind_steps, summarize
+from kind_vs_nestkube import (
+    Run,
+    add_ratios_to_single,
+    kind_cannot_run,
+    kind_step_name,
+    parse_kind_steps,
+    summarize,
+)
 
 
 def test_kind_steps_are_timed_from_their_progress_lines() -> None:
@@ -38,3 +45,25 @@ def test_summary_medians_and_ratio() -> None:
     assert summary["nestkube"]["failed"] == 1
     assert summary["ratio_nestkube_to_kind"] == 0.6
     assert summary["nestkube"]["control_plane_working_set_mib"] == 450.0
+
+
+def test_kind_runs_ha_only_with_its_load_balancer_image() -> None:
+    ha, single = Shape("3+1", 3, 1), Shape("single", 1, 0)
+    reason = kind_cannot_run(ha, lambda image: False)
+    assert reason is not None and "envoy" in reason
+    assert kind_cannot_run(ha, lambda image: "envoy" in image) is None
+    assert kind_cannot_run(single, lambda image: False) is None
+
+
+def test_every_shape_is_compared_with_nestkube_single() -> None:
+    runs = [
+        Run("nestkube", "single", 1, "a", ok=True, create_seconds=20.0),
+        Run("nestkube", "1+2", 1, "b", ok=True, create_seconds=25.0),
+        Run("nestkube", "3+1", 1, "c", ok=True, create_seconds=60.0),
+    ]
+    shapes = [Shape("single", 1, 0), Shape("1+2", 1, 2), Shape("3+1", 3, 1)]
+    summary = [summarize(runs, s, "no envoy" if s.control_planes > 1 else None) for s in shapes]
+    add_ratios_to_single(summary)
+    assert [s["ratio_nestkube_to_own_single"] for s in summary] == [1.0, 1.25, 3.0]
+    assert summary[2]["kind_skipped"] == "no envoy" and "kind_skipped" not in summary[0]
+    assert summary[2]["ratio_nestkube_to_kind"] is None

@@ -31,6 +31,10 @@ from nestkube.providers.base import ProviderInfo, rlimit_args
 from nestkube.status import SILENT, Status
 
 KIND_VERSION = "v0.33.0"
+# kind v0.33.0's load balancer for clusters with several control planes (its
+# pkg/cluster/internal/loadbalancer): Envoy, a C++ program with no Go module or Debian
+# package to build it from here.
+KIND_LOAD_BALANCER_IMAGE = "docker.io/envoyproxy/envoy:v1.36.2"
 
 
 def kind_build(version: str = KIND_VERSION) -> GoModuleBuild:
