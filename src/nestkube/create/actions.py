@@ -35,7 +35,9 @@ from nestkube.kubeadm.cni import (
     route_commands,
 )
 from nestkube.kubeadm.config import (
+    CLUSTER_CA,
     KubeadmParams,
+    render_discovery_kubeconfig,
     render_init_config,
     render_join_config,
     skip_phases_args,
@@ -502,7 +504,7 @@ def kubeadm_init(ctx: CreateContext) -> None:
         if len(ctx.specs) > 1:
             ctx.joining, started = joins.start_when_ready(
                 init,
-                lambda: joins.token_published(ctx.provider, spec.name, KUBECTL, ctx.token),
+                lambda: joins.cluster_info_made(ctx.provider, spec.name, KUBECTL),
                 lambda: join_all(ctx),
             )
         init.result()
@@ -529,13 +531,26 @@ def join_nodes(ctx: CreateContext) -> None:
         ctx.joining.result()
 
 
+def discovery_kubeconfig(ctx: CreateContext) -> str:
+    """What joining nodes discover the cluster from: the endpoint every node uses (the load
+    balancer's when there is one) and the CA read from the first control plane."""
+    ca = ctx.provider.exec(
+        ctx.bootstrap_node, ["cat", CLUSTER_CA], what="reading the cluster CA", timeout=quick()
+    ).stdout
+    endpoint = node_params(ctx, ctx.control_planes[0]).control_plane_endpoint
+    return render_discovery_kubeconfig(endpoint, ca)
+
+
 def join_all(ctx: CreateContext) -> None:
     """Further control planes one at a time (etcd grows by one member at a time), and all
     workers at once beside them."""
 
+    discovery = discovery_kubeconfig(ctx)
+
     def join(spec: NodeSpec) -> None:
-        text = patched_config(ctx, spec, render_join_config(node_params(ctx, spec)))
-        write_file(ctx, spec.name, KUBEADM_CONF, text)
+        params = node_params(ctx, spec)
+        text = patched_config(ctx, spec, render_join_config(params))
+        write_files(ctx, spec.name, {params.discovery_file: discovery, KUBEADM_CONF: text})
         ctx.provider.exec(
             spec.name,
             ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"],
@@ -676,20 +691,30 @@ def export_kubeconfig(ctx: CreateContext) -> None:
 
 
 def wait_ready(ctx: CreateContext) -> None:
+    """Every planned node registered and Ready. `kubectl wait --all` alone would see only the
+    nodes registered so far: a join ends when the kubelet has its certificate, a moment
+    before the kubelet registers the Node."""
     if ctx.wait_seconds <= 0:
         return
-    res = ctx.provider.exec(
-        ctx.bootstrap_node,
+    names = [spec.name for spec in ctx.specs]
+    tries = max(1, int(ctx.wait_seconds * 2))
+    registered = shlex.join([*KUBECTL, "get", "nodes", *names, "-o", "name"])
+    ready = shlex.join(
         [
             *KUBECTL,
             "wait",
             "--for=condition=Ready",
-            "nodes",
-            "--all",
+            *(f"node/{name}" for name in names),
             f"--timeout={int(ctx.wait_seconds)}s",
-        ],
-        check=False,
-        timeout=ctx.wait_seconds + 30,
+        ]
+    )
+    # Polled inside the node: one exec instead of one per try.
+    script = (
+        f"for i in $(seq {tries}); do {registered} >/dev/null 2>&1 && break; sleep 0.5; done; "
+        f"{ready}"
+    )
+    res = ctx.provider.exec(
+        ctx.bootstrap_node, ["sh", "-c", script], check=False, timeout=ctx.wait_seconds + 30
     )
     if not res.ok:
         nodes = ctx.provider.exec(

@@ -1,16 +1,16 @@
 """Joins that overlap the rest of `kubeadm init`.
 
 A node can join as soon as the API server answers and the bootstrap token works: kubeadm's
-bootstrap-token phase has made the token and the cluster-info ConfigMap, and the controller
-manager has signed cluster-info with the token (the ``jws-kubeconfig-<id>`` key kubeadm's
-discovery checks). Every phase a join reads from (upload-config, upload-certs) comes before
-that one, so from then on init's last phases (kubelet-finalize, addons) and the joins run side
-by side instead of one after the other.
+bootstrap-token phase has made the token, its RBAC rules and, last, the cluster-info
+ConfigMap. Joins discover the cluster from a file nestkube writes (the CA read from the control
+plane), so they need no signature on cluster-info, which the controller manager adds only once
+all its controllers have started (seconds later on a busy host). Every phase a join reads from
+(upload-config, upload-certs) comes before bootstrap-token, so from then on init's last phases
+(kubelet-finalize, addons) and the joins run side by side instead of one after the other.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,6 +22,10 @@ from nestkube.providers.engine import CHANGE, engine_timeout
 
 # How often the cluster is asked whether the token is usable yet.
 POLL = 1.0
+# After init, how long the joins wait for what they need, and how often they ask: kubeadm's
+# own discovery retries only every 5 s, so a join started a moment early loses those 5 s.
+SETTLE = 30.0
+SETTLE_POLL = 0.25
 # init's last phases, which no join needs: run after init, beside the joins.
 ADDON_PHASES = ("addon/coredns", "addon/kube-proxy")
 
@@ -37,39 +41,51 @@ def deferred_addons(version: str, skipped: Sequence[str]) -> tuple[str, ...]:
     return tuple(p for p in ADDON_PHASES if p not in skipped)
 
 
-def token_published(provider: Provider, node: str, kubectl: Sequence[str], token: str) -> bool:
-    """Whether cluster-info carries the token's signature (so discovery with it succeeds)."""
-    token_id = token.split(".", 1)[0]
+def cluster_info_made(provider: Provider, node: str, kubectl: Sequence[str]) -> bool:
+    """Whether kubeadm's bootstrap-token phase has made cluster-info, its last object: the
+    token, its RBAC rules and the configs a join reads all exist from then on."""
     res = provider.exec(
         node,
-        [*kubectl, "get", "configmap", "cluster-info", "-n", "kube-public", "-o", "json"],
+        [*kubectl, "get", "configmap", "cluster-info", "-n", "kube-public", "-o", "name"],
         check=False,
         timeout=engine_timeout(CHANGE),
     )
-    if not res.ok:
-        return False  # admin.conf not written yet, API server not up, ConfigMap not made
-    try:
-        data = json.loads(res.stdout).get("data") or {}
-    except ValueError:
-        return False
-    return f"jws-kubeconfig-{token_id}" in data
+    # Not ok: admin.conf not written yet, API server not up, ConfigMap not made.
+    return res.ok and res.stdout.strip() == "configmap/cluster-info"
 
 
 def start_when_ready(
-    init: Future[Any], ready: Callable[[], bool], joins: Callable[[], None]
+    init: Future[Any],
+    ready: Callable[[], bool],
+    joins: Callable[[], None],
+    *,
+    settle: float = SETTLE,
 ) -> tuple[Future[None] | None, float]:
     """Poll ``ready`` while ``init`` runs; start ``joins`` once it holds or ``init`` succeeded.
 
-    Returns the running joins (None when ``init`` failed first: its error is the one to
-    report) and when they started (``time.monotonic()``).
+    Joins started because init finished first wait (up to ``settle`` seconds, in their own
+    thread) for ``ready`` before they run. Returns the running joins (None when ``init``
+    failed first: its error is the one to report) and when they started
+    (``time.monotonic()``).
     """
-    while not init.done() and not ready():
+    seen = False
+    while not init.done():
+        if ready():
+            seen = True
+            break
         # Returns early when init finishes: the poll never outlasts what it waits for.
         wait([init], timeout=POLL, return_when=FIRST_COMPLETED)
     if init.done() and init.exception() is not None:
         return None, time.monotonic()
+
+    def settled_joins() -> None:
+        deadline = time.monotonic() + settle
+        while not seen and time.monotonic() < deadline and not ready():
+            time.sleep(SETTLE_POLL)
+        joins()
+
     started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nestkube-joins")
-    running = pool.submit(joins)
+    running = pool.submit(settled_joins)
     pool.shutdown(wait=False)  # the thread ends with the joins; nothing else is submitted
     return running, started

@@ -65,10 +65,11 @@ def steps(ctx: CreateContext) -> list[Step]:
         Step("Checking the nodes' resolvers", actions.route_node_dns),
         Step("Configuring pod networking", actions.configure_pod_network, _default_cni),
         Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
-        Step("Joining nodes", actions.join_nodes, _several_nodes),
+        # The joins kubeadm_init started run on while the API-only steps below do.
         Step("Authorizing the network agents", actions.authorize_network_agent, _default_cni),
         Step("Installing the default StorageClass", actions.install_storage),
         Step("Writing kubeconfig", actions.export_kubeconfig),
+        Step("Joining nodes", actions.join_nodes, _several_nodes),
         Step("Waiting for nodes to be Ready", actions.wait_ready),
     ]
 

@@ -16,6 +16,7 @@ Everything here is pure: it returns YAML text and never talks to an engine.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ CONTAINERD_ENDPOINT = "unix://" + CONTAINERD_SOCKET
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
 API_SERVER_PORT = 6443
+DISCOVERY_FILE = "/etc/nestkube/discovery.conf"
+# Where kubeadm init leaves the cluster CA on the control plane.
+CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"
 
 CGROUP_DRIVERS = ("cgroupfs", "systemd")
 KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables")
@@ -84,6 +88,10 @@ class KubeadmParams:
     certificate_key: str | None = None
     control_plane_timeout: str = "4m0s"
     discovery_timeout: str = "5m0s"
+    # A kubeconfig on the joining node holding the cluster's CA and API server: kubeadm's
+    # file discovery. It needs only the cluster-info ConfigMap to exist, where token
+    # discovery waits for the controller manager to sign it (and retries every 5 s).
+    discovery_file: str = DISCOVERY_FILE
     # The nameservers the kubelet gives ClusterFirst pods; None keeps kubeadm's default, the
     # DNS Service address (only right when the DNS addon runs).
     cluster_dns: tuple[str, ...] | None = None
@@ -121,6 +129,31 @@ def render_init_config(p: KubeadmParams) -> str:
         kube_proxy_configuration(p),
     ]
     return dump_documents(docs)
+
+
+def render_discovery_kubeconfig(server: str, ca_pem: str) -> str:
+    """The kubeconfig a joining node discovers the cluster from: the API server every node
+    reaches (``host:port``) and the cluster CA, no credentials (the join authenticates with
+    ``tlsBootstrapToken``)."""
+    if not ca_pem.strip().startswith("-----BEGIN CERTIFICATE-----"):
+        raise ConfigError("the cluster CA read from the control plane is no PEM certificate")
+    ca = base64.b64encode(ca_pem.encode()).decode()
+    # An unnamed cluster and nothing else, like kubeadm's own cluster-info: kubeadm's
+    # discovery takes the cluster named "" before looking at contexts (every release).
+    doc: Doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "",
+                "cluster": {"server": f"https://{server}", "certificate-authority-data": ca},
+            }
+        ],
+        "contexts": [],
+        "current-context": "",
+        "users": [],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def render_join_config(p: KubeadmParams) -> str:
@@ -168,13 +201,9 @@ def init_configuration(p: KubeadmParams) -> Doc:
 def join_configuration(p: KubeadmParams) -> Doc:
     api = kubeadm_api_version(p.version)
     discovery: Doc = {
-        "bootstrapToken": {
-            "apiServerEndpoint": p.control_plane_endpoint,
-            "token": p.token,
-            # Nodes of a local throwaway cluster share an engine network with the control
-            # plane; pinning the CA would need a round trip to read its hash first.
-            "unsafeSkipCAVerification": True,
-        },
+        # The CA comes from the file (see render_discovery_kubeconfig): it is trusted because
+        # nestkube read it from the control plane itself, not from the network.
+        "file": {"kubeConfigPath": p.discovery_file},
         "tlsBootstrapToken": p.token,
     }
     if api != KUBEADM_V1BETA4:

@@ -23,7 +23,7 @@ class Node:
 
     def exec(self, node: str, args: list[str], **kwargs: object) -> Result:
         self.calls.append(list(args))
-        ok = args[0] != "sh" or self.service_account
+        ok = "serviceaccount" not in args[-1] or self.service_account
         return Result(list(args), 0 if ok else 1, "", "")
 
 
@@ -36,10 +36,14 @@ def context(node: Node) -> CreateContext:
     return ctx
 
 
-def test_ready_then_the_default_service_account_polled_in_the_node() -> None:
+def test_every_planned_node_registered_then_ready_then_the_default_service_account() -> None:
     node = Node(service_account=True)
     actions.wait_ready(context(node))
-    assert node.calls[0][:3] == ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "wait"]
+    registered, _, ready = node.calls[0][-1].partition("; done; ")
+    # Joined nodes register a moment after their join ends: each is waited for by name.
+    assert "get nodes c-control-plane -o name" in registered
+    assert ready.startswith("kubectl --kubeconfig=/etc/kubernetes/admin.conf wait")
+    assert "node/c-control-plane --timeout=10s" in ready
     poll = node.calls[1][-1]
     assert poll.startswith("for i in $(seq 20); do kubectl ")
     assert "get serviceaccount default -n default" in poll

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,9 +45,28 @@ def test_joins_start_while_init_still_runs() -> None:
 def test_joins_start_once_init_succeeded_even_if_no_poll_saw_the_token() -> None:
     done: Future[None] = Future()
     done.set_result(None)
-    joined, _ = joins.start_when_ready(done, lambda: False, lambda: None)
+    joined, _ = joins.start_when_ready(done, lambda: False, lambda: None, settle=0.0)
     assert joined is not None
     joined.result(timeout=10)
+
+
+def test_joins_after_init_wait_for_the_signature_before_kubeadm_does() -> None:
+    # kubeadm's discovery retries every 5 s: a join should not start before cluster-info
+    # is signed when a quick poll can see the moment it is.
+    done: Future[None] = Future()
+    done.set_result(None)
+    polls = iter([False, False, True])
+    events: list[str] = []
+
+    def ready() -> bool:
+        seen = next(polls)
+        events.append(f"poll {seen}")
+        return seen
+
+    joined, _ = joins.start_when_ready(done, ready, lambda: events.append("joined"))
+    assert joined is not None
+    joined.result(timeout=10)
+    assert events == ["poll False", "poll False", "poll True", "joined"]
 
 
 def test_no_join_starts_when_init_failed() -> None:
@@ -70,27 +88,20 @@ class ClusterInfo(AnsweringProvider):
         return self.result
 
 
-def cluster_info(data: dict[str, str], rc: int = 0) -> Result:
-    return Result([], rc, json.dumps({"data": data}), "")
-
-
 @pytest.mark.parametrize(
-    ("result", "published"),
+    ("result", "made"),
     [
-        (cluster_info({"kubeconfig": "x", "jws-kubeconfig-abcdef": "sig"}), True),
-        # The ConfigMap exists, the controller manager has not signed it with this token yet.
-        (cluster_info({"kubeconfig": "x"}), False),
-        (cluster_info({"jws-kubeconfig-other0": "sig"}), False),
+        # Made, signed or not: the joins discover the cluster from a file, not a signature.
+        (Result([], 0, "configmap/cluster-info\n", ""), True),
+        (Result([], 1, "", 'configmaps "cluster-info" not found'), False),
         (Result([], 1, "", "connection refused"), False),
-        (Result([], 0, "not json", ""), False),
+        (Result([], 0, "", ""), False),
     ],
 )
-def test_the_token_is_usable_once_cluster_info_carries_its_signature(
-    result: Result, published: bool
-) -> None:
+def test_joins_may_start_once_cluster_info_is_made(result: Result, made: bool) -> None:
     engine = ClusterInfo(result)
     kubectl: Sequence[str] = ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]
-    assert joins.token_published(engine, "n", kubectl, "abcdef.0123456789abcdef") is published
+    assert joins.cluster_info_made(engine, "n", kubectl) is made
     assert engine.asked[0][2:] == [
         "get",
         "configmap",
@@ -98,7 +109,7 @@ def test_the_token_is_usable_once_cluster_info_carries_its_signature(
         "-n",
         "kube-public",
         "-o",
-        "json",
+        "name",
     ]
 
 
@@ -125,7 +136,11 @@ class Kubeadm(AnsweringProvider):
         if argv[:2] == ["kubeadm", "join"]:
             self.finish_init.set()  # a join ran while init was still running
         if "cluster-info" in argv:
-            return cluster_info({f"jws-kubeconfig-{TOKEN_ID}": "sig"})
+            return Result(argv, 0, "configmap/cluster-info\n", "")
+        if argv == ["cat", "/etc/kubernetes/pki/ca.crt"]:
+            return Result(
+                argv, 0, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", ""
+            )
         return Result(argv, 0, "", "")
 
 
@@ -153,3 +168,8 @@ def test_kubeadm_init_overlaps_the_joins_and_installs_the_addons_after(tmp_path:
     assert phases == [["addon", "coredns"], ["addon", "kube-proxy"]]
     joined = sorted(node for node, argv in kubeadm if argv[:2] == ["kubeadm", "join"])
     assert joined == ["j-worker", "j-worker2"]
+    # The CA for the joins' discovery file is read once, from the first control plane.
+    read_ca = [
+        node for node, argv in engine.commands if argv[:2] == ["cat", "/etc/kubernetes/pki/ca.crt"]
+    ]
+    assert read_ca == ["j-control-plane"]

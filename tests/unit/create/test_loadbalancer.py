@@ -115,10 +115,11 @@ def test_kubeadm_configs_point_at_the_load_balancer_and_share_the_certificate_ke
     assert len(ctx.certificate_key) == 64  # kubeadm wants 32 bytes, hex-encoded
     second = yaml.safe_load(render_join_config(actions.node_params(ctx, ctx.specs[1])))
     assert second["controlPlane"]["certificateKey"] == ctx.certificate_key
-    assert second["discovery"]["bootstrapToken"]["apiServerEndpoint"] == f"{lb_ip}:6443"
     worker = yaml.safe_load(render_join_config(actions.node_params(ctx, ctx.workers[0])))
     assert "controlPlane" not in worker
-    assert worker["discovery"]["bootstrapToken"]["apiServerEndpoint"] == f"{lb_ip}:6443"
+    # Every join discovers the cluster through the load balancer.
+    for spec in [*ctx.control_planes[1:], *ctx.workers]:
+        assert actions.node_params(ctx, spec).control_plane_endpoint == f"{lb_ip}:6443"
 
 
 def test_a_single_control_plane_keeps_its_own_endpoint_and_no_key(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import dataclasses
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 from nestkube.errors import ConfigError
 from nestkube.kubeadm.config import (
     KubeadmParams,
+    render_discovery_kubeconfig,
     render_init_config,
     render_join_config,
     skip_phases_args,
@@ -351,11 +353,7 @@ def test_worker_join_v1beta2() -> None:
         params("v1.20.2", control_plane=False, node_name="demo-worker", node_ip="10.89.0.3")
     )
     assert doc["discovery"] == {
-        "bootstrapToken": {
-            "apiServerEndpoint": "demo-control-plane:6443",
-            "token": "abcdef.0123456789abcdef",
-            "unsafeSkipCAVerification": True,
-        },
+        "file": {"kubeConfigPath": "/etc/nestkube/discovery.conf"},
         "tlsBootstrapToken": "abcdef.0123456789abcdef",
         "timeout": "5m0s",
     }
@@ -466,3 +464,26 @@ def test_a_control_plane_without_workers_registers_untainted(version: str) -> No
     # A worker is never given an empty taint list on a control plane's behalf.
     worker = join_doc(params(version, untainted=True, control_plane=False))
     assert "taints" not in worker["nodeRegistration"]
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_the_discovery_kubeconfig_is_an_unnamed_cluster_with_the_ca_and_no_credentials() -> None:
+    doc = yaml.safe_load(render_discovery_kubeconfig("10.89.0.2:6443", CA_PEM))
+    # kubeadm's discovery picks the cluster named "" before it looks at any context.
+    assert doc["clusters"] == [
+        {
+            "name": "",
+            "cluster": {
+                "server": "https://10.89.0.2:6443",
+                "certificate-authority-data": base64.b64encode(CA_PEM.encode()).decode(),
+            },
+        }
+    ]
+    assert doc["users"] == [] and doc["contexts"] == []
+
+
+def test_a_discovery_kubeconfig_needs_a_pem_ca() -> None:
+    with pytest.raises(ConfigError, match="no PEM certificate"):
+        render_discovery_kubeconfig("10.89.0.2:6443", "")
