@@ -326,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         binaries_dir=None, version=args.kubernetes_version, release_url=None, source_dir=None,
         debian_source=False, status=status,
     )  # fmt: skip
-    base = build_node_image(provider, binaries, status=status)
+    # Offline like the suite's images: the same build key, so neither rebuilds the other's.
+    base = build_node_image(provider, binaries, pull_missing=False, status=status)
     image = build_kind_image(provider, base.image, status=status).image
     prefix = f"kvn-{secrets.token_hex(2)}"
     started = datetime.datetime.now(datetime.UTC)
