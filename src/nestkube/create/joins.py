@@ -22,10 +22,6 @@ from nestkube.providers.engine import CHANGE, engine_timeout
 
 # How often the cluster is asked whether the token is usable yet.
 POLL = 1.0
-# After init, how long the joins wait for what they need, and how often they ask: kubeadm's
-# own discovery retries only every 5 s, so a join started a moment early loses those 5 s.
-SETTLE = 30.0
-SETTLE_POLL = 0.25
 # init's last phases, which no join needs: run after init, beside the joins.
 ADDON_PHASES = ("addon/coredns", "addon/kube-proxy")
 
@@ -55,37 +51,21 @@ def cluster_info_made(provider: Provider, node: str, kubectl: Sequence[str]) -> 
 
 
 def start_when_ready(
-    init: Future[Any],
-    ready: Callable[[], bool],
-    joins: Callable[[], None],
-    *,
-    settle: float = SETTLE,
+    init: Future[Any], ready: Callable[[], bool], joins: Callable[[], None]
 ) -> tuple[Future[None] | None, float]:
-    """Poll ``ready`` while ``init`` runs; start ``joins`` once it holds or ``init`` succeeded.
+    """Poll ``ready`` while ``init`` runs; start ``joins`` once it holds or ``init`` succeeded
+    (init's bootstrap-token phase has then made cluster-info).
 
-    Joins started because init finished first wait (up to ``settle`` seconds, in their own
-    thread) for ``ready`` before they run. Returns the running joins (None when ``init``
-    failed first: its error is the one to report) and when they started
-    (``time.monotonic()``).
+    Returns the running joins (None when ``init`` failed first: its error is the one to
+    report) and when they started (``time.monotonic()``).
     """
-    seen = False
-    while not init.done():
-        if ready():
-            seen = True
-            break
+    while not init.done() and not ready():
         # Returns early when init finishes: the poll never outlasts what it waits for.
         wait([init], timeout=POLL, return_when=FIRST_COMPLETED)
     if init.done() and init.exception() is not None:
         return None, time.monotonic()
-
-    def settled_joins() -> None:
-        deadline = time.monotonic() + settle
-        while not seen and time.monotonic() < deadline and not ready():
-            time.sleep(SETTLE_POLL)
-        joins()
-
     started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nestkube-joins")
-    running = pool.submit(settled_joins)
+    running = pool.submit(joins)
     pool.shutdown(wait=False)  # the thread ends with the joins; nothing else is submitted
     return running, started

@@ -45,28 +45,9 @@ def test_joins_start_while_init_still_runs() -> None:
 def test_joins_start_once_init_succeeded_even_if_no_poll_saw_the_token() -> None:
     done: Future[None] = Future()
     done.set_result(None)
-    joined, _ = joins.start_when_ready(done, lambda: False, lambda: None, settle=0.0)
+    joined, _ = joins.start_when_ready(done, lambda: False, lambda: None)
     assert joined is not None
     joined.result(timeout=10)
-
-
-def test_joins_after_init_wait_for_the_signature_before_kubeadm_does() -> None:
-    # kubeadm's discovery retries every 5 s: a join should not start before cluster-info
-    # is signed when a quick poll can see the moment it is.
-    done: Future[None] = Future()
-    done.set_result(None)
-    polls = iter([False, False, True])
-    events: list[str] = []
-
-    def ready() -> bool:
-        seen = next(polls)
-        events.append(f"poll {seen}")
-        return seen
-
-    joined, _ = joins.start_when_ready(done, ready, lambda: events.append("joined"))
-    assert joined is not None
-    joined.result(timeout=10)
-    assert events == ["poll False", "poll False", "poll True", "joined"]
 
 
 def test_no_join_starts_when_init_failed() -> None:
