@@ -58,6 +58,7 @@ from nestkube.providers.engine import (
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBECTL = ["kubectl", f"--kubeconfig={ADMIN_CONF}"]
 KUBEADM_CONF = "/etc/nestkube/kubeadm.yaml"
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 CNI_CONF = "/etc/cni/net.d/10-nestkube.conflist"
 
 
@@ -369,14 +370,18 @@ def write_file(ctx: CreateContext, node: str, path: str, content: str) -> None:
     )
 
 
-def write_files(ctx: CreateContext, node: str, files: dict[str, str]) -> None:
-    """Several files in one exec (a tar on stdin), written in ``files``' order."""
+def write_files(
+    ctx: CreateContext, node: str, files: dict[str, str], *, private: Sequence[str] = ()
+) -> None:
+    """Several files in one exec (a tar on stdin), written in ``files``' order; those in
+    ``private`` (credentials) readable by root only."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path, content in files.items():
             data = content.encode()
             info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            mode = 0o600 if path in private else 0o644
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
             tar.addfile(info, io.BytesIO(data))
     ctx.provider.exec(
         node,
@@ -541,6 +546,26 @@ def discovery_kubeconfig(ctx: CreateContext) -> str:
     return render_discovery_kubeconfig(endpoint, ca)
 
 
+def kubelet_kubeconfig(ctx: CreateContext, node: str) -> str:
+    """A worker's kubelet.conf with a client certificate the cluster CA signed now, on the
+    first control plane (`kubeadm kubeconfig user`, v1.21 on), as init does for its own node.
+
+    With it the worker's kubelet skips the TLS bootstrap: without it, the kubelet starts as
+    system:anonymous until the controller manager approves and signs its CSR, and its node
+    registration backs off meanwhile (up to 7 s between tries), which cost up to 20 s here.
+    `kubeadm join` finds the file and does not wait for a bootstrap."""
+    out = ctx.provider.exec(
+        ctx.bootstrap_node,
+        ["kubeadm", "kubeconfig", "user", f"--client-name=system:node:{node}",
+         "--org=system:nodes", f"--config={KUBEADM_CONF}"],
+        what=f"a kubelet certificate for {node}",
+        timeout=quick(),
+    ).stdout  # fmt: skip
+    if "client-certificate-data:" not in out:
+        raise ClusterError(f"kubeadm kubeconfig user printed no client certificate for {node}")
+    return out
+
+
 def join_all(ctx: CreateContext) -> None:
     """Further control planes one at a time (etcd grows by one member at a time), and all
     workers at once beside them."""
@@ -550,7 +575,10 @@ def join_all(ctx: CreateContext) -> None:
     def join(spec: NodeSpec) -> None:
         params = node_params(ctx, spec)
         text = patched_config(ctx, spec, render_join_config(params))
-        write_files(ctx, spec.name, {params.discovery_file: discovery, KUBEADM_CONF: text})
+        files = {params.discovery_file: discovery, KUBEADM_CONF: text}
+        if spec.role == "worker" and as_version(ctx.kubernetes_version).at_least(1, 21):
+            files[KUBELET_CONF] = kubelet_kubeconfig(ctx, spec.name)
+        write_files(ctx, spec.name, files, private=[KUBELET_CONF])
         ctx.provider.exec(
             spec.name,
             ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"],

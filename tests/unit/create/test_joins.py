@@ -118,6 +118,8 @@ class Kubeadm(AnsweringProvider):
             self.finish_init.set()  # a join ran while init was still running
         if "cluster-info" in argv:
             return Result(argv, 0, "configmap/cluster-info\n", "")
+        if argv[:3] == ["kubeadm", "kubeconfig", "user"]:
+            return Result(argv, 0, "users:\n- user:\n    client-certificate-data: x\n", "")
         if argv == ["cat", "/etc/kubernetes/pki/ca.crt"]:
             return Result(
                 argv, 0, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", ""
@@ -154,3 +156,9 @@ def test_kubeadm_init_overlaps_the_joins_and_installs_the_addons_after(tmp_path:
         node for node, argv in engine.commands if argv[:2] == ["cat", "/etc/kubernetes/pki/ca.crt"]
     ]
     assert read_ca == ["j-control-plane"]
+    # Each worker's kubelet certificate is signed on the first control plane: no TLS bootstrap.
+    issued = sorted(
+        argv[3] for node, argv in kubeadm if argv[:3] == ["kubeadm", "kubeconfig", "user"]
+    )
+    assert issued == ["--client-name=system:node:j-worker", "--client-name=system:node:j-worker2"]
+    assert {node for node, argv in kubeadm if argv[1] == "kubeconfig"} == {"j-control-plane"}
