@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes_engine import AnsweringProvider
@@ -162,3 +165,27 @@ def test_kubeadm_init_overlaps_the_joins_and_installs_the_addons_after(tmp_path:
     )
     assert issued == ["--client-name=system:node:j-worker", "--client-name=system:node:j-worker2"]
     assert {node for node, argv in kubeadm if argv[1] == "kubeconfig"} == {"j-control-plane"}
+
+
+class Tar(AnsweringProvider):
+    """Keeps the tar archives written into nodes."""
+
+    def __init__(self) -> None:
+        super().__init__(INFO)
+        self.archives: list[bytes] = []
+
+    def exec(self, node: str, args: Sequence[str], **kwargs: Any) -> Result:
+        data = kwargs.get("input")
+        assert isinstance(data, bytes)
+        self.archives.append(data)
+        return Result(list(args), 0, "", "")
+
+
+def test_credentials_are_written_for_root_only() -> None:
+    engine = Tar()
+    ctx = CreateContext(config=default_config("j"), provider=engine, status=SILENT)
+    files = {"/etc/nestkube/kubeadm.yaml": "a", "/etc/kubernetes/kubelet.conf": "key"}
+    actions.write_files(ctx, "n", files, private=["/etc/kubernetes/kubelet.conf"])
+    with tarfile.open(fileobj=io.BytesIO(engine.archives[0])) as tar:
+        modes = {m.name: m.mode for m in tar.getmembers()}
+    assert modes == {"etc/nestkube/kubeadm.yaml": 0o644, "etc/kubernetes/kubelet.conf": 0o600}
