@@ -73,6 +73,21 @@ def network_problems(kubectl: Kubectl, engine: Provider, nodes: list[str]) -> li
     return problems
 
 
+def settled_network_problems(
+    kubectl: Kubectl, engine: Provider, nodes: list[str], timeout: float = 120
+) -> list[str]:
+    """:func:`network_problems`, asked again until there are none or ``timeout`` passes: right
+    after create, kube-proxy on each node programs a new Service a few seconds after its pods
+    turn Ready (until then the address leaves the node, and this sandbox's egress proxy answers
+    it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = network_problems(kubectl, engine, nodes)
+        if not problems or time.monotonic() > deadline:
+            return problems
+        time.sleep(2)
+
+
 def in_pod(kubectl: Kubectl, pod: str, *command: str) -> str:
     """``command``'s output in ``pod``, else what went wrong (a hang is a problem too)."""
     try:

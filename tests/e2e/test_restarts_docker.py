@@ -11,7 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from restarts import BACK_WITHIN, HELLO_SERVICE, hello_pod, network_problems, wait_back
+from restarts import (
+    BACK_WITHIN,
+    HELLO_SERVICE,
+    hello_pod,
+    settled_network_problems,
+    wait_back,
+)
 from support import Kubectl, import_into_nodes
 
 import nestkube
@@ -59,7 +65,7 @@ def test_docker_restart_of_a_node_is_back_within_a_minute(
     kubectl: Kubectl, docker: DockerProvider, node: str
 ) -> None:
     kubectl.wait_pods_ready("app=hello")
-    assert network_problems(kubectl, docker, NODES) == []
+    assert settled_network_problems(kubectl, docker, NODES) == []
     policy = subprocess.run(
         [docker.info.binary, "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", node],
         capture_output=True,

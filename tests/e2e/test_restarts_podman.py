@@ -18,7 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from restarts import BACK_WITHIN, HELLO_SERVICE, hello_pod, network_problems, wait_back
+from restarts import (
+    BACK_WITHIN,
+    HELLO_SERVICE,
+    hello_pod,
+    settled_network_problems,
+    wait_back,
+)
 from support import Kubectl, import_into_nodes, web_manifest
 
 import nestkube
@@ -88,11 +94,11 @@ def test_nodes_are_ready_on_their_planned_pod_cidrs(kubectl: Kubectl, podman: Pr
     ).stdout
     assert "--allocate-node-cidrs=false" in manifest
     kubectl.wait_pods_ready("app=hello")
-    assert network_problems(kubectl, podman, NODES) == []
+    assert settled_network_problems(kubectl, podman, NODES) == []
 
 
 def test_a_restarted_worker_is_back_within_a_minute(kubectl: Kubectl, podman: Provider) -> None:
-    assert network_problems(kubectl, podman, NODES) == []
+    assert settled_network_problems(kubectl, podman, NODES) == []
     since, began = time.time(), time.monotonic()
     subprocess.run(["podman", "restart", WORKERS[0]], check=True, timeout=120)
     took = wait_back(kubectl, podman, NODES, since, began)
