@@ -178,3 +178,10 @@ class UnusedEngine:
 def _is_a_provider(engine: UnusedEngine) -> Provider:
     # mypy checks here that the base of every fake engine is the whole interface.
     return engine
+
+
+def unwrapped(argv: list[str]) -> list[str]:
+    """The command a `sh -c SCRIPT sh ARG...` (or bash) wrapper runs as "$@"; else ``argv``."""
+    if len(argv) > 3 and argv[0] in ("sh", "bash") and argv[1] == "-c" and argv[3] == argv[0]:
+        return argv[4:]
+    return argv

@@ -128,25 +128,41 @@ def test_an_unknown_cluster_is_one_line(verb: str) -> None:
         getattr(lifecycle, verb)(FakeCluster(), "other")
 
 
+def script_lines(fake: FakeCluster) -> list[tuple[str, str]]:
+    """(node, line) of every script run in a node with `sh -c` (routes and rules go in one)."""
+    return [
+        (c[0], line) for c in fake.calls if c[1:3] == ("sh", "-c") for line in c[3].splitlines()
+    ]
+
+
+def route_lines(fake: FakeCluster) -> set[tuple[str, str]]:
+    return {(node, line) for node, line in script_lines(fake) if line.startswith("ip route")}
+
+
 def test_start_runs_control_planes_first_then_restores_routes_and_waits() -> None:
     fake = FakeCluster()
     lifecycle.start(fake, "dev", wait=30, status=SILENT)
     starts = [c[1] for c in fake.calls if c[0] == "start"]
     assert starts == ["dev-control-plane", "dev-worker"]
-    routes = {(c[0], " ".join(c[1:])) for c in fake.calls if c[1:3] == ("ip", "route")}
-    assert routes == {
+    assert route_lines(fake) == {
         ("dev-control-plane", "ip route replace 10.244.1.0/24 via 10.89.0.253"),
         ("dev-worker", "ip route replace 10.244.0.0/24 via 10.89.0.254"),
     }
-    added = [c[0] for c in fake.calls if c[1:2] == ("iptables",) and "-A" in c]
-    assert sorted(added) == ["dev-control-plane", "dev-worker"]
+    # Checked first, added only when missing.
+    masquerade = [n for n, line in script_lines(fake) if "-C POSTROUTING" in line]
+    assert sorted(masquerade) == ["dev-control-plane", "dev-worker"]
+    assert all(
+        "|| iptables -w -t nat -A POSTROUTING" in line
+        for _, line in script_lines(fake)
+        if "-C POSTROUTING" in line
+    )
 
 
 def test_start_leaves_routes_to_the_nodes_agents() -> None:
     fake = FakeCluster()
     fake.agent = True
     lifecycle.start(fake, "dev", wait=30, status=SILENT)
-    assert not [c for c in fake.calls if c[1:3] == ("ip", "route") or c[1:2] == ("iptables",)]
+    assert not [c for c in fake.calls if c[1:3] == ("sh", "-c") or c[1:2] == ("iptables",)]
 
 
 def test_start_routes_by_the_planned_pod_cidrs_on_the_containers() -> None:
@@ -155,8 +171,7 @@ def test_start_routes_by_the_planned_pod_cidrs_on_the_containers() -> None:
     for i, n in enumerate(fake.nodes):
         n.labels[pod_cidrs.CONTAINER_LABEL] = f"10.244.{i + 7}.0/24"
     lifecycle.start(fake, "dev", wait=30, status=SILENT)
-    routes = {(c[0], " ".join(c[1:])) for c in fake.calls if c[1:3] == ("ip", "route")}
-    assert routes == {
+    assert route_lines(fake) == {
         ("dev-control-plane", "ip route replace 10.244.8.0/24 via 10.89.0.253"),
         ("dev-worker", "ip route replace 10.244.7.0/24 via 10.89.0.254"),
     }

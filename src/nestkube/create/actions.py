@@ -6,20 +6,20 @@ nodes and run the node's own tools (kubeadm, kubectl, ip, iptables) through its 
 
 from __future__ import annotations
 
-import io
 import shlex
-import tarfile
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from nestkube import doctor, kubeconfig
 from nestkube.config.host_check import check_against_provider
 from nestkube.create import crio, joins, loadbalancer
+from nestkube.create import node_setup as node_setup_module
 from nestkube.create.context import CreateContext
-from nestkube.errors import ClusterError, HostError
+from nestkube.errors import ClusterError, CommandError, CommandTimeout, HostError
 from nestkube.images.node_image import (
     LABEL_IMAGE_TAGS,
     LABEL_K8S_VERSION,
@@ -29,6 +29,7 @@ from nestkube.images.node_image import (
 )
 from nestkube.kubeadm import agent_access, node_dns, pod_cidrs
 from nestkube.kubeadm.cni import (
+    AGENT_ENV,
     agent_inputs,
     masquerade_rules,
     render_bridge_cni,
@@ -60,6 +61,13 @@ KUBECTL = ["kubectl", f"--kubeconfig={ADMIN_CONF}"]
 KUBEADM_CONF = "/etc/nestkube/kubeadm.yaml"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 CNI_CONF = "/etc/cni/net.d/10-nestkube.conflist"
+CONTAINERD_CONF = "/etc/containerd/config.toml"
+# kubeadm's kubelet-start phase (init and join) starts it.
+KUBELET = ("kubelet",)
+# How long a node's systemd may take to boot.
+BOOT_WAIT = 60
+
+T = TypeVar("T")
 
 
 def quick() -> float:
@@ -189,11 +197,93 @@ def create_network(ctx: CreateContext) -> None:
 
 
 def provision_nodes(ctx: CreateContext) -> None:
+    """The control planes' containers (and the load balancer's); the workers are made later,
+    beside `kubeadm init` (:func:`start_preparing_workers`)."""
     ctx.provisioning_started = True
+    create_containers(ctx, [s for s in ctx.containers if s.role != "worker"])
+
+
+def start_preparing_workers(ctx: CreateContext) -> None:
+    """Make and set up the workers in a thread (:func:`prepare_workers`) while the control
+    plane's init runs: no worker is needed before its join, and init leaves CPU idle while
+    it waits for the kubelet and the API server, where the workers' boot costs the control
+    plane's own boot time on a two-core host."""
+    if not ctx.workers or ctx.workers_prepared is not None:
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nestkube-workers")
+    ctx.workers_prepared = pool.submit(prepare_workers, ctx)
+    pool.shutdown(wait=False)  # the thread ends with the workers' setup
+
+
+def create_containers(ctx: CreateContext, specs: Sequence[NodeSpec]) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(ctx.provider.create_node, ctx.containers))
-    for spec in ctx.containers:
-        ctx.node_ips[spec.name] = ctx.provider.node_ip(spec.name, ctx.network)
+        list(pool.map(ctx.provider.create_node, specs))
+    for spec in specs:
+        # A pinned address is the node's: no inspect needed.
+        ctx.node_ips[spec.name] = spec.ip or ctx.provider.node_ip(spec.name, ctx.network)
+
+
+def prepare_workers(ctx: CreateContext) -> dict[str, str]:
+    """Each worker's container made, booted and set up (each on its own, in parallel), then
+    the control planes' routes to the workers' pods; returns each worker's resolv.conf.
+
+    Runs in a thread beside the main steps, which wait for it before they need a worker
+    (:func:`prepared_workers`). A failure is one ClusterError naming the worker; a failed or
+    interrupted create sets ``ctx.cancelled`` and waits for this to stop before cleaning up,
+    so no container is made after the cleanup looked.
+    """
+    started = time.monotonic()
+
+    def step(spec: NodeSpec, what: str, action: Callable[[], T]) -> T:
+        if ctx.cancelled.is_set():
+            raise ClusterError(f"preparing worker {spec.name} stopped: the create failed")
+        try:
+            return action()
+        except CommandError as exc:
+            detail = "" if isinstance(exc, CommandTimeout) else exc.output_tail(20)
+            raise ClusterError(f"{what} {spec.name} failed: {exc}", detail=detail) from exc
+
+    def one(spec: NodeSpec) -> str:
+        step(spec, "creating worker", lambda: create_containers(ctx, [spec]))
+        return step(spec, "setting up", lambda: set_up(ctx, spec, *node_setup(ctx, spec)))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = dict(zip([s.name for s in ctx.workers], pool.map(one, ctx.workers), strict=True))
+    if ctx.pod_cidrs:
+        workers = {s.name: ctx.pod_cidrs[s.name] for s in ctx.workers}
+
+        def routes(spec: NodeSpec) -> None:
+            setup = node_setup_module.NodeSetup(
+                {}, routes=peer_routes(spec.name, workers, ctx.node_ips), report_resolver=False
+            )
+            step(spec, "routing worker pods on", lambda: set_up(ctx, spec, setup, quick()))
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(routes, ctx.control_planes))
+    ctx.workers_prepared_seconds = time.monotonic() - started
+    return found
+
+
+def prepared_workers(ctx: CreateContext) -> dict[str, str]:
+    """Wait for :func:`prepare_workers` (started now if it has not been); each worker's
+    resolv.conf (none without workers)."""
+    start_preparing_workers(ctx)
+    return {} if ctx.workers_prepared is None else ctx.workers_prepared.result()
+
+
+def raise_if_workers_failed(ctx: CreateContext) -> None:
+    """Fail the create as soon as the workers' preparation has, not at the joins."""
+    future = ctx.workers_prepared
+    if future is not None and future.done() and future.exception() is not None:
+        future.result()
+
+
+def stop_preparing_workers(ctx: CreateContext) -> None:
+    """Before a cleanup: let the workers' preparation stop at its next step and wait for it
+    (each of its engine calls has a timeout), so it makes nothing the cleanup does not see."""
+    ctx.cancelled.set()
+    if ctx.workers_prepared is not None:
+        wait([ctx.workers_prepared])
 
 
 def ensure_load_balancer_image(ctx: CreateContext) -> None:
@@ -213,30 +303,12 @@ def configure_load_balancer(ctx: CreateContext) -> None:
     loadbalancer.configure(ctx.provider, ctx.load_balancer.name, servers)
 
 
-def wait_for_systemd(ctx: CreateContext, timeout: float = 60.0) -> None:
-    def wait_one(spec: NodeSpec) -> None:
-        deadline = time.monotonic() + timeout
-        state = ""
-        while time.monotonic() < deadline:
-            res = ctx.provider.exec(
-                spec.name, ["systemctl", "is-system-running"], check=False, timeout=quick()
-            )
-            state = res.stdout.strip()
-            if state in ("running", "degraded"):
-                return
-            time.sleep(0.5)
-        raise ClusterError(f"systemd in {spec.name} did not come up (state {state or 'unknown'})")
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(wait_one, ctx.specs))
-
-
 def check_kubelet_can_run(ctx: CreateContext) -> None:
     """A rootless kubelet needs cgroup v2 with delegation; say so instead of timing out later."""
     info = ctx.provider.info
     if not info.rootless:
         return
-    node = ctx.specs[0].name
+    node = ctx.bootstrap_node
     probe = ctx.provider.exec(
         node, ["stat", "-fc", "%T", "/sys/fs/cgroup"], check=False, timeout=quick()
     )
@@ -268,47 +340,95 @@ def _restrict_oom(ctx: CreateContext) -> bool:
     return ctx.provider.info.rootless or not ctx.provider.info.host.can_lower_oom_score_adj
 
 
-def configure_containerd(ctx: CreateContext) -> None:
+def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.NodeSetup, float]:
+    """What ``spec``'s node needs before its kubelet starts (see
+    :mod:`nestkube.create.node_setup`), and the time limit for it past systemd's boot: its
+    runtime's config,
+    and with nestkube's pod network the CNI config, routes to the peers whose address is
+    known, the masquerade rule and the agent's inputs; the env file that starts the agent
+    last."""
     sandbox = next((i for i in ctx.preloaded_images if "/pause:" in i), "k8s.gcr.io/pause:3.2")
-    text = render_containerd_config(
-        restrict_oom_score_adj=_restrict_oom(ctx),
-        cgroup_driver=ctx.provider.info.cgroup_driver,
-        sandbox_image=sandbox,
-        patches=ctx.config.containerd_config_patches,
-        json6902=ctx.config.containerd_config_patches_json6902,
-    )
-
-    crio_text = crio.crio_config(
-        pause_image=sandbox,
-        cgroup_driver=ctx.provider.info.cgroup_driver,
-        restrict_oom_score_adj=_restrict_oom(ctx),
-    )
-
-    def one(spec: NodeSpec) -> None:
-        if ctx.node_runtimes.get(spec.name) == crio.CRIO:
-            # CRI-O's first start waits for its images to be copied into its store.
-            path, content, unit = crio.DROP_IN, crio_text, "crio"
-            limit = engine_timeout(LONG)
-        else:
-            path, content, unit = "/etc/containerd/config.toml", text, "containerd"
-            limit = quick()
-        write_file(ctx, spec.name, path, content)
-        ctx.provider.exec(
-            spec.name, ["systemctl", "restart", unit], what=f"restart {unit}", timeout=limit
+    files: dict[str, str] = {}
+    if ctx.node_runtimes.get(spec.name) == crio.CRIO:
+        files[crio.DROP_IN] = crio.crio_config(
+            pause_image=sandbox,
+            cgroup_driver=ctx.provider.info.cgroup_driver,
+            restrict_oom_score_adj=_restrict_oom(ctx),
         )
+        # CRI-O's first start waits for its images to be copied into its store.
+        unit, limit = "crio", engine_timeout(LONG)
+    else:
+        files[CONTAINERD_CONF] = render_containerd_config(
+            restrict_oom_score_adj=_restrict_oom(ctx),
+            cgroup_driver=ctx.provider.info.cgroup_driver,
+            sandbox_image=sandbox,
+            patches=ctx.config.containerd_config_patches,
+            json6902=ctx.config.containerd_config_patches_json6902,
+        )
+        unit, limit = "containerd", quick()
+    boot = int(BOOT_WAIT)
+    cidr = ctx.pod_cidrs.get(spec.name)
+    if cidr is None:
+        return node_setup_module.NodeSetup(files, boot, stop=KUBELET, restart=unit), limit
+    subnet = ctx.config.networking.pod_subnet
+    agent = agent_inputs(spec.name, cidr, subnet)
+    env = agent.pop(AGENT_ENV)
+    files |= {CNI_CONF: render_bridge_cni(cidr), **agent}
+    setup = node_setup_module.NodeSetup(
+        files,
+        boot,
+        stop=KUBELET,
+        restart=unit,
+        routes=peer_routes(spec.name, ctx.pod_cidrs, ctx.node_ips),
+        rules=_pairs(masquerade_rules(subnet, cidr)),
+        last_file=(AGENT_ENV, env),
+    )
+    return setup, limit
+
+
+def set_up(
+    ctx: CreateContext, spec: NodeSpec, setup: node_setup_module.NodeSetup, limit: float
+) -> str:
+    return node_setup_module.run_setup(ctx.provider, spec.name, setup, timeout=limit)
+
+
+def peer_routes(node: str, pod_cidrs: dict[str, str], node_ips: dict[str, str]) -> list[list[str]]:
+    """`ip route replace` argv lists on ``node`` to each peer's pod CIDR, for the peers
+    whose address is known."""
+    return [
+        cmd.split()
+        for peer, peer_cidr in pod_cidrs.items()
+        if peer != node and peer in node_ips
+        for cmd in route_commands(peer_cidr, node_ips[peer])
+    ]
+
+
+def configure_nodes(ctx: CreateContext) -> None:
+    """The control planes' runtime config, pod network and resolvers, one exec each; the
+    workers get theirs beside (:func:`prepare_workers`)."""
+
+    def one(spec: NodeSpec) -> str:
+        return set_up(ctx, spec, *node_setup(ctx, spec))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, ctx.specs))
+        resolvers = pool.map(one, ctx.control_planes)
+        found = dict(zip([s.name for s in ctx.control_planes], resolvers, strict=True))
+    route_node_dns(ctx, found, decide=True)
+    start_preparing_workers(ctx)
 
 
-def forward_node_dns(provider: Provider, node: str, node_ip: str) -> tuple[str, str | None]:
+def forward_node_dns(
+    provider: Provider, node: str, node_ip: str, resolv: str | None = None
+) -> tuple[str, str | None]:
     """Where ``node``'s resolver is on its loopback (Docker's embedded DNS), forward port 53
-    on the node's address to it; returns the node's resolv.conf and, if so, the one its pods
-    need (see :mod:`nestkube.kubeadm.node_dns`). The rules live in the node's network
-    namespace, so a restarted node needs them again (the engine's ports change too)."""
-    resolv = provider.exec(
-        node, ["cat", "/etc/resolv.conf"], what="reading resolv.conf", timeout=quick()
-    ).stdout
+    on the node's address to it; returns the node's resolv.conf (read unless given) and, if
+    so, the one its pods need (see :mod:`nestkube.kubeadm.node_dns`). The rules live in the
+    node's network namespace, so a restarted node needs them again (the engine's ports
+    change too)."""
+    if resolv is None:
+        resolv = provider.exec(
+            node, ["cat", "/etc/resolv.conf"], what="reading resolv.conf", timeout=quick()
+        ).stdout
     loopback = node_dns.loopback_nameservers(resolv)
     if not loopback:
         return resolv, None
@@ -344,19 +464,27 @@ def forward_node_dns(provider: Provider, node: str, node_ip: str) -> tuple[str, 
     return resolv, node_dns.pod_resolv_conf(resolv, node_ip)
 
 
-def route_node_dns(ctx: CreateContext) -> None:
-    """Give pods a resolver they can reach where a node's is on its loopback."""
-
-    def one(spec: NodeSpec) -> tuple[str, str | None]:
-        return forward_node_dns(ctx.provider, spec.name, ctx.node_ips[spec.name])
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        found = dict(zip([s.name for s in ctx.specs], pool.map(one, ctx.specs), strict=True))
-    if all(rewritten is None for _, rewritten in found.values()):
+def route_node_dns(ctx: CreateContext, found: dict[str, str], *, decide: bool) -> None:
+    """Give pods a resolver they can reach where a node's is on its loopback; ``found`` is
+    each node's resolv.conf. The kubelet's resolvConf is the cluster's, set in init's
+    config: the control planes ``decide`` it, and the workers, set up later, follow."""
+    checked = {
+        node: forward_node_dns(ctx.provider, node, ctx.node_ips[node], resolv)
+        for node, resolv in found.items()
+    }
+    if decide:
+        if all(rewritten is None for _, rewritten in checked.values()):
+            return
+        ctx.pod_resolv_conf = node_dns.POD_RESOLV_CONF
+    elif ctx.pod_resolv_conf is None:
+        odd = [node for node, (_, rewritten) in checked.items() if rewritten is not None]
+        if odd:
+            raise ClusterError(
+                f"node {odd[0]} resolves through its loopback and the control plane does not: "
+                "its pods would get a resolver they cannot reach"
+            )
         return
-    # The kubelet's configuration is the cluster's, so every node gets the file.
-    ctx.pod_resolv_conf = node_dns.POD_RESOLV_CONF
-    for node, (resolv, rewritten) in found.items():
+    for node, (resolv, rewritten) in checked.items():
         write_file(ctx, node, node_dns.POD_RESOLV_CONF, rewritten or resolv)
 
 
@@ -375,18 +503,10 @@ def write_files(
 ) -> None:
     """Several files in one exec (a tar on stdin), written in ``files``' order; those in
     ``private`` (credentials) readable by root only."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, content in files.items():
-            data = content.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
-            mode = 0o600 if path in private else 0o644
-            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-            tar.addfile(info, io.BytesIO(data))
     ctx.provider.exec(
         node,
         ["tar", "-x", "-C", "/", "-f", "-"],
-        input=buffer.getvalue(),
+        input=node_setup_module.tar_archive(files, private=private),
         what=f"writing {', '.join(files)} in {node}",
         timeout=quick(),
     )
@@ -494,37 +614,24 @@ def kubeadm_init(ctx: CreateContext) -> None:
         # The other control planes fetch the shared certificates, encrypted with the
         # config's certificateKey, from the kubeadm-certs Secret.
         args.append("--upload-certs")
-    skipped = init_skip_phases(ctx)
-    # With nodes to join, the addons go in beside the joins instead of before them.
-    deferred = joins.deferred_addons(ctx.kubernetes_version, skipped) if len(ctx.specs) > 1 else ()
-    if deferred:
-        # On the command line, the config's skipPhases (without the addons) stay for the
-        # addon phase run below.
-        args.append("--skip-phases=" + ",".join([*skipped, *deferred]))
-    else:
-        args += skip_phases_args(ctx.kubernetes_version, skipped)
+    args += skip_phases_args(ctx.kubernetes_version, init_skip_phases(ctx))
     started = 0.0
     with ThreadPoolExecutor(max_workers=1) as pool:
-        init = pool.submit(ctx.provider.exec, spec.name, args, what="kubeadm init", timeout=600)
         if len(ctx.specs) > 1:
+            init = pool.submit(
+                ctx.provider.exec, spec.name, joins.recorded(args), what="kubeadm init", timeout=600
+            )
             ctx.joining, started = joins.start_when_ready(
                 init,
-                lambda: joins.cluster_info_made(ctx.provider, spec.name, KUBECTL),
+                lambda: joins.cluster_info_made(ctx.provider, spec.name, 600),
                 lambda: join_all(ctx),
             )
+        else:
+            init = pool.submit(ctx.provider.exec, spec.name, args, what="kubeadm init", timeout=600)
         init.result()
-    for phase in deferred:
-        # Named one by one: what the config skips stays skipped.
-        ctx.provider.exec(
-            spec.name,
-            ["kubeadm", "init", "phase", *phase.split("/"), f"--config={KUBEADM_CONF}", "--v=2"],
-            what=f"kubeadm init phase {phase}",
-            timeout=600,
-        )
     if ctx.joining is not None:
         ctx.status.detail(
-            f"nodes began joining {time.monotonic() - started:.1f}s before kubeadm init "
-            "(with its addons) finished"
+            f"nodes began joining {time.monotonic() - started:.1f}s before kubeadm init finished"
         )
 
 
@@ -571,6 +678,12 @@ def join_all(ctx: CreateContext) -> None:
     workers at once beside them."""
 
     discovery = discovery_kubeconfig(ctx)
+    if ctx.workers_prepared is not None:
+        route_node_dns(ctx, prepared_workers(ctx), decide=False)
+        ctx.status.detail(
+            f"workers were made and set up beside the control plane in "
+            f"{ctx.workers_prepared_seconds:.1f}s"
+        )
 
     def join(spec: NodeSpec) -> None:
         params = node_params(ctx, spec)
@@ -578,10 +691,12 @@ def join_all(ctx: CreateContext) -> None:
         files = {params.discovery_file: discovery, KUBEADM_CONF: text}
         if spec.role == "worker" and as_version(ctx.kubernetes_version).at_least(1, 21):
             files[KUBELET_CONF] = kubelet_kubeconfig(ctx, spec.name)
-        write_files(ctx, spec.name, files, private=[KUBELET_CONF])
+        join = ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"]
+        # The files and the join in one exec.
         ctx.provider.exec(
             spec.name,
-            ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"],
+            ["sh", "-c", 'tar -x -C / -f - && exec "$@"', "sh", *join],
+            input=node_setup_module.tar_archive(files, private=[KUBELET_CONF]),
             what=f"kubeadm join {spec.name}",
             timeout=600,
         )
@@ -594,25 +709,6 @@ def join_all(ctx: CreateContext) -> None:
         running = [pool.submit(control_planes), *[pool.submit(join, s) for s in ctx.workers]]
         for future in running:
             future.result()
-
-
-def configure_pod_network(ctx: CreateContext) -> None:
-    """Each node's CNI config, routes to every other node's pods and the masquerade rule,
-    from the planned pod CIDRs, before any kubelet starts: a node is Ready at its first
-    status update. Then the agent's inputs, which keep all that right after restarts and
-    as nodes come and go."""
-    if not ctx.pod_cidrs:
-        return
-    subnet = ctx.config.networking.pod_subnet
-    routes_and_masquerade(ctx.provider, ctx.pod_cidrs, ctx.node_ips, subnet)
-
-    def one(spec: NodeSpec) -> None:
-        cidr = ctx.pod_cidrs[spec.name]
-        files = {CNI_CONF: render_bridge_cni(cidr), **agent_inputs(spec.name, cidr, subnet)}
-        write_files(ctx, spec.name, files)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, ctx.specs))
 
 
 def authorize_network_agent(ctx: CreateContext) -> None:
@@ -642,6 +738,7 @@ def authorize_network_agent(ctx: CreateContext) -> None:
     ).stdout
     token, _, admin = out.partition("\n")
     text = agent_access.agent_kubeconfig(admin, token.strip())
+    prepared_workers(ctx)  # every node exists and is set up from here on
 
     def one(spec: NodeSpec) -> None:
         write_file(ctx, spec.name, agent_access.KUBECONFIG, text)
@@ -667,20 +764,19 @@ def routes_and_masquerade(
     """
 
     def one(node: str) -> None:
-        for peer, peer_cidr in pod_cidrs.items():
-            if peer == node:
-                continue
-            for cmd in route_commands(peer_cidr, node_ips[peer]):
-                provider.exec(node, cmd.split(), what=f"route on {node}", timeout=quick())
-        for check_args, add_args in _pairs(masquerade_rules(pod_subnet, pod_cidrs[node])):
-            if not provider.exec(node, check_args, check=False, timeout=quick()).ok:
-                provider.exec(node, add_args, what=f"masquerade rule on {node}", timeout=quick())
+        setup = node_setup_module.NodeSetup(
+            {},
+            routes=peer_routes(node, pod_cidrs, node_ips),
+            rules=_pairs(masquerade_rules(pod_subnet, pod_cidrs[node])),
+            report_resolver=False,
+        )
+        node_setup_module.run_setup(provider, node, setup, timeout=quick())
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(one, [node for node in pod_cidrs if node not in skip]))
 
 
-def _pairs(rules: list[list[str]]) -> list[tuple[list[str], list[str]]]:
+def _pairs(rules: list[list[str]]) -> list[tuple[Sequence[str], Sequence[str]]]:
     return [(rules[i], rules[i + 1]) for i in range(0, len(rules), 2)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -50,6 +51,11 @@ class CreateContext:
     certificate_key: str = field(default_factory=lambda: secrets.token_hex(32))
     # The joins started while `kubeadm init` still runs (see create.joins).
     joining: Future[None] | None = None
+    # The workers made and set up beside the control plane (actions.prepare_workers): each
+    # worker's resolv.conf; how long it took; set to stop it when the create fails.
+    workers_prepared: Future[dict[str, str]] | None = None
+    workers_prepared_seconds: float = 0.0
+    cancelled: threading.Event = field(default_factory=threading.Event)
     kubeconfig_written: bool = False
     network_created: bool = False
     # Set before the first node is created: from then on cleanup removes this run's nodes.

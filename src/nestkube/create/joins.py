@@ -7,65 +7,78 @@ plane), so they need no signature on cluster-info, which the controller manager 
 all its controllers have started (seconds later on a busy host). Every phase a join reads from
 (upload-config, upload-certs) comes before bootstrap-token, so from then on init's last phases
 (kubelet-finalize, addons) and the joins run side by side instead of one after the other.
+
+When the phase is over is read from init's own output, which kubeadm prints as it goes (each
+phase's name when it starts): asking the API server instead meant a kubectl every second,
+0.8 s of CPU each, taken from the init it waited for on a two-core host.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from nestkube.kubeadm.version import KUBEADM_V1BETA2, kubeadm_api_version
 from nestkube.providers.base import Provider
 from nestkube.providers.engine import CHANGE, engine_timeout
 
-# How often the cluster is asked whether the token is usable yet.
-POLL = 1.0
-# init's last phases, which no join needs: run after init, beside the joins.
-ADDON_PHASES = ("addon/coredns", "addon/kube-proxy")
+# Where the node keeps a copy of `kubeadm init`'s output (/run is the node's tmpfs).
+INIT_OUTPUT = "/run/nestkube/kubeadm-init.out"
+# Printed by kubeadm as the phases after bootstrap-token start (every release since 1.17).
+AFTER_BOOTSTRAP_TOKEN = r"^\[(kubelet-finalize|addons)\]|initialized successfully"
+# Appended to the copy when init has ended, however it ended.
+ENDED = "nestkube: kubeadm init ended"
 
 
-def deferred_addons(version: str, skipped: Sequence[str]) -> tuple[str, ...]:
-    """The addon phases to leave out of `kubeadm init` and run beside the joins.
+def recorded(args: Sequence[str]) -> list[str]:
+    """``args`` (a `kubeadm init`) run in the node with its standard output copied to
+    INIT_OUTPUT, ENDED appended when it ends; its exit status is kubeadm's."""
+    out = shlex.quote(INIT_OUTPUT)
+    script = (
+        f'set -o pipefail; mkdir -p "$(dirname {out})"; "$@" | tee {out}; rc=$?; '
+        f'echo "{ENDED} $rc" >> {out}; exit $rc'
+    )
+    return ["bash", "-c", script, "bash", *args]
 
-    None before kubeadm's v1beta3 config: `init phase addon` would have no skipPhases in
-    its config to leave out an addon the cluster does not want.
-    """
-    if kubeadm_api_version(version) == KUBEADM_V1BETA2:
-        return ()
-    return tuple(p for p in ADDON_PHASES if p not in skipped)
 
-
-def cluster_info_made(provider: Provider, node: str, kubectl: Sequence[str]) -> bool:
-    """Whether kubeadm's bootstrap-token phase has made cluster-info, its last object: the
-    token, its RBAC rules and the configs a join reads all exist from then on."""
+def cluster_info_made(provider: Provider, node: str, limit: float) -> bool:
+    """Wait in ``node`` until init is past its bootstrap-token phase (True: the token, its
+    RBAC rules and, last, cluster-info exist) or has ended before it (False)."""
+    out = shlex.quote(INIT_OUTPUT)
+    past = shlex.quote(AFTER_BOOTSTRAP_TOKEN)
+    script = f"until grep -qsE {past}'|^{ENDED}' {out}; do sleep 0.2; done; grep -qsE {past} {out}"
     res = provider.exec(
         node,
-        [*kubectl, "get", "configmap", "cluster-info", "-n", "kube-public", "-o", "name"],
+        ["timeout", str(int(limit)), "sh", "-c", script],
         check=False,
-        timeout=engine_timeout(CHANGE),
+        timeout=limit + engine_timeout(CHANGE),
     )
-    # Not ok: admin.conf not written yet, API server not up, ConfigMap not made.
-    return res.ok and res.stdout.strip() == "configmap/cluster-info"
+    return res.ok
 
 
 def start_when_ready(
     init: Future[Any], ready: Callable[[], bool], joins: Callable[[], None]
 ) -> tuple[Future[None] | None, float]:
-    """Poll ``ready`` while ``init`` runs; start ``joins`` once it holds or ``init`` succeeded
-    (init's bootstrap-token phase has then made cluster-info).
+    """Start ``joins`` once ``ready`` (run in a thread beside ``init``) says init has made
+    cluster-info, or once ``init`` succeeded; none when ``init`` failed first.
 
-    Returns the running joins (None when ``init`` failed first: its error is the one to
-    report) and when they started (``time.monotonic()``).
+    Returns the running joins (None when ``init`` failed: its error is the one to report)
+    and when they started (``time.monotonic()``).
     """
-    while not init.done() and not ready():
-        # Returns early when init finishes: the poll never outlasts what it waits for.
-        wait([init], timeout=POLL, return_when=FIRST_COMPLETED)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nestkube-joins")
+    waiter = pool.submit(ready)
+    while not init.done():
+        wait([init, waiter], return_when=FIRST_COMPLETED)
+        if waiter.done() and not init.done():
+            if waiter.exception() is None and waiter.result():
+                break
+            wait([init])  # the waiter could not tell: init's own end decides
     if init.done() and init.exception() is not None:
+        pool.shutdown(wait=False)
         return None, time.monotonic()
     started = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nestkube-joins")
     running = pool.submit(joins)
-    pool.shutdown(wait=False)  # the thread ends with the joins; nothing else is submitted
+    pool.shutdown(wait=False)  # its threads end with the waiter and the joins
     return running, started

@@ -59,11 +59,10 @@ def steps(ctx: CreateContext) -> list[Step]:
         ),
         Step("Preparing nodes", actions.provision_nodes),
         Step("Configuring the load balancer", actions.configure_load_balancer, _load_balanced),
-        Step("Booting systemd", actions.wait_for_systemd),
         Step("Checking the kubelet can run", actions.check_kubelet_can_run),
-        Step("Configuring containerd", actions.configure_containerd),
-        Step("Checking the nodes' resolvers", actions.route_node_dns),
-        Step("Configuring pod networking", actions.configure_pod_network, _default_cni),
+        # systemd's boot, then runtime config, pod network and resolvers; the workers' go on
+        # beside these steps.
+        Step("Booting and configuring nodes", actions.configure_nodes),
         Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
         # The joins kubeadm_init started run on while the API-only steps below do.
         Step("Authorizing the network agents", actions.authorize_network_agent, _default_cni),
@@ -109,13 +108,16 @@ def _create(ctx: CreateContext) -> None:
             try:
                 with ctx.status.step(name):
                     action(ctx)
+                    actions.raise_if_workers_failed(ctx)
             except CommandError as exc:
                 why = vanished_nodes(ctx) or str(exc)
                 # A timeout's one line says it all; other failures show the command's log.
                 detail = "" if isinstance(exc, CommandTimeout) else exc.output_tail(20)
                 raise ClusterError(f"step {name!r} failed: {why}", detail=detail) from exc
+        actions.prepared_workers(ctx)  # done (every real cluster has waited already)
     except BaseException as exc:
         with interrupts.deferred():
+            actions.stop_preparing_workers(ctx)
             if ctx.retain:
                 ctx.status.warn(f"--retain: leaving the nodes of {ctx.name!r} for debugging")
             else:
@@ -138,7 +140,8 @@ def vanished_nodes(ctx: CreateContext) -> str:
     except NestkubeError:
         return ""
     problems = []
-    for spec in ctx.containers:
+    # Those made so far: the workers are made beside the first steps.
+    for spec in (s for s in ctx.containers if s.name in ctx.node_ips):
         state = present.get(spec.name)
         if state is None:
             problems.append(f"node {spec.name} is gone (its container was removed)")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fakes_engine import UnusedEngine
 
+from nestkube._exec import Result
 from nestkube.config import default_config
 from nestkube.create import actions
 from nestkube.create.context import CreateContext
@@ -87,6 +88,26 @@ class MemoryEngine(UnusedEngine):
 
     def image_labels(self, image: str) -> dict[str, str]:
         return {LABEL_K8S_VERSION: "v1.20.2"}
+
+    def exec(
+        self,
+        node: str,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        check: bool = True,
+        what: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        """Every command in a node succeeds; systemd has booted."""
+        return Result(list(args), 0, "running\n", "")
+
+
+def provision_all(ctx: CreateContext) -> None:
+    """provision_nodes, and the workers it prepares beside made and set up (the joins wait
+    for them too), so the steps after it find every node."""
+    actions.provision_nodes(ctx)
+    actions.prepared_workers(ctx)
 
 
 def context(

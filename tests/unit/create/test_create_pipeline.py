@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from memory_engine import ADMIN, MemoryEngine, context
+from memory_engine import ADMIN, MemoryEngine, context, provision_all
 
 from nestkube import kubeconfig
 from nestkube.config import default_config
@@ -49,7 +49,7 @@ def test_a_failed_step_removes_everything_and_names_itself(
     path = tmp_path / "config"
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Writing kubeconfig", write_kubeconfig),
         ("Starting the control plane (kubeadm init)", fail_with("kubeadm: the reason")),
     )
@@ -66,7 +66,7 @@ def test_retain_keeps_the_nodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     engine = MemoryEngine()
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Starting the control plane (kubeadm init)", fail_with("boom")),
     )
     with pytest.raises(ClusterError):
@@ -79,7 +79,7 @@ def test_an_existing_cluster_is_never_cleaned_up(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     engine = MemoryEngine()
-    use_steps(monkeypatch, ("Preparing nodes", actions.provision_nodes))
+    use_steps(monkeypatch, ("Preparing nodes", provision_all))
     pipeline.run(context(engine, "c3", tmp_path / "config"))
     before = dict(engine.nodes)
     with pytest.raises(ClusterError, match="already exists"):
@@ -94,7 +94,7 @@ def test_a_shared_network_made_by_someone_else_stays(
     engine.networks.add("nestkube-c4")
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Joining nodes", fail_with("join failed")),
     )
     with pytest.raises(ClusterError):
@@ -114,7 +114,7 @@ def test_a_cleanup_failure_does_not_hide_the_cause(
     monkeypatch.setattr(engine, "delete_nodes", broken_delete)
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Starting the control plane (kubeadm init)", fail_with("the real cause")),
     )
     with pytest.raises(ClusterError) as err:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from memory_engine import MemoryEngine, context
+from memory_engine import MemoryEngine, context, provision_all
 
 from nestkube import _exec, kubeconfig
 from nestkube.create import actions, claim, pipeline
@@ -50,7 +50,7 @@ def test_a_second_create_of_a_claimed_name_fails_at_once_and_touches_nothing(
     release = threading.Event()
 
     def slow_provision(ctx: CreateContext) -> None:
-        actions.provision_nodes(ctx)
+        provision_all(ctx)
         inside.set()
         assert release.wait(10)
 
@@ -105,7 +105,7 @@ def test_cleanup_removes_only_what_this_run_made(
 
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Starting the control plane (kubeadm init)", someone_else_then_fail),
     )
     with pytest.raises(ClusterError, match="boom"):
@@ -144,7 +144,7 @@ def test_a_signal_cleans_up_and_says_so(
 
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Starting the control plane (kubeadm init)", killed),
     )
     path = tmp_path / "config"
@@ -176,7 +176,7 @@ def test_a_signal_stops_engine_commands_of_worker_threads(
 
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Booting systemd", hung_workers),
     )
     started = time.monotonic()
@@ -200,7 +200,7 @@ def test_a_node_that_vanished_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path
 
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Starting the control plane (kubeadm init)", node_dies),
     )
     with pytest.raises(ClusterError) as err:
@@ -257,7 +257,7 @@ def test_a_timed_out_step_is_one_line_and_cleans_up(
 
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Booting systemd", hangs),
     )
     with pytest.raises(ClusterError) as err:
@@ -289,7 +289,7 @@ def test_a_callers_own_signal_handler_gets_the_signal_after_cleanup(
 
     use_steps(
         monkeypatch,
-        ("Preparing nodes", actions.provision_nodes),
+        ("Preparing nodes", provision_all),
         ("Starting the control plane (kubeadm init)", killed),
     )
     previous = signal.signal(signal.SIGTERM, own)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import tarfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes_engine import AnsweringProvider
+from fakes_engine import AnsweringProvider, unwrapped
 
 from nestkube._exec import Result
 from nestkube.config import default_config
@@ -27,7 +28,6 @@ INFO = ProviderInfo("podman", "podman", "4.3.1", False, HostFacts())
 def test_joins_start_while_init_still_runs() -> None:
     release = threading.Event()
     events: list[str] = []
-    polls = iter([False, False, True])
 
     def init() -> None:
         release.wait(10)
@@ -35,9 +35,7 @@ def test_joins_start_while_init_still_runs() -> None:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(init)
-        joined, _ = joins.start_when_ready(
-            running, lambda: next(polls), lambda: events.append("joined")
-        )
+        joined, _ = joins.start_when_ready(running, lambda: True, lambda: events.append("joined"))
         assert joined is not None
         joined.result(timeout=10)
         assert events == ["joined"]  # init has not finished: the join overlapped it
@@ -45,23 +43,35 @@ def test_joins_start_while_init_still_runs() -> None:
     assert events == ["joined", "init done"]
 
 
-def test_joins_start_once_init_succeeded_even_if_no_poll_saw_the_token() -> None:
-    done: Future[None] = Future()
-    done.set_result(None)
-    joined, _ = joins.start_when_ready(done, lambda: False, lambda: None)
-    assert joined is not None
-    joined.result(timeout=10)
+@pytest.mark.parametrize("ready", [lambda: False, lambda: 1 / 0], ids=["ended", "waiter-failed"])
+def test_joins_start_once_init_succeeded_when_the_waiter_cannot_tell(
+    ready: Callable[[], bool],
+) -> None:
+    release = threading.Event()
+    events: list[str] = []
+
+    def init() -> None:
+        release.wait(10)
+        events.append("init done")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(init)
+        threading.Timer(0.2, release.set).start()
+        joined, _ = joins.start_when_ready(running, ready, lambda: events.append("joined"))
+        assert joined is not None
+        joined.result(timeout=10)
+    assert events == ["init done", "joined"]
 
 
 def test_no_join_starts_when_init_failed() -> None:
     failed: Future[None] = Future()
     failed.set_exception(RuntimeError("kubeadm init failed"))
     started: list[str] = []
-    joined, _ = joins.start_when_ready(failed, lambda: False, lambda: started.append("x"))
+    joined, _ = joins.start_when_ready(failed, lambda: True, lambda: started.append("x"))
     assert joined is None and started == []
 
 
-class ClusterInfo(AnsweringProvider):
+class Waiter(AnsweringProvider):
     def __init__(self, result: Result) -> None:
         super().__init__(INFO)
         self.result = result
@@ -72,35 +82,60 @@ class ClusterInfo(AnsweringProvider):
         return self.result
 
 
+@pytest.mark.parametrize(("code", "made"), [(0, True), (1, False), (124, False)])
+def test_joins_may_start_once_init_is_past_its_bootstrap_token_phase(code: int, made: bool) -> None:
+    engine = Waiter(Result([], code, "", ""))
+    assert joins.cluster_info_made(engine, "n", 30) is made
+    [argv] = engine.asked
+    assert argv[:4] == ["timeout", "30", "sh", "-c"]
+    assert joins.INIT_OUTPUT in argv[4] and "kubelet-finalize" in argv[4]
+
+
+def test_init_output_is_copied_where_the_waiter_reads_it(tmp_path: Path) -> None:
+    """The wrapper, run for real: output copied, the end marked, kubeadm's status kept."""
+    out = tmp_path / "run" / "init.out"
+    for status, lines in ((0, "[bootstrap-token] x\n[kubelet-finalize] y\n"), (3, "boom\n")):
+        argv = joins.recorded(["sh", "-c", f"printf '{lines}'; exit {status}"])
+        argv[2] = argv[2].replace(joins.INIT_OUTPUT, str(out))
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert res.returncode == status and res.stdout == lines
+        assert out.read_text() == res.stdout + f"{joins.ENDED} {status}\n"
+
+
+class Local(AnsweringProvider):
+    """Runs a node command here, with the init output's path moved under ``out``."""
+
+    def __init__(self, out: Path) -> None:
+        super().__init__(INFO)
+        self.out = out
+
+    def answer(self, node: str, argv: list[str]) -> Result:
+        argv = [a.replace(joins.INIT_OUTPUT, str(self.out)) for a in argv]
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return Result(argv, res.returncode, res.stdout, res.stderr)
+
+
 @pytest.mark.parametrize(
-    ("result", "made"),
+    ("text", "made"),
     [
-        # Made, signed or not: the joins discover the cluster from a file, not a signature.
-        (Result([], 0, "configmap/cluster-info\n", ""), True),
-        (Result([], 1, "", 'configmaps "cluster-info" not found'), False),
-        (Result([], 1, "", "connection refused"), False),
-        (Result([], 0, "", ""), False),
+        ("[bootstrap-token] Creating the cluster-info ConfigMap\n[kubelet-finalize] x\n", True),
+        ("[bootstrap-token] Creating the cluster-info ConfigMap\n[addons] Applied\n", True),
+        (f"[etcd] x\nerror execution phase etcd\n{joins.ENDED} 1\n", False),
     ],
 )
-def test_joins_may_start_once_cluster_info_is_made(result: Result, made: bool) -> None:
-    engine = ClusterInfo(result)
-    kubectl: Sequence[str] = ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]
-    assert joins.cluster_info_made(engine, "n", kubectl) is made
-    assert engine.asked[0][2:] == [
-        "get",
-        "configmap",
-        "cluster-info",
-        "-n",
-        "kube-public",
-        "-o",
-        "name",
-    ]
+def test_the_waiter_reads_the_phase_or_the_end(tmp_path: Path, text: str, made: bool) -> None:
+    out = tmp_path / "init.out"
+    out.write_text(text)
+    assert joins.cluster_info_made(Local(out), "n", 10) is made
 
 
-def test_addons_are_deferred_except_those_skipped_or_on_v1beta2() -> None:
-    assert joins.deferred_addons("v1.37.2", ["preflight"]) == joins.ADDON_PHASES
-    assert joins.deferred_addons("v1.37.2", ["preflight", "addon/coredns"]) == ("addon/kube-proxy",)
-    assert joins.deferred_addons("v1.20.2", ["preflight"]) == ()
+def test_the_waiter_waits_for_the_phase(tmp_path: Path) -> None:
+    out = tmp_path / "init.out"
+    out.write_text("[bootstrap-token] Creating the cluster-info ConfigMap\n")
+    timer = threading.Timer(0.5, lambda: out.write_text(out.read_text() + "[addons] x\n"))
+    timer.start()
+    assert joins.cluster_info_made(Local(out), "n", 10)
+    timer.join()
 
 
 class Kubeadm(AnsweringProvider):
@@ -113,14 +148,15 @@ class Kubeadm(AnsweringProvider):
         self.lock = threading.Lock()
 
     def answer(self, node: str, argv: list[str]) -> Result:
+        argv = unwrapped(argv)
         with self.lock:
             self.commands.append((node, argv))
         if argv[:2] == ["kubeadm", "init"] and "phase" not in argv:
             assert self.finish_init.wait(10)
         if argv[:2] == ["kubeadm", "join"]:
             self.finish_init.set()  # a join ran while init was still running
-        if "cluster-info" in argv:
-            return Result(argv, 0, "configmap/cluster-info\n", "")
+        if argv[0] == "timeout" and joins.INIT_OUTPUT in argv[-1]:
+            return Result(argv, 0, "", "")  # init is past bootstrap-token
         if argv[:3] == ["kubeadm", "kubeconfig", "user"]:
             return Result(argv, 0, "users:\n- user:\n    client-certificate-data: x\n", "")
         if argv == ["cat", "/etc/kubernetes/pki/ca.crt"]:
@@ -133,7 +169,7 @@ class Kubeadm(AnsweringProvider):
 TOKEN_ID = "abcdef"
 
 
-def test_kubeadm_init_overlaps_the_joins_and_installs_the_addons_after(tmp_path: Path) -> None:
+def test_kubeadm_init_overlaps_the_joins(tmp_path: Path) -> None:
     engine = Kubeadm()
     ctx = CreateContext(
         config=default_config("j", workers=2),
@@ -148,10 +184,10 @@ def test_kubeadm_init_overlaps_the_joins_and_installs_the_addons_after(tmp_path:
     actions.join_nodes(ctx)
     kubeadm = [(node, argv) for node, argv in engine.commands if argv[0] == "kubeadm"]
     init = next(argv for _, argv in kubeadm if argv[:2] == ["kubeadm", "init"])
-    # init leaves the addons out (on its command line) and runs them afterwards.
-    assert "--skip-phases=preflight,addon/coredns,addon/kube-proxy" in init
-    phases = [argv[3:5] for _, argv in kubeadm if argv[:3] == ["kubeadm", "init", "phase"]]
-    assert phases == [["addon", "coredns"], ["addon", "kube-proxy"]]
+    # init installs the addons itself (its config skips preflight only): the joins already
+    # run beside its last phases, and a phase run apart would cost a kubeadm start each.
+    assert not [a for a in init if a.startswith("--skip-phases")]
+    assert not [argv for _, argv in kubeadm if argv[:3] == ["kubeadm", "init", "phase"]]
     joined = sorted(node for node, argv in kubeadm if argv[:2] == ["kubeadm", "join"])
     assert joined == ["j-worker", "j-worker2"]
     # The CA for the joins' discovery file is read once, from the first control plane.

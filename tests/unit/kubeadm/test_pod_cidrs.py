@@ -3,6 +3,7 @@ manager from allocating others, and a create whose steps hold no wait for them."
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import replace
 
 import pytest
@@ -119,7 +120,9 @@ def test_a_cni_of_the_users_own_keeps_the_controller_managers_cidrs() -> None:
     assert ctx.pod_cidrs == {}
     assert CONTAINER_LABEL not in ctx.specs[0].labels
     assert actions.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
-    assert "Configuring pod networking" not in names(ctx)
+    setup, _ = actions.node_setup(ctx, ctx.specs[0])
+    assert list(setup.files) == [actions.CONTAINERD_CONF]
+    assert not setup.routes and not setup.rules and setup.last_file is None
     assert "Authorizing the network agents" not in names(ctx)
 
 
@@ -128,11 +131,15 @@ def names(ctx: CreateContext) -> list[str]:
 
 
 def test_pod_networking_is_in_place_before_kubeadm_and_nothing_waits_for_cidrs() -> None:
-    steps = names(planned())
-    assert steps.index("Configuring pod networking") < steps.index(
+    ctx = planned()
+    steps = names(ctx)
+    assert steps.index("Booting and configuring nodes") < steps.index(
         "Starting the control plane (kubeadm init)"
     )
-    assert not [s for s in steps if "pod" in s.lower() and s != "Configuring pod networking"]
+    assert not [s for s in steps if "pod" in s.lower()]
+    # The CNI config, routes and masquerade rule are part of each node's setup.
+    setup, _ = actions.node_setup(ctx, ctx.specs[0])
+    assert actions.CNI_CONF in setup.files and setup.routes and setup.rules
     assert "Authorizing the network agents" in steps
     assert not hasattr(actions, "read_pod_cidrs")
 
@@ -186,6 +193,8 @@ def test_every_node_gets_the_agents_kubeconfig_from_one_exec_on_the_bootstrap_no
     ctx = planned()
     nodes = AgentNodes()
     ctx.provider = nodes  # type: ignore[assignment]
+    ctx.workers_prepared = Future()  # the workers are made and set up (beside init)
+    ctx.workers_prepared.set_result({})
     actions.authorize_network_agent(ctx)
     first, *writes = nodes.calls
     assert first[0] == "c-control-plane" and first[2] == agent_access.RBAC
