@@ -51,6 +51,7 @@ class Recorder(UnusedEngine):
     def __init__(self) -> None:
         super().__init__()
         self.applied: list[str] = []
+        self.manifests: list[str] = []
 
     def exec(
         self,
@@ -62,8 +63,10 @@ class Recorder(UnusedEngine):
         what: str | None = None,
         timeout: float | None = None,
     ) -> Result:
-        self.applied.append(node)
-        assert isinstance(input, str) and "StorageClass" in input
+        assert isinstance(input, str)
+        self.manifests.append(input)
+        if "kind: StorageClass" in input:
+            self.applied.append(node)
         return Result(list(args), 0, "", "")
 
 
@@ -71,6 +74,7 @@ def context(cfg: ClusterConfig, engine: Recorder, preloaded: tuple[str, ...]) ->
     ctx = CreateContext(config=cfg, provider=engine, status=SILENT)
     actions.plan_nodes(ctx, "node:1")
     ctx.preloaded_images = preloaded
+    ctx.kubernetes_version = "v1.20.2"  # no agent token: the apply is the only command
     return ctx
 
 
@@ -80,8 +84,11 @@ KIND_1_1 = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- {}\n- {
 def test_create_applies_it_once_when_the_node_image_preloads_the_provisioner() -> None:
     engine = Recorder()
     cfg = load_config("c.yaml", text=KIND_1_1)
-    actions.install_storage(context(cfg, engine, (storage.IMAGE,)))
+    actions.install_cluster_objects(context(cfg, engine, (storage.IMAGE,)))
     assert engine.applied == ["nestkube-control-plane"]
+    # In the same apply: the default ServiceAccount, so pods are admitted at once.
+    [manifest] = engine.manifests
+    assert actions.DEFAULT_SERVICE_ACCOUNT in manifest
 
 
 def test_an_image_without_the_provisioner_gets_a_warning_and_no_class(
@@ -91,8 +98,8 @@ def test_an_image_without_the_provisioner_gets_a_warning_and_no_class(
     cfg = load_config("c.yaml", text=KIND_1_1)
     ctx = context(cfg, engine, ("registry.k8s.io/pause:3.10.2",))
     ctx.status = Status()
-    actions.install_storage(ctx)
-    assert engine.applied == []
+    actions.install_cluster_objects(ctx)
+    assert engine.applied == [] and len(engine.manifests) == 1
     assert "no default StorageClass" in capsys.readouterr().err
 
 
@@ -112,8 +119,8 @@ def test_default_storage_class_false_installs_nothing() -> None:
         text="kind: Cluster\napiVersion: nestkube.io/v1alpha1\ndefaultStorageClass: false\n",
     )
     assert cfg.default_storage_class is False
-    actions.install_storage(context(cfg, engine, (storage.IMAGE,)))
-    assert engine.applied == []
+    actions.install_cluster_objects(context(cfg, engine, (storage.IMAGE,)))
+    assert engine.applied == [] and len(engine.manifests) == 1
 
 
 def test_kind_documents_get_it() -> None:

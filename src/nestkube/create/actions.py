@@ -677,6 +677,7 @@ def join_all(ctx: CreateContext) -> None:
     """Further control planes one at a time (etcd grows by one member at a time), and all
     workers at once beside them."""
 
+    start_applying_cluster_objects(ctx)
     discovery = discovery_kubeconfig(ctx)
     if ctx.workers_prepared is not None:
         route_node_dns(ctx, prepared_workers(ctx), decide=False)
@@ -691,12 +692,17 @@ def join_all(ctx: CreateContext) -> None:
         files = {params.discovery_file: discovery, KUBEADM_CONF: text}
         if spec.role == "worker" and as_version(ctx.kubernetes_version).at_least(1, 21):
             files[KUBELET_CONF] = kubelet_kubeconfig(ctx, spec.name)
+        agent = cluster_objects_applied(ctx)
+        if agent:
+            files[agent_access.KUBECONFIG] = agent
         join = ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"]
         # The files and the join in one exec.
         ctx.provider.exec(
             spec.name,
             ["sh", "-c", 'tar -x -C / -f - && exec "$@"', "sh", *join],
-            input=node_setup_module.tar_archive(files, private=[KUBELET_CONF]),
+            input=node_setup_module.tar_archive(
+                files, private=[KUBELET_CONF, agent_access.KUBECONFIG]
+            ),
             what=f"kubeadm join {spec.name}",
             timeout=600,
         )
@@ -711,40 +717,89 @@ def join_all(ctx: CreateContext) -> None:
             future.result()
 
 
-def authorize_network_agent(ctx: CreateContext) -> None:
-    """The agents' ServiceAccount and, in every node, a kubeconfig with its token. Before
-    this the agents keep only local state; create has written everything else already."""
-    if not ctx.pod_cidrs or not as_version(ctx.kubernetes_version).at_least(1, 24):
-        # kubectl learnt `create token` in 1.24; older clusters get their routes back from
-        # `nestkube start` instead.
-        return
-    # One exec (each costs seconds on a busy host): the ServiceAccount, a token for it on the
-    # first line, then admin.conf for the API server's address and CA.
-    script = " && ".join(
-        [
-            shlex.join([*KUBECTL, "apply", "-f", "-"]) + " >/dev/null",
-            # kubectl prints the token without a newline.
-            shlex.join([*KUBECTL, *agent_access.token_args()]),
-            "echo",
-            shlex.join(["cat", ADMIN_CONF]),
-        ]
-    )
+# Made by the controller manager only once all its controllers run (seconds after the nodes
+# are Ready on a busy host); create applies the same empty object so a pod applied right
+# after create is admitted, and one the controller made first is left as it is.
+DEFAULT_SERVICE_ACCOUNT = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: default}
+"""
+
+
+def agent_authorized(ctx: CreateContext) -> bool:
+    """Whether the nodes' network agents get credentials: nestkube's pod network, and
+    kubectl's `create token` (1.24 on); older clusters get their routes back from `nestkube
+    start` instead."""
+    return bool(ctx.pod_cidrs) and as_version(ctx.kubernetes_version).at_least(1, 24)
+
+
+def cluster_manifest(ctx: CreateContext) -> str:
+    """What create applies through the API: the agents' access, the default StorageClass
+    (local-path provisioner) unless the config turns it off, the default ServiceAccount."""
+    from nestkube import storage
+
+    docs = [agent_access.RBAC] if agent_authorized(ctx) else []
+    if ctx.config.default_storage_class:
+        if storage.IMAGE in ctx.preloaded_images:
+            docs.append(storage.manifests())
+        else:
+            # Debian's v1.20.2 images and images built before the provisioner was preloaded.
+            ctx.status.warn(
+                f"node image {ctx.specs[0].image} has no {storage.IMAGE}: no default "
+                "StorageClass (rebuild the image with `nestkube build node-image`)"
+            )
+    docs.append(DEFAULT_SERVICE_ACCOUNT)
+    return "---\n".join(doc if doc.endswith("\n") else doc + "\n" for doc in docs)
+
+
+def apply_cluster_objects(ctx: CreateContext) -> str:
+    """Apply :func:`cluster_manifest` in one exec on the first control plane (each costs
+    seconds on a busy host) and return the agents' kubeconfig ("" when they get none): a
+    token for their ServiceAccount, admin.conf's API server address and CA."""
+    apply = shlex.join([*KUBECTL, "apply", "-f", "-"]) + " >/dev/null"
+    authorized = agent_authorized(ctx)
+    # kubectl prints the token without a newline.
+    token = [shlex.join([*KUBECTL, *agent_access.token_args()]), "echo", f"cat {ADMIN_CONF}"]
     out = ctx.provider.exec(
         ctx.bootstrap_node,
-        ["sh", "-c", script],
-        input=agent_access.RBAC,
-        what="the network agent's ServiceAccount and token",
+        ["sh", "-c", " && ".join([apply, *(token if authorized else [])])],
+        input=cluster_manifest(ctx),
+        what="applying the cluster's objects",
         timeout=quick(),
     ).stdout
-    token, _, admin = out.partition("\n")
-    text = agent_access.agent_kubeconfig(admin, token.strip())
-    prepared_workers(ctx)  # every node exists and is set up from here on
+    if not authorized:
+        return ""
+    token_text, _, admin = out.partition("\n")
+    return agent_access.agent_kubeconfig(admin, token_text.strip())
 
-    def one(spec: NodeSpec) -> None:
-        write_file(ctx, spec.name, agent_access.KUBECONFIG, text)
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, ctx.specs))
+def start_applying_cluster_objects(ctx: CreateContext) -> None:
+    """:func:`apply_cluster_objects` in a thread, once per create (the joins start it, to
+    give each joining node the agents' kubeconfig, or the step after init does)."""
+    with ctx.lock:
+        if ctx.cluster_objects is None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nestkube-objects")
+            ctx.cluster_objects = pool.submit(apply_cluster_objects, ctx)
+            pool.shutdown(wait=False)
+
+
+def cluster_objects_applied(ctx: CreateContext) -> str:
+    """Wait for the cluster's objects (applying them now if nothing has); the agents'
+    kubeconfig."""
+    start_applying_cluster_objects(ctx)
+    assert ctx.cluster_objects is not None
+    return ctx.cluster_objects.result()
+
+
+def install_cluster_objects(ctx: CreateContext) -> None:
+    """The cluster's objects applied, and the first control plane's agent given its
+    kubeconfig; every other node got its copy with its join. Before this the agents keep
+    only local state; create has written everything else already."""
+    text = cluster_objects_applied(ctx)
+    if text:
+        files = {agent_access.KUBECONFIG: text}
+        write_files(ctx, ctx.bootstrap_node, files, private=[agent_access.KUBECONFIG])
 
 
 def routes_and_masquerade(
@@ -791,22 +846,6 @@ def admin_kubeconfig(provider: Provider, node: Node) -> tuple[str, str]:
     return admin, f"https://{bracket_ipv6(host)}:{port}"
 
 
-def install_storage(ctx: CreateContext) -> None:
-    """The default StorageClass (local-path provisioner), unless the config turns it off."""
-    if not ctx.config.default_storage_class:
-        return
-    from nestkube import storage
-
-    if storage.IMAGE not in ctx.preloaded_images:
-        # Debian's v1.20.2 images and images built before the provisioner was preloaded.
-        ctx.status.warn(
-            f"node image {ctx.specs[0].image} has no {storage.IMAGE}: no default StorageClass "
-            "(rebuild the image with `nestkube build node-image`)"
-        )
-        return
-    storage.install(ctx.provider, ctx.bootstrap_node, KUBECTL, timeout=quick())
-
-
 def export_kubeconfig(ctx: CreateContext) -> None:
     node = next(n for n in ctx.provider.list_nodes(ctx.name) if n.name == ctx.bootstrap_node)
     admin, server = admin_kubeconfig(ctx.provider, node)
@@ -847,21 +886,3 @@ def wait_ready(ctx: CreateContext) -> None:
         raise ClusterError(
             f"nodes not Ready within {int(ctx.wait_seconds)}s:\n{nodes.stdout.strip()}"
         )
-    wait_default_service_account(ctx)
-
-
-def wait_default_service_account(ctx: CreateContext) -> None:
-    """The `default` ServiceAccount exists, so a pod applied right after create is admitted.
-    The controller manager makes it only once all its controllers have started (seconds after
-    the nodes are Ready on a busy host); nestkube makes the same empty object itself instead
-    of waiting, and one the controller made first is fine."""
-    get = shlex.join([*KUBECTL, "get", "serviceaccount", "default", "-n", "default"])
-    create = shlex.join([*KUBECTL, "create", "serviceaccount", "default", "-n", "default"])
-    script = (
-        f"{get} >/dev/null 2>&1 && exit 0; out=$({create} 2>&1) && exit 0; "
-        'case "$out" in *AlreadyExists*|*"already exists"*) exit 0;; esac; echo "$out" >&2; exit 1'
-    )
-    res = ctx.provider.exec(ctx.bootstrap_node, ["sh", "-c", script], check=False, timeout=quick())
-    if not res.ok:
-        why = (res.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ClusterError(f"the default ServiceAccount could not be made: {why}")

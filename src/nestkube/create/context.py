@@ -56,6 +56,10 @@ class CreateContext:
     workers_prepared: Future[dict[str, str]] | None = None
     workers_prepared_seconds: float = 0.0
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # The objects create applies through the API (actions.apply_cluster_objects): the
+    # agents' kubeconfig. Started by the joins or the step after init, whichever is first.
+    cluster_objects: Future[str] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
     kubeconfig_written: bool = False
     network_created: bool = False
     # Set before the first node is created: from then on cleanup removes this run's nodes.

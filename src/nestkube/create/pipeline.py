@@ -37,10 +37,6 @@ def _load_balanced(ctx: CreateContext) -> bool:
     return ctx.load_balancer is not None
 
 
-def _default_cni(ctx: CreateContext) -> bool:
-    return not ctx.config.networking.disable_default_cni
-
-
 class Step(NamedTuple):
     """A create step: its name in the progress output, what it does, and whether this
     cluster needs it (a step not needed is left out, not shown)."""
@@ -65,8 +61,8 @@ def steps(ctx: CreateContext) -> list[Step]:
         Step("Booting and configuring nodes", actions.configure_nodes),
         Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
         # The joins kubeadm_init started run on while the API-only steps below do.
-        Step("Authorizing the network agents", actions.authorize_network_agent, _default_cni),
-        Step("Installing the default StorageClass", actions.install_storage),
+        # The network agents' access, the default StorageClass, the default ServiceAccount.
+        Step("Installing the cluster's objects", actions.install_cluster_objects),
         Step("Writing kubeconfig", actions.export_kubeconfig),
         Step("Joining nodes", actions.join_nodes, _several_nodes),
         Step("Waiting for nodes to be Ready", actions.wait_ready),

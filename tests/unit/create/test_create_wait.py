@@ -1,5 +1,4 @@
-"""The create's last wait: nodes Ready, then the `default` ServiceAccount that every pod of the
-default namespace needs (made by nestkube when the controller manager has not made it yet)."""
+"""The create's last wait: every planned node registered, then Ready."""
 
 from __future__ import annotations
 
@@ -17,14 +16,14 @@ from nestkube.status import SILENT
 
 
 class Node:
-    def __init__(self, service_account: bool) -> None:
-        self.service_account = service_account
+    def __init__(self, ready: bool = True) -> None:
+        self.ready = ready
         self.calls: list[list[str]] = []
 
     def exec(self, node: str, args: list[str], **kwargs: object) -> Result:
         self.calls.append(list(args))
-        ok = "serviceaccount" not in args[-1] or self.service_account
-        return Result(list(args), 0 if ok else 1, "", "" if ok else "forbidden\n")
+        ok = self.ready or args[0] != "sh"
+        return Result(list(args), 0 if ok else 1, "NAME STATUS\nc-control-plane NotReady\n", "")
 
 
 def context(node: Node) -> CreateContext:
@@ -36,24 +35,17 @@ def context(node: Node) -> CreateContext:
     return ctx
 
 
-def test_every_planned_node_registered_then_ready_then_the_default_service_account() -> None:
-    node = Node(service_account=True)
+def test_every_planned_node_registered_then_ready() -> None:
+    node = Node()
     actions.wait_ready(context(node))
-    registered, _, ready = node.calls[0][-1].partition("; done; ")
+    [(*_, script)] = node.calls
+    registered, _, ready = script.partition("; done; ")
     # Joined nodes register a moment after their join ends: each is waited for by name.
     assert "get nodes c-control-plane -o name" in registered
     assert ready.startswith("kubectl --kubeconfig=/etc/kubernetes/admin.conf wait")
     assert "node/c-control-plane --timeout=10s" in ready
-    made = node.calls[1][-1]
-    # Made by nestkube unless it is there already: the controller manager makes it only
-    # once all its controllers have started.
-    assert "get serviceaccount default -n default" in made
-    assert "create serviceaccount default -n default" in made
-    assert "AlreadyExists" in made
 
 
-def test_a_service_account_that_cannot_be_made_is_one_line() -> None:
-    with pytest.raises(
-        ClusterError, match=r"^the default ServiceAccount could not be made: forbidden$"
-    ):
-        actions.wait_ready(context(Node(service_account=False)))
+def test_nodes_not_ready_in_time_are_shown() -> None:
+    with pytest.raises(ClusterError, match=r"^nodes not Ready within 10s:\nNAME STATUS\n"):
+        actions.wait_ready(context(Node(ready=False)))

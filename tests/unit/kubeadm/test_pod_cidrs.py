@@ -3,6 +3,9 @@ manager from allocating others, and a create whose steps hold no wait for them."
 
 from __future__ import annotations
 
+import io
+import tarfile
+import threading
 from concurrent.futures import Future
 from dataclasses import replace
 
@@ -123,7 +126,7 @@ def test_a_cni_of_the_users_own_keeps_the_controller_managers_cidrs() -> None:
     setup, _ = actions.node_setup(ctx, ctx.specs[0])
     assert list(setup.files) == [actions.CONTAINERD_CONF]
     assert not setup.routes and not setup.rules and setup.last_file is None
-    assert "Authorizing the network agents" not in names(ctx)
+    assert not actions.agent_authorized(ctx)
 
 
 def names(ctx: CreateContext) -> list[str]:
@@ -140,7 +143,7 @@ def test_pod_networking_is_in_place_before_kubeadm_and_nothing_waits_for_cidrs()
     # The CNI config, routes and masquerade rule are part of each node's setup.
     setup, _ = actions.node_setup(ctx, ctx.specs[0])
     assert actions.CNI_CONF in setup.files and setup.routes and setup.rules
-    assert "Authorizing the network agents" in steps
+    assert "Installing the cluster's objects" in steps and actions.agent_authorized(ctx)
     assert not hasattr(actions, "read_pod_cidrs")
 
 
@@ -174,32 +177,64 @@ def test_the_agents_kubeconfig_is_admin_confs_server_and_ca_with_its_token() -> 
 
 
 class AgentNodes:
-    """Answers the bootstrap node's one exec with a token and admin.conf; records writes."""
+    """Answers the bootstrap node's apply with a token and admin.conf, and what joins ask;
+    records every command with its input."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[str], object]] = []
+        self.lock = threading.Lock()
+        self.info: object = None
 
     def exec(self, node: str, args: list[str], **kwargs: object) -> Result:
-        self.calls.append((node, list(args), kwargs.get("input")))
+        with self.lock:
+            self.calls.append((node, list(args), kwargs.get("input")))
         admin = (
             "clusters:\n- cluster: {server: 'https://10.89.0.254:6443', "
             "certificate-authority-data: Q0E=}\n"
         )
-        # As kubectl prints it: the token with no newline, then the echo, then admin.conf.
-        return Result(list(args), 0, "tok-123\n" + admin if args[0] == "sh" else "", "")
+        out = ""
+        if args[0] == "sh" and "create token" in args[-1]:
+            # As kubectl prints it: the token with no newline, then the echo, then admin.conf.
+            out = "tok-123\n" + admin
+        elif args[:3] == ["kubeadm", "kubeconfig", "user"]:
+            out = "users:\n- user:\n    client-certificate-data: x\n"
+        elif args == ["cat", "/etc/kubernetes/pki/ca.crt"]:
+            out = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        return Result(list(args), 0, out, "")
+
+
+def written(data: object) -> dict[str, tuple[int, str]]:
+    """A tar written into a node: path -> (mode, content)."""
+    assert isinstance(data, bytes)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {
+            "/" + m.name: (m.mode, tar.extractfile(m).read().decode())  # type: ignore[union-attr]
+            for m in tar.getmembers()
+        }
 
 
 def test_every_node_gets_the_agents_kubeconfig_from_one_exec_on_the_bootstrap_node() -> None:
     ctx = planned()
     nodes = AgentNodes()
+    nodes.info = ctx.provider.info
     ctx.provider = nodes  # type: ignore[assignment]
     ctx.workers_prepared = Future()  # the workers are made and set up (beside init)
     ctx.workers_prepared.set_result({})
-    actions.authorize_network_agent(ctx)
-    first, *writes = nodes.calls
-    assert first[0] == "c-control-plane" and first[2] == agent_access.RBAC
-    assert "create token nestkube-netd --duration=87600h && echo && cat" in first[1][-1]
-    assert sorted(w[0] for w in writes) == ["c-control-plane", "c-worker", "c-worker2"]
-    config = yaml.safe_load(str(writes[0][2]))
-    assert config["users"][0]["user"] == {"token": "tok-123"}
-    assert config["clusters"][0]["cluster"]["server"] == "https://10.89.0.254:6443"
+    actions.join_all(ctx)
+    actions.install_cluster_objects(ctx)
+    applies = [c for c in nodes.calls if c[1][0] == "sh" and "create token" in c[1][-1]]
+    [(node, argv, manifest)] = applies
+    assert node == "c-control-plane" and agent_access.RBAC in str(manifest)
+    assert "create token nestkube-netd --duration=87600h && echo && cat" in argv[-1]
+    # Workers get theirs in their join's files, the first control plane afterwards.
+    given = {
+        node: written(data)[agent_access.KUBECONFIG]
+        for node, _, data in nodes.calls
+        if isinstance(data, bytes) and agent_access.KUBECONFIG in written(data)
+    }
+    assert sorted(given) == ["c-control-plane", "c-worker", "c-worker2"]
+    for mode, text in given.values():
+        assert mode == 0o600
+        config = yaml.safe_load(text)
+        assert config["users"][0]["user"] == {"token": "tok-123"}
+        assert config["clusters"][0]["cluster"]["server"] == "https://10.89.0.254:6443"
