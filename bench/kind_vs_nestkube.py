@@ -8,7 +8,9 @@ contents are identical. For every shape the runs alternate, kind then nestkube (
 each create timed from its start until every node is Ready (kind's own wait covers control
 planes only, so both are followed by the same poll of ``kubectl get nodes``). After each create
 the nodes idle ``--idle`` seconds and their memory is sampled (working set: the cgroup's usage
-minus inactive file cache). Step times come from nestkube's status timings and, for kind, from
+minus inactive file cache). Before each create the bench waits (``--settle``, at most 60 s)
+until the host's CPUs have been under 10 % busy for 3 s, so no run pays for the teardown
+of the cluster deleted before it. Step times come from nestkube's status timings and, for kind, from
 the moments its progress lines appear. kind runs with the host workarounds it needs here
 (:func:`nestkube.kit.kind_tool.kind_setup`); the report lists them. Shapes kind cannot create
 here (several control planes need its Envoy load balancer image, which has no offline source)
@@ -83,6 +85,44 @@ class Run:
     steps: dict[str, float] = field(default_factory=dict)
     working_set_mib: dict[str, float] = field(default_factory=dict)  # node -> after idle
     load_average: float | None = None
+    settled_seconds: float | None = None  # waited for a quiet host before the create
+
+
+# A host below this CPU share counts as quiet (an idle one here: 0-5 %).
+QUIET_SHARE = 0.10
+
+
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, all) CPU time of the host so far, from /proc/stat; steal left out."""
+    first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    user, nice, system, idle, iowait, irq, softirq = (int(x) for x in first[1:8])
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait
+
+
+def wait_quiet(
+    limit: float,
+    *,
+    read: Callable[[], tuple[int, int]] = cpu_jiffies,
+    sleep: Callable[[float], None] = time.sleep,
+    seconds: int = 3,
+) -> float:
+    """Wait until the host's CPUs have been at most QUIET_SHARE busy for ``seconds`` whole
+    seconds in a row, or ``limit`` seconds; returns how long it waited.
+
+    A deleted cluster goes on costing CPU after the delete returns (the kernel tears down its
+    containers' mounts, cgroups and network namespaces): without this, a create right after
+    a three-node delete ran 2-4 s slower than one after a quiet minute."""
+    waited, quiet = 0.0, 0
+    before = read()
+    while quiet < seconds and waited < limit:
+        sleep(1.0)
+        waited += 1.0
+        now = read()
+        busy, total = now[0] - before[0], now[1] - before[1]
+        quiet = quiet + 1 if total > 0 and busy / total <= QUIET_SHARE else 0
+        before = now
+    return waited
 
 
 def kind_step_name(text: str) -> str:
@@ -308,6 +348,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="kind/nestkube pairs per shape, in --shapes order (default 3,3,2)",
     )
     p.add_argument("--idle", type=float, default=30.0, help="seconds idle before memory")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        help="at most this long, wait for a quiet host before each create",
+    )
     p.add_argument("--kubernetes-version", default=DEFAULT_KUBERNETES_VERSION)
     p.add_argument("--save", type=Path, help="also write the JSON report here")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -347,6 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for i in range(1, count + 1):
                     for tool in tools:
                         run = Run(tool, shape.label, i, f"{prefix}-{tool[0]}{shape.slug}-{i}")
+                        run.settled_seconds = wait_quiet(args.settle)
                         run.load_average = os.getloadavg()[0]
                         runs.append(run)
                         progress(f"{shape.label} pair {i}/{count}: {tool} creates {run.cluster}")

@@ -10,6 +10,7 @@ from kind_vs_nestkube import (
     kind_step_name,
     parse_kind_steps,
     summarize,
+    wait_quiet,
 )
 
 
@@ -67,3 +68,21 @@ def test_every_shape_is_compared_with_nestkube_single() -> None:
     assert [s["ratio_nestkube_to_own_single"] for s in summary] == [1.0, 1.25, 3.0]
     assert summary[2]["kind_skipped"] == "no envoy" and "kind_skipped" not in summary[0]
     assert summary[2]["ratio_nestkube_to_kind"] is None
+
+
+def test_a_create_waits_for_three_quiet_seconds_in_a_row() -> None:
+    # Busy shares per second: 50 %, 5 %, 40 % (the count starts again), then quiet.
+    busy = iter([0, 50, 55, 95, 100, 105, 110])
+    slept: list[float] = []
+
+    def read() -> tuple[int, int]:
+        return next(busy), 100 * (len(slept) + 1)
+
+    assert wait_quiet(60, read=read, sleep=slept.append) == 6
+    assert slept == [1.0] * 6
+
+
+def test_a_host_that_never_quiets_is_waited_for_at_most_the_limit() -> None:
+    calls = iter(range(0, 10_000, 90))
+    total = iter(range(0, 10_000, 100))
+    assert wait_quiet(5, read=lambda: (next(calls), next(total)), sleep=lambda s: None) == 5
