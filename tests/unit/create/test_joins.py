@@ -25,42 +25,43 @@ from nestkube.status import SILENT
 INFO = ProviderInfo("podman", "podman", "4.3.1", False, HostFacts())
 
 
+class Init:
+    """A stand-in for `kubeadm init` that runs until released; records what happened."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.events: list[str] = []
+
+    def __call__(self) -> None:
+        self.release.wait(10)
+        self.events.append("init done")
+
+    def joins_started(self, ready: Callable[[], bool], release_after: float | None) -> None:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(self)
+            if release_after is not None:
+                threading.Timer(release_after, self.release.set).start()
+            joined, _ = joins.start_when_ready(running, ready, lambda: self.events.append("joined"))
+            assert joined is not None
+            joined.result(timeout=10)
+            if release_after is None:
+                assert self.events == ["joined"]  # init has not finished: the join overlapped it
+                self.release.set()
+
+
 def test_joins_start_while_init_still_runs() -> None:
-    release = threading.Event()
-    events: list[str] = []
-
-    def init() -> None:
-        release.wait(10)
-        events.append("init done")
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(init)
-        joined, _ = joins.start_when_ready(running, lambda: True, lambda: events.append("joined"))
-        assert joined is not None
-        joined.result(timeout=10)
-        assert events == ["joined"]  # init has not finished: the join overlapped it
-        release.set()
-    assert events == ["joined", "init done"]
+    init = Init()
+    init.joins_started(lambda: True, release_after=None)
+    assert init.events == ["joined", "init done"]
 
 
 @pytest.mark.parametrize("ready", [lambda: False, lambda: 1 / 0], ids=["ended", "waiter-failed"])
 def test_joins_start_once_init_succeeded_when_the_waiter_cannot_tell(
     ready: Callable[[], bool],
 ) -> None:
-    release = threading.Event()
-    events: list[str] = []
-
-    def init() -> None:
-        release.wait(10)
-        events.append("init done")
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(init)
-        threading.Timer(0.2, release.set).start()
-        joined, _ = joins.start_when_ready(running, ready, lambda: events.append("joined"))
-        assert joined is not None
-        joined.result(timeout=10)
-    assert events == ["init done", "joined"]
+    init = Init()
+    init.joins_started(ready, release_after=0.2)
+    assert init.events == ["init done", "joined"]
 
 
 def test_no_join_starts_when_init_failed() -> None:
