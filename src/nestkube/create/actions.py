@@ -343,10 +343,9 @@ def _restrict_oom(ctx: CreateContext) -> bool:
 def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.NodeSetup, float]:
     """What ``spec``'s node needs before its kubelet starts (see
     :mod:`nestkube.create.node_setup`), and the time limit for it past systemd's boot: its
-    runtime's config,
-    and with nestkube's pod network the CNI config, routes to the peers whose address is
-    known, the masquerade rule and the agent's inputs; the env file that starts the agent
-    last."""
+    runtime's config, and with nestkube's pod network the CNI config, routes to the peers
+    whose address is known, the masquerade rule and the agent's inputs; the env file that
+    starts the agent last."""
     sandbox = next((i for i in ctx.preloaded_images if "/pause:" in i), "k8s.gcr.io/pause:3.2")
     files: dict[str, str] = {}
     if ctx.node_runtimes.get(spec.name) == crio.CRIO:
@@ -366,17 +365,16 @@ def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.No
             json6902=ctx.config.containerd_config_patches_json6902,
         )
         unit, limit = "containerd", quick()
-    boot = int(BOOT_WAIT)
     cidr = ctx.pod_cidrs.get(spec.name)
     if cidr is None:
-        return node_setup_module.NodeSetup(files, boot, stop=KUBELET, restart=unit), limit
+        return node_setup_module.NodeSetup(files, BOOT_WAIT, stop=KUBELET, restart=unit), limit
     subnet = ctx.config.networking.pod_subnet
     agent = agent_inputs(spec.name, cidr, subnet)
     env = agent.pop(AGENT_ENV)
     files |= {CNI_CONF: render_bridge_cni(cidr), **agent}
     setup = node_setup_module.NodeSetup(
         files,
-        boot,
+        BOOT_WAIT,
         stop=KUBELET,
         restart=unit,
         routes=peer_routes(spec.name, ctx.pod_cidrs, ctx.node_ips),
@@ -616,18 +614,17 @@ def kubeadm_init(ctx: CreateContext) -> None:
         args.append("--upload-certs")
     args += skip_phases_args(ctx.kubernetes_version, init_skip_phases(ctx))
     started = 0.0
+    joining = len(ctx.specs) > 1
+    # With nodes to join, init's output is copied where the joins' waiter reads it.
+    command = joins.recorded(args) if joining else args
     with ThreadPoolExecutor(max_workers=1) as pool:
-        if len(ctx.specs) > 1:
-            init = pool.submit(
-                ctx.provider.exec, spec.name, joins.recorded(args), what="kubeadm init", timeout=600
-            )
+        init = pool.submit(ctx.provider.exec, spec.name, command, what="kubeadm init", timeout=600)
+        if joining:
             ctx.joining, started = joins.start_when_ready(
                 init,
                 lambda: joins.cluster_info_made(ctx.provider, spec.name, 600),
                 lambda: join_all(ctx),
             )
-        else:
-            init = pool.submit(ctx.provider.exec, spec.name, args, what="kubeadm init", timeout=600)
         init.result()
     if ctx.joining is not None:
         ctx.status.detail(
