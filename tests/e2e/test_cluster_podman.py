@@ -3,6 +3,7 @@ built from Go modules: containerd 2 on every node and CoreDNS answering Service 
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from support import (
     assert_cluster_dns,
     assert_current_cluster,
     engine_leftovers,
+    eventually,
     import_into_nodes,
     nestkube_cli,
     web_manifest,
@@ -161,12 +163,22 @@ def test_multi_node_pod_network_and_service(
     web_pods = {
         p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]
     }
-    # The Service answers from every node (kube-proxy's rules in each node's namespace).
+    # The Service answers from every node (kube-proxy's rules in each node's namespace). Polled:
+    # a node's kube-proxy programs a just-made Service a moment after its pods are Ready, and
+    # until then the address leaves the node and this sandbox's egress proxy answers.
     request = f"exec 3<>/dev/tcp/{svc_ip}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"
-    for node in names:
+
+    def body_from(node: str) -> str:
         answer = podman.exec(node, ["timeout", "10", "bash", "-c", request], check=False)
-        body = answer.stdout.strip().splitlines()[-1] if answer.stdout.strip() else ""
-        assert body in web_pods, f"service {svc_ip} from {node}: {answer.stdout}{answer.stderr}"
+        return answer.stdout.strip().splitlines()[-1] if answer.stdout.strip() else ""
+
+    for node in names:
+        eventually(
+            functools.partial(body_from, node),
+            lambda body: body in web_pods,
+            timeout=120,
+            what=f"service {svc_ip} answered by a web pod from {node}",
+        )
     # And from a pod on every node, by ClusterIP and by DNS name.
     clients = {}
     for node in names:
