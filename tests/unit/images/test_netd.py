@@ -4,6 +4,7 @@ renders (kubeadm.cni.agent_inputs) and the Node objects the API lists."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from nestkube.kubeadm.agent_access import render_kubeconfig
 from nestkube.kubeadm.cni import AGENT_CNI, AGENT_ENV, agent_inputs, render_bridge_cni
 from nestkube.kubeadm.pod_cidrs import label_value
 
@@ -24,6 +26,8 @@ case "$(basename "$0") $*" in
   "ip -4 route show exact "*) grep "^$5 " "$ROUTES" || true ;;
   "ip -4 route show root "*) cat "$ROUTES" ;;
   "iptables -w -t nat -C "*) [ -e "$MASQ_PRESENT" ] ;;
+  "kubectl "*" --watch-only "*) echo "$(basename "$0") watching" ;;
+  "openssl s_client "*) cat >"$REQUEST"; printf '%b' "$REPLY" ;;
 esac
 """
 
@@ -42,7 +46,7 @@ def scratch(tmp_path: Path) -> dict[str, Path]:
         (etc / Path(path).name).write_text(content)
     fakes = tmp_path / "bin"
     fakes.mkdir()
-    for tool in ("kubectl", "ip", "iptables"):
+    for tool in ("kubectl", "ip", "iptables", "openssl"):
         (fakes / tool).write_text(FAKE)
         (fakes / tool).chmod(0o755)
     (tmp_path / "netd.kubeconfig").write_text("")
@@ -128,3 +132,55 @@ def test_a_control_plane_sets_missing_pod_cidrs_from_the_label(scratch: dict[str
     )
     # The rule is there already: checked, never appended twice.
     assert not [c for c in calls if " -A " in c]
+
+
+def run_watch(scratch: dict[str, Path], reply: str) -> tuple[str, list[str], str]:
+    """`nestkube-netd --watch` against an API whose answer to the Node watch is `reply`: what
+    it printed, the calls made and the request openssl was given."""
+    root = scratch["root"]
+    ca = base64.b64encode(b"THE-CA").decode()
+    (root / "netd.kubeconfig").write_text(
+        render_kubeconfig("https://10.89.0.254:6443", ca, "the-token")
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{scratch['bin']}:{os.environ['PATH']}",
+        "CALLS": str(root / "calls"),
+        "REQUEST": str(root / "request"),
+        "REPLY": reply,
+        "NESTKUBE_ETC": str(scratch["etc"]),
+        "NESTKUBE_KUBECONFIG": str(root / "netd.kubeconfig"),
+        "NESTKUBE_RUN": str(root / "run"),
+    }
+    done = subprocess.run(
+        ["bash", str(AGENT), "--watch"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    request = (root / "request").read_bytes().decode() if (root / "request").exists() else ""
+    return done.stdout, (root / "calls").read_text().splitlines(), request
+
+
+def test_the_node_watch_runs_over_openssl_with_the_ca_checked_and_the_token_unseen(
+    scratch: dict[str, Path],
+) -> None:
+    event = '{"type":"ADDED","object":{"kind":"Node"}}'
+    out, calls, request = run_watch(scratch, f"HTTP/1.1 200 OK\\r\\n\\r\\n{event}\\n")
+    # The stream after the status line is passed on: each line wakes the agent's loop.
+    assert event in out.splitlines()
+    assert calls == [
+        "openssl s_client -quiet -connect 10.89.0.254:6443 -CAfile "
+        f"{scratch['root'] / 'run' / 'netd-ca.crt'} -verify_return_error -verify_ip 10.89.0.254"
+    ]
+    assert (scratch["root"] / "run" / "netd-ca.crt").read_bytes() == b"THE-CA"
+    lines = request.split("\r\n")
+    assert lines[0] == "GET /api/v1/nodes?watch=true HTTP/1.1"
+    assert "Authorization: Bearer the-token" in lines
+    assert "Connection: close" in lines
+    assert "the-token" not in " ".join(calls)
+
+
+def test_a_refused_watch_falls_back_to_kubectl(scratch: dict[str, Path]) -> None:
+    out, calls, _ = run_watch(scratch, "HTTP/1.1 403 Forbidden\\r\\n\\r\\n{}\\n")
+    assert calls[0].startswith("openssl s_client ")
+    assert calls[1].startswith("kubectl --kubeconfig=") and "--watch-only" in calls[1]
+    assert out == "kubectl watching\n"
