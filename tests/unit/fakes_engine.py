@@ -185,3 +185,20 @@ def unwrapped(argv: list[str]) -> list[str]:
     if len(argv) > 3 and argv[0] in ("sh", "bash") and argv[1] == "-c" and argv[3] == argv[0]:
         return argv[4:]
     return argv
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def join_material_answer(argv: list[str]) -> Result | None:
+    """The answer to create's join-material exec (`timeout N sh -c <script>` reading init's
+    output): the CA, then a kubelet kubeconfig for each worker the script signs one for; None
+    for any other command."""
+    from nestkube.create import joins
+
+    if argv[:1] != ["timeout"] or joins.INIT_OUTPUT not in argv[-1]:
+        return None
+    signed = argv[-1].count("kubeadm kubeconfig user")
+    conf = "users:\n- user:\n    client-certificate-data: x\n"
+    parts = [CA_PEM, *[conf] * signed]
+    return Result(argv, 0, "".join(p + joins.SEPARATOR + "\n" for p in parts), "")

@@ -622,8 +622,8 @@ def kubeadm_init(ctx: CreateContext) -> None:
         if joining:
             ctx.joining, started = joins.start_when_ready(
                 init,
-                lambda: joins.cluster_info_made(ctx.provider, spec.name, 600),
-                lambda: join_all(ctx),
+                lambda: read_join_material(ctx, 600),
+                lambda material: join_all(ctx, material),
             )
         init.result()
     if ctx.joining is not None:
@@ -640,42 +640,55 @@ def join_nodes(ctx: CreateContext) -> None:
         ctx.joining.result()
 
 
-def discovery_kubeconfig(ctx: CreateContext) -> str:
-    """What joining nodes discover the cluster from: the endpoint every node uses (the load
-    balancer's when there is one) and the CA read from the first control plane."""
-    ca = ctx.provider.exec(
-        ctx.bootstrap_node, ["cat", CLUSTER_CA], what="reading the cluster CA", timeout=quick()
-    ).stdout
-    endpoint = node_params(ctx, ctx.control_planes[0]).control_plane_endpoint
-    return render_discovery_kubeconfig(endpoint, ca)
-
-
-def kubelet_kubeconfig(ctx: CreateContext, node: str) -> str:
-    """A worker's kubelet.conf with a client certificate the cluster CA signed now, on the
-    first control plane (`kubeadm kubeconfig user`, v1.21 on), as init does for its own node.
+def kubelet_signing(ctx: CreateContext) -> dict[str, list[str]]:
+    """Per worker, the command that prints its kubelet.conf with a client certificate the
+    cluster CA signs there and then (`kubeadm kubeconfig user`, v1.21 on), as init does for
+    its own node.
 
     With it the worker's kubelet skips the TLS bootstrap: without it, the kubelet starts as
     system:anonymous until the controller manager approves and signs its CSR, and its node
     registration backs off meanwhile (up to 7 s between tries), which cost up to 20 s here.
     `kubeadm join` finds the file and does not wait for a bootstrap."""
-    out = ctx.provider.exec(
+    if not as_version(ctx.kubernetes_version).at_least(1, 21):
+        return {}
+    return {
+        spec.name: ["kubeadm", "kubeconfig", "user", f"--client-name=system:node:{spec.name}",
+                    "--org=system:nodes", f"--config={KUBEADM_CONF}"]
+        for spec in ctx.workers
+    }  # fmt: skip
+
+
+def read_join_material(ctx: CreateContext, limit: float) -> joins.JoinMaterial | None:
+    """The CA and the workers' kubelet kubeconfigs from the first control plane, as soon as
+    init has made its certificates (see :func:`joins.join_material`)."""
+    return joins.join_material(
+        ctx.provider,
         ctx.bootstrap_node,
-        ["kubeadm", "kubeconfig", "user", f"--client-name=system:node:{node}",
-         "--org=system:nodes", f"--config={KUBEADM_CONF}"],
-        what=f"a kubelet certificate for {node}",
-        timeout=quick(),
-    ).stdout  # fmt: skip
-    if "client-certificate-data:" not in out:
-        raise ClusterError(f"kubeadm kubeconfig user printed no client certificate for {node}")
-    return out
+        ca_path=CLUSTER_CA,
+        sign=kubelet_signing(ctx),
+        limit=limit,
+    )
 
 
-def join_all(ctx: CreateContext) -> None:
+def discovery_kubeconfig(ctx: CreateContext, ca: str) -> str:
+    """What joining nodes discover the cluster from: the endpoint every node uses (the load
+    balancer's when there is one) and the cluster CA."""
+    endpoint = node_params(ctx, ctx.control_planes[0]).control_plane_endpoint
+    return render_discovery_kubeconfig(endpoint, ca)
+
+
+def join_all(ctx: CreateContext, material: joins.JoinMaterial | None = None) -> None:
     """Further control planes one at a time (etcd grows by one member at a time), and all
-    workers at once beside them."""
-
+    workers at once beside them. ``material`` is what the waiter beside init read; without
+    it (init is over by now) it is read here."""
+    if not ctx.workers and len(ctx.control_planes) == 1:
+        return
     start_applying_cluster_objects(ctx)
-    discovery = discovery_kubeconfig(ctx)
+    if material is None:
+        material = read_join_material(ctx, quick())
+        if material is None:
+            raise ClusterError("kubeadm init ended before it made the cluster's certificates")
+    discovery = discovery_kubeconfig(ctx, material.ca)
     if ctx.workers_prepared is not None:
         route_node_dns(ctx, prepared_workers(ctx), decide=False)
         ctx.status.detail(
@@ -687,19 +700,14 @@ def join_all(ctx: CreateContext) -> None:
         params = node_params(ctx, spec)
         text = patched_config(ctx, spec, render_join_config(params))
         files = {params.discovery_file: discovery, KUBEADM_CONF: text}
-        if spec.role == "worker" and as_version(ctx.kubernetes_version).at_least(1, 21):
-            files[KUBELET_CONF] = kubelet_kubeconfig(ctx, spec.name)
-        agent = cluster_objects_applied(ctx)
-        if agent:
-            files[agent_access.KUBECONFIG] = agent
+        if spec.name in material.kubelet_confs:
+            files[KUBELET_CONF] = material.kubelet_confs[spec.name]
         join = ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"]
         # The files and the join in one exec.
         ctx.provider.exec(
             spec.name,
             ["sh", "-c", 'tar -x -C / -f - && exec "$@"', "sh", *join],
-            input=node_setup_module.tar_archive(
-                files, private=[KUBELET_CONF, agent_access.KUBECONFIG]
-            ),
+            input=node_setup_module.tar_archive(files, private=[KUBELET_CONF]),
             what=f"kubeadm join {spec.name}",
             timeout=600,
         )
@@ -790,13 +798,23 @@ def cluster_objects_applied(ctx: CreateContext) -> str:
 
 
 def install_cluster_objects(ctx: CreateContext) -> None:
-    """The cluster's objects applied, and the first control plane's agent given its
-    kubeconfig; every other node got its copy with its join. Before this the agents keep
+    """The cluster's objects applied, and every node's network agent given its kubeconfig
+    (a worker's beside its join, which does not wait for it). Before this the agents keep
     only local state; create has written everything else already."""
     text = cluster_objects_applied(ctx)
-    if text:
-        files = {agent_access.KUBECONFIG: text}
-        write_files(ctx, ctx.bootstrap_node, files, private=[agent_access.KUBECONFIG])
+    if not text:
+        return
+    nodes = [spec.name for spec in ctx.control_planes]
+    if ctx.workers:
+        prepared_workers(ctx)
+        nodes += [spec.name for spec in ctx.workers]
+    files = {agent_access.KUBECONFIG: text}
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        for future in [
+            pool.submit(write_files, ctx, node, files, private=[agent_access.KUBECONFIG])
+            for node in nodes
+        ]:
+            future.result()
 
 
 def routes_and_masquerade(

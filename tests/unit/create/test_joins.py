@@ -6,18 +6,20 @@ import io
 import subprocess
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes_engine import AnsweringProvider, unwrapped
+from fakes_engine import CA_PEM, AnsweringProvider, join_material_answer, unwrapped
 
 from nestkube._exec import Result
 from nestkube.config import default_config
 from nestkube.create import actions, joins
 from nestkube.create.context import CreateContext
+from nestkube.errors import ClusterError, CommandError
 from nestkube.host import HostFacts
 from nestkube.providers.base import ProviderInfo
 from nestkube.status import SILENT
@@ -36,39 +38,46 @@ class Init:
         self.release.wait(10)
         self.events.append("init done")
 
-    def joins_started(self, ready: Callable[[], bool], release_after: float | None) -> None:
+    def joins_started(self, ready: Callable[[], str | None], release_after: float | None) -> None:
         with ThreadPoolExecutor(max_workers=1) as pool:
             running = pool.submit(self)
             if release_after is not None:
                 threading.Timer(release_after, self.release.set).start()
-            joined, _ = joins.start_when_ready(running, ready, lambda: self.events.append("joined"))
+            joined, _ = joins.start_when_ready(
+                running, ready, lambda found: self.events.append(f"joined with {found}")
+            )
             assert joined is not None
             joined.result(timeout=10)
             if release_after is None:
-                assert self.events == ["joined"]  # init has not finished: the join overlapped it
+                assert self.events == ["joined with material"]  # the join overlapped init
                 self.release.set()
 
 
-def test_joins_start_while_init_still_runs() -> None:
+def test_joins_start_while_init_still_runs_with_what_the_waiter_read() -> None:
     init = Init()
-    init.joins_started(lambda: True, release_after=None)
-    assert init.events == ["joined", "init done"]
+    init.joins_started(lambda: "material", release_after=None)
+    assert init.events == ["joined with material", "init done"]
 
 
-@pytest.mark.parametrize("ready", [lambda: False, lambda: 1 / 0], ids=["ended", "waiter-failed"])
+def failing_waiter() -> str | None:
+    raise RuntimeError("the engine went away")
+
+
+@pytest.mark.parametrize("ready", [lambda: None, failing_waiter], ids=["ended", "waiter-failed"])
 def test_joins_start_once_init_succeeded_when_the_waiter_cannot_tell(
-    ready: Callable[[], bool],
+    ready: Callable[[], str | None],
 ) -> None:
     init = Init()
     init.joins_started(ready, release_after=0.2)
-    assert init.events == ["init done", "joined"]
+    # Given nothing: the joins read what they need themselves, init being over.
+    assert init.events == ["init done", "joined with None"]
 
 
 def test_no_join_starts_when_init_failed() -> None:
     failed: Future[None] = Future()
     failed.set_exception(RuntimeError("kubeadm init failed"))
     started: list[str] = []
-    joined, _ = joins.start_when_ready(failed, lambda: True, lambda: started.append("x"))
+    joined, _ = joins.start_when_ready(failed, lambda: "m", lambda found: started.append("x"))
     assert joined is None and started == []
 
 
@@ -83,13 +92,27 @@ class Waiter(AnsweringProvider):
         return self.result
 
 
-@pytest.mark.parametrize(("code", "made"), [(0, True), (1, False), (124, False)])
-def test_joins_may_start_once_init_is_past_its_bootstrap_token_phase(code: int, made: bool) -> None:
-    engine = Waiter(Result([], code, "", ""))
-    assert joins.cluster_info_made(engine, "n", 30) is made
+SIGN = {"c-worker": ["printf", "%s\\n", "client-certificate-data: w1"]}
+
+
+def test_the_join_material_exec_waits_in_the_node_and_ends_when_init_ends_first() -> None:
+    engine = Waiter(Result([], joins.INIT_ENDED_FIRST, "", ""))
+    assert joins.join_material(engine, "n", ca_path="/ca.crt", sign=SIGN, limit=30) is None
     [argv] = engine.asked
     assert argv[:4] == ["timeout", "30", "sh", "-c"]
     assert joins.INIT_OUTPUT in argv[4] and "kubelet-finalize" in argv[4]
+
+
+@pytest.mark.parametrize("code", [1, 124])
+def test_a_failed_join_material_exec_is_an_error(code: int) -> None:
+    with pytest.raises(CommandError):
+        joins.join_material(Waiter(Result([], code, "", "")), "n", ca_path="/c", sign={}, limit=9)
+
+
+def test_a_kubeconfig_without_a_client_certificate_is_an_error() -> None:
+    out = f"CA\n{joins.SEPARATOR}\nno certificate\n{joins.SEPARATOR}\n"
+    with pytest.raises(ClusterError, match="no client certificate for c-worker"):
+        joins.join_material(Waiter(Result([], 0, out, "")), "n", ca_path="/c", sign=SIGN, limit=9)
 
 
 def test_init_output_is_copied_where_the_waiter_reads_it(tmp_path: Path) -> None:
@@ -116,26 +139,55 @@ class Local(AnsweringProvider):
         return Result(argv, res.returncode, res.stdout, res.stderr)
 
 
+def material(tmp_path: Path, out: Path) -> joins.JoinMaterial | None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text(CA_PEM)
+    return joins.join_material(Local(out), "n", ca_path=str(ca), sign=SIGN, limit=10)
+
+
 @pytest.mark.parametrize(
     ("text", "made"),
     [
-        ("[bootstrap-token] Creating the cluster-info ConfigMap\n[kubelet-finalize] x\n", True),
-        ("[bootstrap-token] Creating the cluster-info ConfigMap\n[addons] Applied\n", True),
-        (f"[etcd] x\nerror execution phase etcd\n{joins.ENDED} 1\n", False),
+        ("[kubeconfig] x\n[bootstrap-token] Creating the cluster-info ConfigMap\n"
+         "[kubelet-finalize] x\n", True),
+        ("[kubeconfig] x\n[bootstrap-token] Creating the cluster-info ConfigMap\n"
+         "[addons] Applied\n", True),
+        (f"[kubeconfig] x\n[etcd] x\nerror execution phase etcd\n{joins.ENDED} 1\n", False),
+        (f"[certs] x\nerror execution phase certs\n{joins.ENDED} 1\n", False),
     ],
-)
-def test_the_waiter_reads_the_phase_or_the_end(tmp_path: Path, text: str, made: bool) -> None:
+)  # fmt: skip
+def test_the_material_is_read_past_the_phases_or_not_when_init_ended(
+    tmp_path: Path, text: str, made: bool
+) -> None:
     out = tmp_path / "init.out"
     out.write_text(text)
-    assert joins.cluster_info_made(Local(out), "n", 10) is made
+    found = material(tmp_path, out)
+    if made:
+        assert found == joins.JoinMaterial(CA_PEM, {"c-worker": "client-certificate-data: w1\n"})
+    else:
+        assert found is None
 
 
-def test_the_waiter_waits_for_the_phase(tmp_path: Path) -> None:
+def test_the_ca_is_read_once_the_certs_are_made_and_returned_after_bootstrap_token(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "init.out"
-    out.write_text("[bootstrap-token] Creating the cluster-info ConfigMap\n")
-    timer = threading.Timer(0.5, lambda: out.write_text(out.read_text() + "[addons] x\n"))
+    out.write_text("[certs] Generating ...\n")
+    ca = tmp_path / "ca.crt"  # made by the certs phase: reading it before would fail
+
+    def phases() -> None:
+        time.sleep(0.3)
+        ca.write_text(CA_PEM)
+        out.write_text(out.read_text() + "[kubeconfig] x\n")
+        time.sleep(0.3)
+        out.write_text(out.read_text() + "[bootstrap-token] x\n[addons] x\n")
+
+    timer = threading.Thread(target=phases)
     timer.start()
-    assert joins.cluster_info_made(Local(out), "n", 10)
+    started = time.monotonic()
+    found = joins.join_material(Local(out), "n", ca_path=str(ca), sign=SIGN, limit=10)
+    assert found is not None and found.ca == CA_PEM
+    assert time.monotonic() - started >= 0.6
     timer.join()
 
 
@@ -156,15 +208,8 @@ class Kubeadm(AnsweringProvider):
             assert self.finish_init.wait(10)
         if argv[:2] == ["kubeadm", "join"]:
             self.finish_init.set()  # a join ran while init was still running
-        if argv[0] == "timeout" and joins.INIT_OUTPUT in argv[-1]:
-            return Result(argv, 0, "", "")  # init is past bootstrap-token
-        if argv[:3] == ["kubeadm", "kubeconfig", "user"]:
-            return Result(argv, 0, "users:\n- user:\n    client-certificate-data: x\n", "")
-        if argv == ["cat", "/etc/kubernetes/pki/ca.crt"]:
-            return Result(
-                argv, 0, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", ""
-            )
-        return Result(argv, 0, "", "")
+        # init is past bootstrap-token: the CA and the kubelet kubeconfigs.
+        return join_material_answer(argv) or Result(argv, 0, "", "")
 
 
 TOKEN_ID = "abcdef"
@@ -191,17 +236,15 @@ def test_kubeadm_init_overlaps_the_joins(tmp_path: Path) -> None:
     assert not [argv for _, argv in kubeadm if argv[:3] == ["kubeadm", "init", "phase"]]
     joined = sorted(node for node, argv in kubeadm if argv[:2] == ["kubeadm", "join"])
     assert joined == ["j-worker", "j-worker2"]
-    # The CA for the joins' discovery file is read once, from the first control plane.
-    read_ca = [
-        node for node, argv in engine.commands if argv[:2] == ["cat", "/etc/kubernetes/pki/ca.crt"]
-    ]
-    assert read_ca == ["j-control-plane"]
-    # Each worker's kubelet certificate is signed on the first control plane: no TLS bootstrap.
-    issued = sorted(
-        argv[3] for node, argv in kubeadm if argv[:3] == ["kubeadm", "kubeconfig", "user"]
-    )
-    assert issued == ["--client-name=system:node:j-worker", "--client-name=system:node:j-worker2"]
-    assert {node for node, argv in kubeadm if argv[1] == "kubeconfig"} == {"j-control-plane"}
+    # The CA and each worker's kubelet certificate (signed on the first control plane: no TLS
+    # bootstrap) come from one exec there, beside init, waiting on its output.
+    [(node, script)] = [(node, argv[-1]) for node, argv in engine.commands if argv[0] == "timeout"]
+    assert node == "j-control-plane" and "cat /etc/kubernetes/pki/ca.crt" in script
+    assert script.index(joins.AFTER_CERTS) < script.index("cat /etc/kubernetes/pki/ca.crt")
+    assert script.index("kubeadm kubeconfig user") < script.index("kubelet-finalize")
+    for worker in ("j-worker", "j-worker2"):
+        assert f"kubeadm kubeconfig user --client-name=system:node:{worker}" in script
+    assert not [a for _, a in kubeadm if a[:3] == ["kubeadm", "kubeconfig", "user"]]
 
 
 class Tar(AnsweringProvider):
