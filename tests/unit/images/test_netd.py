@@ -134,14 +134,14 @@ def test_a_control_plane_sets_missing_pod_cidrs_from_the_label(scratch: dict[str
     assert not [c for c in calls if " -A " in c]
 
 
-def run_watch(scratch: dict[str, Path], reply: str) -> tuple[str, list[str], str]:
-    """`nestkube-netd --watch` against an API whose answer to the Node watch is `reply`: what
-    it printed, the calls made and the request openssl was given."""
+def run_watch(
+    scratch: dict[str, Path], reply: str, server: str = "https://10.89.0.254:6443"
+) -> tuple[str, list[str], str]:
+    """`nestkube-netd --watch` against an API at ``server`` whose answer to the Node watch is
+    `reply`: what it printed, the calls made and the request openssl was given."""
     root = scratch["root"]
     ca = base64.b64encode(b"THE-CA").decode()
-    (root / "netd.kubeconfig").write_text(
-        render_kubeconfig("https://10.89.0.254:6443", ca, "the-token")
-    )
+    (root / "netd.kubeconfig").write_text(render_kubeconfig(server, ca, "the-token"))
     env = {
         **os.environ,
         "PATH": f"{scratch['bin']}:{os.environ['PATH']}",
@@ -184,3 +184,19 @@ def test_a_refused_watch_falls_back_to_kubectl(scratch: dict[str, Path]) -> None
     assert calls[0].startswith("openssl s_client ")
     assert calls[1].startswith("kubectl --kubeconfig=") and "--watch-only" in calls[1]
     assert out == "kubectl watching\n"
+
+
+@pytest.mark.parametrize(
+    ("server", "connect", "check"),
+    [
+        ("https://[fd00:10::2]:6443", "[fd00:10::2]:6443", "-verify_ip fd00:10::2"),
+        ("https://api.test:6443", "api.test:6443", "-verify_hostname api.test"),
+    ],
+)
+def test_the_watch_checks_an_ipv6_address_or_a_name_as_such(
+    scratch: dict[str, Path], server: str, connect: str, check: str
+) -> None:
+    _, calls, request = run_watch(scratch, "HTTP/1.1 200 OK\\r\\n\\r\\n", server)
+    assert calls[0].startswith(f"openssl s_client -quiet -connect {connect} ")
+    assert calls[0].endswith(f"-verify_return_error {check}")
+    assert f"Host: {connect}" in request.split("\r\n")
