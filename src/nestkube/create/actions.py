@@ -809,12 +809,12 @@ def install_cluster_objects(ctx: CreateContext) -> None:
         prepared_workers(ctx)
         nodes += [spec.name for spec in ctx.workers]
     files = {agent_access.KUBECONFIG: text}
-    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        for future in [
-            pool.submit(write_files, ctx, node, files, private=[agent_access.KUBECONFIG])
-            for node in nodes
-        ]:
-            future.result()
+
+    def one(node: str) -> None:
+        write_files(ctx, node, files, private=[agent_access.KUBECONFIG])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, nodes))
 
 
 def routes_and_masquerade(
