@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,17 +32,16 @@ from nestkube.providers.base import (
     ProviderName,
     rlimit_args,
 )
+from nestkube.providers.timeouts import CHANGE as CHANGE
+from nestkube.providers.timeouts import DEFAULT_ENGINE_TIMEOUT as DEFAULT_ENGINE_TIMEOUT
+from nestkube.providers.timeouts import ENGINE_TIMEOUT_ENV as ENGINE_TIMEOUT_ENV
+from nestkube.providers.timeouts import LONG as LONG
+from nestkube.providers.timeouts import QUERY as QUERY
+from nestkube.providers.timeouts import engine_hint as engine_hint
+from nestkube.providers.timeouts import engine_timeout as engine_timeout
 
 API_SERVER_PORT = 6443
 
-# Every engine call has a time limit, so a hung engine becomes an error instead of a hang.
-# NESTKUBE_ENGINE_TIMEOUT sets the base (seconds) for quick queries; other kinds of call get
-# a multiple of it. Waits with a meaning of their own (kubeadm, Ready) pass their own limits.
-ENGINE_TIMEOUT_ENV = "NESTKUBE_ENGINE_TIMEOUT"
-DEFAULT_ENGINE_TIMEOUT = 60.0
-QUERY = 1.0  # ps, inspect, ls, info
-CHANGE = 5.0  # run, create, rm, commands in a node
-LONG = 30.0  # save, load, import, commit, cp, image build scripts in a container
 # systemd's "halt now" signal: with it `stop` is quick instead of a 10 s wait for SIGKILL.
 STOP_SIGNAL = "SIGRTMIN+3"
 # Seconds `stop` waits for a node to halt before the engine kills it.
@@ -56,24 +54,6 @@ def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((address if address not in ("0.0.0.0", "::") else "", 0))
         return int(sock.getsockname()[1])
-
-
-def engine_timeout(scale: float = QUERY) -> float:
-    """The time limit for an engine call of kind ``scale`` (QUERY, CHANGE or LONG)."""
-    raw = os.environ.get(ENGINE_TIMEOUT_ENV, "").strip()
-    try:
-        base = float(raw) if raw else DEFAULT_ENGINE_TIMEOUT
-    except ValueError:
-        raise ProviderError(f"{ENGINE_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
-    if base <= 0:
-        raise ProviderError(f"{ENGINE_TIMEOUT_ENV} must be positive, not {raw!r}")
-    return base * scale
-
-
-def engine_hint(binary: str) -> str:
-    """What to check when an engine call times out."""
-    name = Path(binary).name
-    return f"is the engine hung? check `{name} info`"
 
 
 class CliProvider:

@@ -16,6 +16,7 @@ from typing import Any, Literal, cast, get_args
 from nestkube import _exec
 from nestkube._exec import Result
 from nestkube.errors import CommandError, CommandTimeout, ProviderError
+from nestkube.providers.timeouts import engine_hint, engine_timeout
 
 ProviderName = Literal["podman", "docker", "nerdctl"]
 # Every engine nestkube drives, in the order it looks for them.
@@ -228,8 +229,6 @@ def _first_line(result: Result) -> str:
 
 def engine_runner(args: Sequence[str]) -> Result:
     """The engine runner for probes: the QUERY time limit, and never raising."""
-    from nestkube.providers.engine import engine_hint, engine_timeout
-
     try:
         return _exec.run(
             args,
