@@ -24,8 +24,8 @@ from typing import IO, Any
 from nestkube.create.loadbalancer import kubernetes_nodes
 from nestkube.errors import ClusterError, CommandError, NestkubeError, ProviderError
 from nestkube.host import HostFacts, probe_host
-from nestkube.images.archive import host_arch
 from nestkube.names import cluster_name
+from nestkube.oci.archive import host_arch
 from nestkube.providers import ENGINES, get_provider, requested_engine
 from nestkube.providers.base import Node, Provider
 from nestkube.status import SILENT, Status

@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from nestkube.errors import ImageBuildError
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.kit.releases import LOCAL_PATH_PROVISIONER
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import Provider
 
 IMAGE = f"localhost/nestkube/local-path-provisioner:{LOCAL_PATH_PROVISIONER}"

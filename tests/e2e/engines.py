@@ -25,13 +25,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.kit.host_nerdctl import (
     HostNerdctl,
     build_host_nerdctl,
     containerd_config,
     nerdctl_toml,
 )
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.docker import DockerProvider, probe_docker
 from nestkube.providers.engine import CliProvider
 from nestkube.providers.nerdctl import NerdctlProvider, probe_nerdctl

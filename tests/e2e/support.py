@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from nestkube import _exec
 from nestkube.cache import cache_root, content_key, file_sha256
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.kit.toolchain import modules_toolchain
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import LABEL_CLUSTER, Provider
 
 BUSYBOX = Path("/bin/busybox")

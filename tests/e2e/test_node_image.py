@@ -31,7 +31,6 @@ import pytest
 from support import engine_leftovers, nestkube_cli
 
 from nestkube.cache import cache_root
-from nestkube.images.archive import host_arch
 from nestkube.images.node_image import (
     LABEL_COMPONENTS,
     LABEL_K8S_VERSION,
@@ -44,6 +43,7 @@ from nestkube.images.node_image import (
 from nestkube.kit import releases
 from nestkube.kit.base_image import base_image_name
 from nestkube.kit.kubernetes import KUBE_COMMANDS, KubernetesBinaries
+from nestkube.oci.archive import host_arch
 from nestkube.providers.base import Node, NodeSpec, Provider
 from nestkube.providers.docker import DockerProvider
 

@@ -19,7 +19,6 @@ from fakes_engine import AnsweringProvider
 from nestkube._exec import Result
 from nestkube.errors import ClusterError, NestkubeError
 from nestkube.host import HostFacts
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.load import (
     IMPORT_ARGS,
     LoadError,
@@ -32,6 +31,7 @@ from nestkube.load import (
     read_archive_images,
     ref_candidates,
 )
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import Node, ProviderInfo, ProviderName
 from nestkube.status import Status
 

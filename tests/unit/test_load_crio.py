@@ -14,10 +14,10 @@ from fakes_engine import AnsweringProvider
 
 from nestkube._exec import Result
 from nestkube.host import HostFacts
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.images.node_image import LABEL_RUNTIME
 from nestkube.load import CRIO_IMPORT, CrioImages, LoadError, load_archive
 from nestkube.logs import CRIO_NODE_COMMANDS
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import Node, ProviderInfo
 
 TAG = "localhost/app:1"

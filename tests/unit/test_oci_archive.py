@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 
 # (type, mode, uid, gid, link target) per path, as tarfile reports them.
 Meta = tuple[bytes, int, int, int, str]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nestkube.errors import ImageBuildError
-from nestkube.images.config_edit import apply_changes, rewrite_archive
+from nestkube.oci.config_edit import apply_changes, rewrite_archive
 
 
 def test_changes_land_in_the_config() -> None:

@@ -2,7 +2,7 @@
 
 Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the same
 ``k8s.io/kubernetes`` module the suite is built from, and every image is assembled from files
-(no engine, no base image) by :mod:`nestkube.images.archive`:
+(no engine, no base image) by :mod:`nestkube.oci.archive`:
 
 - agnhost (current and previous tag): the release's own ``test/images/agnhost``, built
   statically, with upstream's entrypoint (``/agnhost pause``), ``/agnhost-2``, ``/uploads``,
@@ -38,9 +38,9 @@ from pathlib import Path
 from nestkube import _exec
 from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import ImageBuildError
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.images.components import build_pause
 from nestkube.kit.debs import debian_package_files
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 
 RECIPE = "conformance-images-3"
 LABEL_REF = "io.nestkube.e2e-image"

@@ -13,9 +13,9 @@ from pathlib import Path
 from nestkube import _exec
 from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import ImageBuildError
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kit.node_kit import NodeKit, repo_name
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 
 PAUSE_SOURCE = Path(__file__).with_name("pause.c")
 STATIC_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")

@@ -33,7 +33,6 @@ import yaml
 from nestkube import storage
 from nestkube.cache import content_key, file_sha256
 from nestkube.errors import CommandError, ImageBuildError
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
 from nestkube.images.node_image import (
     LABEL_BUILD_KEY,
     LABEL_COMPONENTS,
@@ -48,6 +47,7 @@ from nestkube.images.node_image import (
 from nestkube.kit.node_kit import repo_name
 from nestkube.kubeadm.cni import render_bridge_cni
 from nestkube.kubeadm.containerd import render_containerd_config
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import Mount, Provider
 from nestkube.status import SILENT, Status
 

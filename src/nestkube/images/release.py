@@ -17,8 +17,8 @@ from pathlib import Path
 
 from nestkube.cache import cache_root, content_key, publish_dir
 from nestkube.errors import ImageBuildError
-from nestkube.images.archive import host_arch
 from nestkube.kit.kubernetes import KUBE_COMMANDS, KubernetesBinaries, binaries_from_dir
+from nestkube.oci.archive import host_arch
 from nestkube.status import SILENT, Status
 
 DEFAULT_RELEASE_URL = "https://dl.k8s.io/release"

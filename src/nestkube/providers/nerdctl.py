@@ -14,8 +14,8 @@ from typing import Any
 
 from nestkube.errors import ProviderError
 from nestkube.host import HostFacts, probe_host
-from nestkube.images.archive import ImageSpec, Layer, write_image_archive
-from nestkube.images.config_edit import rewrite_archive
+from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
+from nestkube.oci.config_edit import rewrite_archive
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.docker import DockerLikeProvider, node_cgroup_driver
 from nestkube.providers.facts import (
