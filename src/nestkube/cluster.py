@@ -94,7 +94,7 @@ def create_cluster(
 ) -> Cluster:
     """Create the cluster ``config`` describes; on failure nothing is left unless ``retain``."""
     from nestkube import kubeconfig
-    from nestkube.create import actions, pipeline
+    from nestkube.create import pipeline, plan
     from nestkube.create.context import CreateContext
 
     cluster_name(config.name)
@@ -107,7 +107,7 @@ def create_cluster(
         wait_seconds=wait,
         retain=retain,
     )
-    actions.plan_nodes(ctx, image or _default_image(), chosen=image is not None)
+    plan.plan_nodes(ctx, image or _default_image(), chosen=image is not None)
     pipeline.run(ctx)
     return Cluster(
         name=config.name,
@@ -122,12 +122,12 @@ def plan_cluster(
     config: ClusterConfig, *, provider: str | None = None, image: str | None = None
 ) -> CreateContext:
     """What create would do, without touching the engine beyond probing it (for --dry-run)."""
-    from nestkube.create import actions
+    from nestkube.create import plan
     from nestkube.create.context import CreateContext
 
     prov = _provider(config.provider, provider)
     ctx = CreateContext(config=config, provider=prov, status=SILENT)
-    actions.plan_nodes(ctx, image or _default_image(), chosen=image is not None)
+    plan.plan_nodes(ctx, image or _default_image(), chosen=image is not None)
     return ctx
 
 
@@ -287,9 +287,10 @@ def _admin_and_server(prov: Provider, node: Node, internal: bool) -> tuple[str, 
     that run a DNS server, which Podman's CNI networks do not, while the address is pinned
     across restarts and is in the API server's certificate.
     """
-    from nestkube.create import actions, loadbalancer
+    from nestkube.nodeops import loadbalancer
+    from nestkube.nodeops.access import admin_kubeconfig
 
-    admin, server = actions.admin_kubeconfig(prov, node)
+    admin, server = admin_kubeconfig(prov, node)
     if internal:
         # Several control planes: their load balancer, pinned and in the certificate too.
         target = loadbalancer.find(prov.list_nodes(node.cluster)) or node
@@ -315,7 +316,7 @@ def dry_run_plan(
     placeholders where the addresses go.
     """
     from nestkube.config import to_document
-    from nestkube.create import actions
+    from nestkube.create import plan
     from nestkube.images.node_image import LABEL_K8S_VERSION
     from nestkube.kubeadm.config import render_init_config, render_join_config
 
@@ -330,7 +331,7 @@ def dry_run_plan(
         ctx.node_ips[spec.name] = f"<{spec.name}-address>" if i else "<control-plane-address>"
     nodes = []
     for spec in ctx.specs:
-        params = actions.node_params(ctx, spec)
+        params = plan.node_params(ctx, spec)
         rendered = (
             render_init_config(params)
             if spec.name == ctx.bootstrap_node
@@ -342,7 +343,7 @@ def dry_run_plan(
                 "role": spec.role,
                 "image": spec.image,
                 "run": [prov.info.binary, *prov.node_run_args(spec)],
-                "kubeadmConfig": actions.patched_config(ctx, spec, rendered),
+                "kubeadmConfig": plan.patched_config(ctx, spec, rendered),
             }
         )
     if ctx.load_balancer is not None:

@@ -20,16 +20,11 @@ from datetime import datetime
 import yaml
 
 from nestkube.cluster_state import is_running, node_network
-from nestkube.create import loadbalancer
-from nestkube.create.actions import (
-    CNI_CONF,
-    KUBECTL,
-    forward_node_dns,
-    quick,
-    routes_and_masquerade,
-)
 from nestkube.errors import ClusterError
 from nestkube.kubeadm import agent_access, pod_cidrs
+from nestkube.nodeops import loadbalancer
+from nestkube.nodeops.files import CNI_CONF, KUBECTL, quick
+from nestkube.nodeops.network import forward_node_dns, routes_and_masquerade
 from nestkube.providers.base import Node, Provider
 from nestkube.status import SILENT, Status
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from nestkube.create.loadbalancer import kubernetes_nodes
 from nestkube.errors import ClusterError, CommandError, NestkubeError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.names import cluster_name
+from nestkube.nodeops.loadbalancer import kubernetes_nodes
 from nestkube.oci.archive import host_arch
 from nestkube.providers import ENGINES, get_provider, requested_engine
 from nestkube.providers.base import Node, Provider

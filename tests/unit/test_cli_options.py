@@ -29,8 +29,8 @@ from nestkube import _exec, cluster
 from nestkube._version import __version__
 from nestkube.cli import groups
 from nestkube.config import ClusterConfig
-from nestkube.create import actions
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
+from nestkube.nodeops import access
 from nestkube.providers.base import LABEL_CLUSTER, LABEL_NETWORK, LABEL_ROLE, Node
 
 ENV_NAMES = ("NESTKUBE_CLUSTER_NAME", "KIND_CLUSTER_NAME", "NESTKUBE_PROVIDER")
@@ -296,7 +296,7 @@ def test_export_kubeconfig_internal_addresses_the_node_on_the_engine_network(
 ) -> None:
     monkeypatch.setattr(cluster, "get_provider", lambda *a, **k: _OneCluster())
     monkeypatch.setattr(
-        actions, "admin_kubeconfig", lambda prov, node: (ADMIN_CONF, "https://127.0.0.1:40123")
+        access, "admin_kubeconfig", lambda prov, node: (ADMIN_CONF, "https://127.0.0.1:40123")
     )
     target = tmp_path / "kubeconfig"
     result = _invoke("export", "kubeconfig", "-n", "demo", "--kubeconfig", str(target), *flags)

@@ -8,7 +8,7 @@ import pytest
 from test_lifecycle import FakeCluster, node
 
 from nestkube import lifecycle
-from nestkube.create import loadbalancer
+from nestkube.nodeops import loadbalancer
 from nestkube.providers.base import Provider
 from nestkube.status import SILENT
 

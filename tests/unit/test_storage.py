@@ -15,7 +15,7 @@ from fakes_engine import UnusedEngine
 from nestkube import storage
 from nestkube._exec import Result
 from nestkube.config import ClusterConfig, load_config
-from nestkube.create import actions
+from nestkube.create import actions, plan
 from nestkube.create.context import CreateContext
 from nestkube.status import SILENT, Status
 
@@ -72,7 +72,7 @@ class Recorder(UnusedEngine):
 
 def context(cfg: ClusterConfig, engine: Recorder, preloaded: tuple[str, ...]) -> CreateContext:
     ctx = CreateContext(config=cfg, provider=engine, status=SILENT)
-    actions.plan_nodes(ctx, "node:1")
+    plan.plan_nodes(ctx, "node:1")
     ctx.preloaded_images = preloaded
     ctx.kubernetes_version = "v1.20.2"  # no agent token: the apply is the only command
     return ctx

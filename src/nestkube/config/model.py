@@ -19,10 +19,10 @@ import yaml
 
 from nestkube.config._paths import format_error, render_path, yaml_problem
 from nestkube.config.document import IPFamily, KubeProxyMode, ProviderChoice
-from nestkube.create import loadbalancer
 from nestkube.errors import ConfigError
 from nestkube.host import CAPABILITIES
 from nestkube.names import DEFAULT_NAME as DEFAULT_NAME
+from nestkube.nodeops import loadbalancer
 from nestkube.providers.base import Mount, NodeRole, PortMapping
 
 # Node names become container host names, which are DNS labels.

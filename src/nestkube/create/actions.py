@@ -16,9 +16,14 @@ from typing import TypeVar
 
 from nestkube import doctor, kubeconfig
 from nestkube.config.host_check import check_against_provider
-from nestkube.create import crio, joins, loadbalancer
-from nestkube.create import node_setup as node_setup_module
+from nestkube.create import crio, joins
 from nestkube.create.context import CreateContext
+from nestkube.create.plan import (
+    dns_addon,
+    init_skip_phases,
+    node_params,
+    patched_config,
+)
 from nestkube.errors import ClusterError, CommandError, CommandTimeout, HostError
 from nestkube.images.node_image import (
     LABEL_IMAGE_TAGS,
@@ -27,98 +32,47 @@ from nestkube.images.node_image import (
     LABEL_PRELOADED,
     parse_components_label,
 )
-from nestkube.kubeadm import agent_access, node_dns, pod_cidrs
+from nestkube.kubeadm import agent_access, node_dns
 from nestkube.kubeadm.cni import (
     AGENT_ENV,
     agent_inputs,
     masquerade_rules,
     render_bridge_cni,
-    route_commands,
 )
 from nestkube.kubeadm.config import (
     CLUSTER_CA,
-    KubeadmParams,
     render_discovery_kubeconfig,
     render_init_config,
     render_join_config,
     skip_phases_args,
 )
 from nestkube.kubeadm.containerd import render_containerd_config
-from nestkube.kubeadm.patches import apply_patches
 from nestkube.kubeadm.version import as_version
-from nestkube.providers.base import Node, NodeSpec, Provider
+from nestkube.nodeops import loadbalancer
+from nestkube.nodeops import node_setup as node_setup_module
+from nestkube.nodeops.access import admin_kubeconfig
+from nestkube.nodeops.files import (
+    ADMIN_CONF,
+    CNI_CONF,
+    CONTAINERD_CONF,
+    KUBEADM_CONF,
+    KUBECTL,
+    KUBELET_CONF,
+    quick,
+)
+from nestkube.nodeops.network import forward_node_dns, pairs, peer_routes
+from nestkube.providers.base import NodeSpec
 from nestkube.providers.engine import (
-    CHANGE,
     LONG,
-    bracket_ipv6,
-    client_address,
     engine_timeout,
-    free_port,
 )
 
-ADMIN_CONF = "/etc/kubernetes/admin.conf"
-KUBECTL = ["kubectl", f"--kubeconfig={ADMIN_CONF}"]
-KUBEADM_CONF = "/etc/nestkube/kubeadm.yaml"
-KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
-CNI_CONF = "/etc/cni/net.d/10-nestkube.conflist"
-CONTAINERD_CONF = "/etc/containerd/config.toml"
 # kubeadm's kubelet-start phase (init and join) starts it.
 KUBELET = ("kubelet",)
 # How long a node's systemd may take to boot.
 BOOT_WAIT = 60
 
 T = TypeVar("T")
-
-
-def quick() -> float:
-    """The limit for a short command in a node (write a file, restart a service, kubectl)."""
-    return engine_timeout(CHANGE)
-
-
-def plan_nodes(ctx: CreateContext, default_image: str, *, chosen: bool = True) -> None:
-    """Plan every node; ``chosen`` says the user named ``default_image`` (``--image``), so it
-    serves every node that names none, CRI-O nodes too (their runtime is checked against its
-    label); otherwise a CRI-O node gets the CRI-O default instead."""
-    cfg = ctx.config
-    ctx.network = f"nestkube-{cfg.name}"
-    names = cfg.node_names()
-    api_port = cfg.networking.api_server_port
-    # Several control planes: the load balancer publishes the API port, they publish none.
-    first_cp = not loadbalancer.needed(sum(n.role == "control-plane" for n in cfg.nodes))
-    if not cfg.networking.disable_default_cni:
-        planned = pod_cidrs.plan_pod_cidrs(cfg.networking.pod_subnet, len(names))
-        ctx.pod_cidrs = dict(zip(names, planned, strict=True))
-    for name, node in zip(names, cfg.nodes, strict=True):
-        port = 0
-        if node.role == "control-plane" and first_cp:
-            port = api_port or free_port(cfg.networking.api_server_address)
-            first_cp = False
-        ctx.specs.append(
-            NodeSpec(
-                name=name,
-                role=node.role,
-                image=node.image
-                or (default_image if chosen else crio.default_image(node.runtime, default_image)),
-                cluster=cfg.name,
-                network=ctx.network,
-                mounts=tuple(m.to_mount() for m in node.extra_mounts),
-                port_mappings=tuple(p.to_port_mapping() for p in node.extra_port_mappings),
-                api_server_address=cfg.networking.api_server_address,
-                api_server_port=port,
-                labels={pod_cidrs.CONTAINER_LABEL: ctx.pod_cidrs[name]}
-                if name in ctx.pod_cidrs
-                else {},
-                nofile=cfg.ulimits.nofile if cfg.ulimits else None,
-                nproc=cfg.ulimits.nproc if cfg.ulimits else None,
-                dns_search=None
-                if cfg.networking.dns_search is None
-                else tuple(cfg.networking.dns_search),
-            )
-        )
-    if not first_cp and len(ctx.control_planes) > 1:
-        port = api_port or free_port(cfg.networking.api_server_address)
-        # Its image is built (or found) by the create itself: see ensure_load_balancer_image.
-        ctx.load_balancer = loadbalancer.plan(cfg.name, ctx.network, "", ctx.specs[0], port)
 
 
 def preflight(ctx: CreateContext) -> None:
@@ -342,7 +296,7 @@ def _restrict_oom(ctx: CreateContext) -> bool:
 
 def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.NodeSetup, float]:
     """What ``spec``'s node needs before its kubelet starts (see
-    :mod:`nestkube.create.node_setup`), and the time limit for it past systemd's boot: its
+    :mod:`nestkube.nodeops.node_setup`), and the time limit for it past systemd's boot: its
     runtime's config, and with nestkube's pod network the CNI config, routes to the peers
     whose address is known, the masquerade rule and the agent's inputs; the env file that
     starts the agent last."""
@@ -378,7 +332,7 @@ def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.No
         stop=KUBELET,
         restart=unit,
         routes=peer_routes(spec.name, ctx.pod_cidrs, ctx.node_ips),
-        rules=_pairs(masquerade_rules(subnet, cidr)),
+        rules=pairs(masquerade_rules(subnet, cidr)),
         last_file=(AGENT_ENV, env),
     )
     return setup, limit
@@ -388,17 +342,6 @@ def set_up(
     ctx: CreateContext, spec: NodeSpec, setup: node_setup_module.NodeSetup, limit: float
 ) -> str:
     return node_setup_module.run_setup(ctx.provider, spec.name, setup, timeout=limit)
-
-
-def peer_routes(node: str, pod_cidrs: dict[str, str], node_ips: dict[str, str]) -> list[list[str]]:
-    """`ip route replace` argv lists on ``node`` to each peer's pod CIDR, for the peers
-    whose address is known."""
-    return [
-        cmd.split()
-        for peer, peer_cidr in pod_cidrs.items()
-        if peer != node and peer in node_ips
-        for cmd in route_commands(peer_cidr, node_ips[peer])
-    ]
 
 
 def configure_nodes(ctx: CreateContext) -> None:
@@ -413,53 +356,6 @@ def configure_nodes(ctx: CreateContext) -> None:
         found = dict(zip([s.name for s in ctx.control_planes], resolvers, strict=True))
     route_node_dns(ctx, found, decide=True)
     start_preparing_workers(ctx)
-
-
-def forward_node_dns(
-    provider: Provider, node: str, node_ip: str, resolv: str | None = None
-) -> tuple[str, str | None]:
-    """Where ``node``'s resolver is on its loopback (Docker's embedded DNS), forward port 53
-    on the node's address to it; returns the node's resolv.conf (read unless given) and, if
-    so, the one its pods need (see :mod:`nestkube.kubeadm.node_dns`). The rules live in the
-    node's network namespace, so a restarted node needs them again (the engine's ports
-    change too)."""
-    if resolv is None:
-        resolv = provider.exec(
-            node, ["cat", "/etc/resolv.conf"], what="reading resolv.conf", timeout=quick()
-        ).stdout
-    loopback = node_dns.loopback_nameservers(resolv)
-    if not loopback:
-        return resolv, None
-    for save in ("iptables-save", "iptables-legacy-save"):
-        rules = provider.exec(node, [save, "-t", "nat"], check=False, timeout=quick()).stdout
-        forwards = [f for ns in loopback for f in node_dns.engine_forwards(rules, ns)]
-        if forwards:
-            break
-    else:
-        raise ClusterError(
-            f"node {node} resolves through {loopback[0]} on its loopback, and no engine "
-            "rule forwards that address: pods could not resolve outside names"
-        )
-    iptables = save.removesuffix("-save")
-    for forward in forwards:
-        rule = node_dns.forward_rule(node_ip, forward)
-        present = provider.exec(
-            node, [iptables, "-t", "nat", "-C", *rule], check=False, timeout=quick()
-        )
-        if not present.ok:
-            provider.exec(
-                node,
-                [iptables, "-t", "nat", "-A", *rule],
-                what="forwarding DNS to the node's resolver",
-                timeout=quick(),
-            )
-    provider.exec(
-        node,
-        ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet"],
-        what="route_localnet",
-        timeout=quick(),
-    )
-    return resolv, node_dns.pod_resolv_conf(resolv, node_ip)
 
 
 def route_node_dns(ctx: CreateContext, found: dict[str, str], *, decide: bool) -> None:
@@ -508,94 +404,6 @@ def write_files(
         what=f"writing {', '.join(files)} in {node}",
         timeout=quick(),
     )
-
-
-def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
-    cfg = ctx.config
-    bootstrap = ctx.control_planes[0]
-    cp_ip = ctx.node_ips[bootstrap.name]
-    lb = ctx.load_balancer
-    # Everyone reaches the API servers through the load balancer when there is one.
-    endpoint_ip = ctx.node_ips[lb.name] if lb is not None else cp_ip
-    sans = (
-        "localhost",
-        "127.0.0.1",
-        bootstrap.name,
-        cp_ip,
-        client_address(bootstrap.api_server_address),
-        *((lb.name, endpoint_ip) if lb is not None else ()),
-    )
-    return KubeadmParams(
-        kubernetes_version=ctx.kubernetes_version,
-        cluster_name=cfg.name,
-        node_name=spec.name,
-        node_ip=ctx.node_ips[spec.name],
-        control_plane_endpoint=f"{bracket_ipv6(endpoint_ip)}:6443",
-        api_server_cert_sans=tuple(dict.fromkeys(s for s in sans if s)),
-        pod_subnet=cfg.networking.pod_subnet,
-        service_subnet=cfg.networking.service_subnet,
-        cgroup_driver=ctx.provider.info.cgroup_driver,
-        rootless=ctx.provider.info.rootless,
-        kube_proxy_mode=cfg.networking.kube_proxy_mode,
-        feature_gates=dict(cfg.feature_gates),
-        runtime_config=dict(cfg.runtime_config),
-        node_labels=node_labels(ctx, spec),
-        # nestkube plans the pod CIDRs (see kubeadm.pod_cidrs); a CNI of the user's own may
-        # want the controller manager's.
-        allocate_node_cidrs=spec.name not in ctx.pod_cidrs,
-        token=ctx.token,
-        control_plane=spec.role == "control-plane",
-        untainted=not ctx.workers,
-        certificate_key=ctx.certificate_key
-        if lb is not None and spec.role == "control-plane"
-        else None,
-        # Carried in the init config from v1beta3 on (see kubeadm_init for older versions).
-        skip_phases=init_skip_phases(ctx) if spec.name == ctx.bootstrap_node else (),
-        cluster_dns=None if dns_addon(ctx) else NO_DNS_NAMESERVERS,
-        etcd_image_tag=ctx.image_tags.get("etcd"),
-        resolv_conf=ctx.pod_resolv_conf,
-        host_cgroup_v1=not ctx.provider.info.cgroup_v2,
-        cri_socket=crio.cri_socket(ctx.node_runtimes.get(spec.name, "containerd")),
-    )
-
-
-def node_labels(ctx: CreateContext, spec: NodeSpec) -> dict[str, str]:
-    """The config's labels, and the planned pod CIDR the node's peers route by."""
-    labels = dict(ctx.config.nodes[ctx.specs.index(spec)].labels)
-    if spec.name in ctx.pod_cidrs:
-        labels[pod_cidrs.NODE_LABEL] = pod_cidrs.label_value(ctx.pod_cidrs[spec.name])
-    return labels
-
-
-# The nameserver ClusterFirst pods get when no DNS addon runs: the pod's own loopback, where
-# nothing listens, so a lookup fails at once and never leaves the pod. kubeadm's default, the
-# DNS Service address, has nothing behind it then, and queries to it went wherever the node
-# routes them: out of the cluster, to whatever answers there.
-NO_DNS_NAMESERVERS = ("127.0.0.1",)
-
-
-def dns_addon(ctx: CreateContext) -> bool:
-    """CoreDNS runs when the config wants it and the node image has it."""
-    return ctx.config.dns_addon and not any("/coredns" in ref for ref in ctx.missing_images)
-
-
-def init_skip_phases(ctx: CreateContext) -> tuple[str, ...]:
-    phases = ["preflight"]
-    if not dns_addon(ctx):
-        phases.append("addon/coredns")
-    if ctx.config.networking.kube_proxy_mode == "none":
-        phases.append("addon/kube-proxy")
-    return tuple(phases)
-
-
-def patched_config(ctx: CreateContext, spec: NodeSpec, rendered: str) -> str:
-    node_cfg = ctx.config.nodes[ctx.specs.index(spec)]
-    strategic = [*ctx.config.kubeadm_config_patches, *node_cfg.kubeadm_config_patches]
-    json6902 = [
-        *ctx.config.kubeadm_config_patches_json6902,
-        *node_cfg.kubeadm_config_patches_json6902,
-    ]
-    return apply_patches(rendered, strategic, json6902)
 
 
 def kubeadm_init(ctx: CreateContext) -> None:
@@ -815,50 +623,6 @@ def install_cluster_objects(ctx: CreateContext) -> None:
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(one, nodes))
-
-
-def routes_and_masquerade(
-    provider: Provider,
-    pod_cidrs: dict[str, str],
-    node_ips: dict[str, str],
-    pod_subnet: str,
-    *,
-    skip: Sequence[str] = (),
-) -> None:
-    """On each node (but those in ``skip``): routes to every other node's pod CIDR, and the
-    one masquerade rule.
-
-    Both live in the node's network namespace, which a restart of the container replaces;
-    the node's agent writes them again, and `start cluster` does for nodes without one.
-    Routes are replaced and the rule is checked first, so running it twice changes nothing.
-    """
-
-    def one(node: str) -> None:
-        setup = node_setup_module.NodeSetup(
-            {},
-            routes=peer_routes(node, pod_cidrs, node_ips),
-            rules=_pairs(masquerade_rules(pod_subnet, pod_cidrs[node])),
-            report_resolver=False,
-        )
-        node_setup_module.run_setup(provider, node, setup, timeout=quick())
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, [node for node in pod_cidrs if node not in skip]))
-
-
-def _pairs(rules: list[list[str]]) -> list[tuple[Sequence[str], Sequence[str]]]:
-    return [(rules[i], rules[i + 1]) for i in range(0, len(rules), 2)]
-
-
-def admin_kubeconfig(provider: Provider, node: Node) -> tuple[str, str]:
-    """A control plane's admin.conf and the URL the cluster's API answers on from the host:
-    the load balancer's published port when the cluster has one, else the node's."""
-    admin = provider.exec(
-        node.name, ["cat", ADMIN_CONF], what="reading admin.conf", timeout=quick()
-    ).stdout
-    published = loadbalancer.find(provider.list_nodes(node.cluster)) or node
-    host, port = provider.api_server_endpoint(published)
-    return admin, f"https://{bracket_ipv6(host)}:{port}"
 
 
 def export_kubeconfig(ctx: CreateContext) -> None:

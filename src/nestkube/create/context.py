@@ -45,7 +45,7 @@ class CreateContext:
     node_ips: dict[str, str] = field(default_factory=dict)
     pod_cidrs: dict[str, str] = field(default_factory=dict)
     token: str = field(default_factory=bootstrap_token)
-    # With several control planes: HAProxy in front of them (see create.loadbalancer), and
+    # With several control planes: HAProxy in front of them (see nodeops.loadbalancer), and
     # the key `kubeadm init --upload-certs` encrypts their shared certificates with.
     load_balancer: NodeSpec | None = None
     certificate_key: str = field(default_factory=lambda: secrets.token_hex(32))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from nestkube._version import __version__
 from nestkube.cache import cache_root, content_key
-from nestkube.create.loadbalancer import CONFIG_PATH, render_config
 from nestkube.errors import CommandError, ImageBuildError
 from nestkube.images.node_image import (
     LABEL_BUILD_KEY,
@@ -23,6 +22,7 @@ from nestkube.images.node_image import (
     ensure_kit_base,
     parse_components_label,
 )
+from nestkube.nodeops.loadbalancer import CONFIG_PATH, render_config
 from nestkube.providers.base import Mount, Provider
 from nestkube.status import SILENT, Status
 

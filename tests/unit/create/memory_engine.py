@@ -12,7 +12,7 @@ from fakes_engine import UnusedEngine
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions
+from nestkube.create import actions, plan
 from nestkube.create.context import CreateContext
 from nestkube.images.node_image import LABEL_K8S_VERSION
 from nestkube.providers.base import LABEL_CLUSTER, Node, NodeSpec
@@ -120,5 +120,5 @@ def context(
         kubeconfig=str(kubeconfig_path),
         retain=retain,
     )
-    actions.plan_nodes(ctx, "localhost/nestkube/node:v1.20.2")
+    plan.plan_nodes(ctx, "localhost/nestkube/node:v1.20.2")
     return ctx

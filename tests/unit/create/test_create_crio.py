@@ -8,7 +8,7 @@ import pytest
 from memory_engine import MemoryEngine
 
 from nestkube.config import ClusterConfig, NodeConfig
-from nestkube.create import actions, crio
+from nestkube.create import crio, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.images.node_image import LABEL_RUNTIME
@@ -71,7 +71,7 @@ def test_kubeadm_and_kubelet_use_the_cri_o_socket() -> None:
 def _planned_images(image: str, *, chosen: bool) -> list[str]:
     cfg = ClusterConfig(nodes=[NodeConfig(role="control-plane", runtime="cri-o")])
     ctx = CreateContext(config=cfg, provider=MemoryEngine(), status=SILENT)
-    actions.plan_nodes(ctx, image, chosen=chosen)
+    plan.plan_nodes(ctx, image, chosen=chosen)
     return [spec.image for spec in ctx.specs]
 
 

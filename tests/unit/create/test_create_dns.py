@@ -16,7 +16,7 @@ from fakes_engine import AnsweringProvider, unwrapped
 
 from nestkube._exec import Result
 from nestkube.config import ClusterConfig, default_config, load_config
-from nestkube.create import actions
+from nestkube.create import actions, plan
 from nestkube.create.context import CreateContext
 from nestkube.host import HostFacts
 from nestkube.kubeadm.config import render_init_config, render_join_config
@@ -47,7 +47,7 @@ class RecordingProvider(AnsweringProvider):
 
 def context(config: ClusterConfig, version: str, missing: tuple[str, ...] = ()) -> CreateContext:
     ctx = CreateContext(config=config, provider=RecordingProvider(), status=SILENT)
-    actions.plan_nodes(ctx, "localhost/nestkube/node:test")
+    plan.plan_nodes(ctx, "localhost/nestkube/node:test")
     ctx.kubernetes_version = version
     ctx.missing_images = missing
     for i, spec in enumerate(ctx.specs):
@@ -56,7 +56,7 @@ def context(config: ClusterConfig, version: str, missing: tuple[str, ...] = ()) 
 
 
 def init_docs(ctx: CreateContext) -> dict[str, dict[str, Any]]:
-    text = render_init_config(actions.node_params(ctx, ctx.control_planes[0]))
+    text = render_init_config(plan.node_params(ctx, ctx.control_planes[0]))
     return {d["kind"]: d for d in yaml.safe_load_all(text)}
 
 
@@ -108,12 +108,12 @@ def test_with_the_dns_addon_kubeadm_keeps_its_service_address() -> None:
     docs = init_docs(ctx)
     assert "clusterDNS" not in docs["KubeletConfiguration"]
     assert docs["InitConfiguration"]["skipPhases"] == ["preflight"]
-    assert actions.dns_addon(ctx)
+    assert plan.dns_addon(ctx)
 
 
 def test_only_the_init_config_carries_skip_phases() -> None:
     ctx = context(load_config("c.yaml", text=NO_DNS), "v1.37.2")
-    worker = actions.node_params(ctx, ctx.workers[0])
+    worker = plan.node_params(ctx, ctx.workers[0])
     assert worker.skip_phases == ()
     assert "skipPhases" not in yaml.safe_load(render_join_config(worker))
 
@@ -121,7 +121,7 @@ def test_only_the_init_config_carries_skip_phases() -> None:
 def test_kube_proxy_none_and_no_dns_skip_both() -> None:
     config = load_config("c.yaml", text=NO_DNS + "networking: {kubeProxyMode: none}\n")
     ctx = context(config, "v1.37.2")
-    assert actions.init_skip_phases(ctx) == ("preflight", "addon/coredns", "addon/kube-proxy")
+    assert plan.init_skip_phases(ctx) == ("preflight", "addon/coredns", "addon/kube-proxy")
 
 
 def test_a_missing_coredns_image_is_warned_about_a_config_choice_is_not() -> None:

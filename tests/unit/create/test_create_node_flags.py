@@ -7,7 +7,7 @@ from pathlib import Path
 from memory_engine import MemoryEngine
 
 from nestkube.config import ClusterConfig, Networking, Ulimits
-from nestkube.create import actions
+from nestkube.create import plan
 from nestkube.create.context import CreateContext
 from nestkube.host import HostFacts
 from nestkube.providers.base import ProviderInfo
@@ -22,7 +22,7 @@ def run_args(cfg: ClusterConfig, tmp_path: Path) -> str:
         status=SILENT,
         kubeconfig=str(tmp_path / "config"),
     )
-    actions.plan_nodes(ctx, "node:1")
+    plan.plan_nodes(ctx, "node:1")
     host = HostFacts(nofile_hard=20000, nproc_hard=96365)
     podman = PodmanProvider(ProviderInfo("podman", "podman", "4.3.1", False, host))
     return " ".join(podman.node_run_args(ctx.specs[0]))

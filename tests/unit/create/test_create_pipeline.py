@@ -12,7 +12,7 @@ from memory_engine import ADMIN, MemoryEngine, context, provision_all
 
 from nestkube import kubeconfig
 from nestkube.config import default_config
-from nestkube.create import actions, pipeline
+from nestkube.create import actions, pipeline, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError
 from nestkube.providers.base import Mount, Node, NodeSpec
@@ -139,7 +139,7 @@ def test_kind_node_names(tmp_path: Path) -> None:
         provider=MemoryEngine(),
         status=SILENT,
     )
-    actions.plan_nodes(ctx, "img")
+    plan.plan_nodes(ctx, "img")
     assert [s.name for s in ctx.specs] == [
         "n-control-plane",
         "n-control-plane2",
@@ -157,7 +157,7 @@ def test_the_join_step_is_left_out_by_its_predicate_for_one_node(tmp_path: Path)
     engine = MemoryEngine()
     several = context(engine, "c7", tmp_path / "config")
     single = CreateContext(config=default_config("c8"), provider=engine, status=SILENT)
-    actions.plan_nodes(single, "localhost/nestkube/node:v1.20.2")
+    plan.plan_nodes(single, "localhost/nestkube/node:v1.20.2")
 
     def needed(ctx: CreateContext) -> list[str]:
         return [s.name for s in pipeline.steps(ctx) if s.needed(ctx)]

@@ -6,7 +6,7 @@ import pytest
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions
+from nestkube.create import actions, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.host import HostFacts
@@ -29,7 +29,7 @@ class Node:
 def context(node: Node) -> CreateContext:
     info = ProviderInfo("podman", "podman", "4.3.1", False, HostFacts())
     ctx = CreateContext(config=default_config("c"), provider=PodmanProvider(info), status=SILENT)
-    actions.plan_nodes(ctx, "node:1")
+    plan.plan_nodes(ctx, "node:1")
     ctx.provider = node  # type: ignore[assignment]
     ctx.wait_seconds = 10
     return ctx

@@ -17,7 +17,7 @@ from fakes_engine import CA_PEM, AnsweringProvider, join_material_answer, unwrap
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, joins
+from nestkube.create import actions, joins, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError
 from nestkube.host import HostFacts
@@ -223,7 +223,7 @@ def test_kubeadm_init_overlaps_the_joins(tmp_path: Path) -> None:
         status=SILENT,
         token=f"{TOKEN_ID}.0123456789abcdef",
     )
-    actions.plan_nodes(ctx, "img")
+    plan.plan_nodes(ctx, "img")
     ctx.kubernetes_version = "v1.37.2"
     ctx.node_ips = {s.name: f"10.0.0.{i + 2}" for i, s in enumerate(ctx.specs)}
     actions.kubeadm_init(ctx)

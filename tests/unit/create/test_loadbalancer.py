@@ -11,11 +11,13 @@ from memory_engine import ADMIN, MemoryEngine
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, loadbalancer, pipeline
+from nestkube.create import actions, pipeline, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, ConfigError
 from nestkube.host import HostFacts
 from nestkube.kubeadm.config import render_init_config, render_join_config
+from nestkube.nodeops import files as node_files
+from nestkube.nodeops import loadbalancer
 from nestkube.providers.base import LABEL_API_PORT, Node, ProviderInfo
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import SILENT
@@ -32,7 +34,7 @@ def ha_context(
         status=SILENT,
         kubeconfig=str(tmp_path / "config"),
     )
-    actions.plan_nodes(ctx, IMAGE)
+    plan.plan_nodes(ctx, IMAGE)
     return ctx
 
 
@@ -106,27 +108,27 @@ def test_kubeadm_configs_point_at_the_load_balancer_and_share_the_certificate_ke
     for i, spec in enumerate(ctx.containers):
         ctx.node_ips[spec.name] = f"10.89.0.{i + 2}"
     lb_ip = ctx.node_ips["ha-external-load-balancer"]
-    init = list(yaml.safe_load_all(render_init_config(actions.node_params(ctx, ctx.specs[0]))))
+    init = list(yaml.safe_load_all(render_init_config(plan.node_params(ctx, ctx.specs[0]))))
     init_cfg = next(d for d in init if d["kind"] == "InitConfiguration")
     cluster_cfg = next(d for d in init if d["kind"] == "ClusterConfiguration")
     assert cluster_cfg["controlPlaneEndpoint"] == f"{lb_ip}:6443"
     assert {"ha-external-load-balancer", lb_ip} <= set(cluster_cfg["apiServer"]["certSANs"])
     assert init_cfg["certificateKey"] == ctx.certificate_key
     assert len(ctx.certificate_key) == 64  # kubeadm wants 32 bytes, hex-encoded
-    second = yaml.safe_load(render_join_config(actions.node_params(ctx, ctx.specs[1])))
+    second = yaml.safe_load(render_join_config(plan.node_params(ctx, ctx.specs[1])))
     assert second["controlPlane"]["certificateKey"] == ctx.certificate_key
-    worker = yaml.safe_load(render_join_config(actions.node_params(ctx, ctx.workers[0])))
+    worker = yaml.safe_load(render_join_config(plan.node_params(ctx, ctx.workers[0])))
     assert "controlPlane" not in worker
     # Every join discovers the cluster through the load balancer.
     for spec in [*ctx.control_planes[1:], *ctx.workers]:
-        assert actions.node_params(ctx, spec).control_plane_endpoint == f"{lb_ip}:6443"
+        assert plan.node_params(ctx, spec).control_plane_endpoint == f"{lb_ip}:6443"
 
 
 def test_a_single_control_plane_keeps_its_own_endpoint_and_no_key(tmp_path: Path) -> None:
     ctx = ha_context(MemoryEngine(), tmp_path, cps=1)
     ctx.kubernetes_version = "v1.37.2"
     ctx.node_ips = {"ha-control-plane": "10.89.0.2", "ha-worker": "10.89.0.3"}
-    init = list(yaml.safe_load_all(render_init_config(actions.node_params(ctx, ctx.specs[0]))))
+    init = list(yaml.safe_load_all(render_init_config(plan.node_params(ctx, ctx.specs[0]))))
     assert init[1]["controlPlaneEndpoint"] == "10.89.0.2:6443"
     assert "certificateKey" not in init[0]
 
@@ -226,7 +228,7 @@ class WithAdmin(MemoryEngine):
     """A memory engine whose control planes hold an admin.conf and publish the API."""
 
     def exec(self, node: str, args: Sequence[str], **kw: object) -> Result:
-        assert list(args) == ["cat", actions.ADMIN_CONF] and node == "ha-control-plane"
+        assert list(args) == ["cat", node_files.ADMIN_CONF] and node == "ha-control-plane"
         return Result(list(args), 0, ADMIN, "")
 
     def api_server_endpoint(self, node: Node) -> tuple[str, int]:

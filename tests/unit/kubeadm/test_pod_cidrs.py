@@ -15,7 +15,7 @@ from fakes_engine import join_material_answer
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, pipeline
+from nestkube.create import actions, pipeline, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ConfigError
 from nestkube.host import HostFacts
@@ -29,6 +29,7 @@ from nestkube.kubeadm.pod_cidrs import (
     node_prefix,
     plan_pod_cidrs,
 )
+from nestkube.nodeops import files as node_files
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.podman import PodmanProvider
 from nestkube.status import SILENT
@@ -100,7 +101,7 @@ def planned(disable_default_cni: bool = False) -> CreateContext:
     config = replace(config, networking=networking)
     info = ProviderInfo("podman", "podman", "4.3.1", False, HostFacts())
     ctx = CreateContext(config=config, provider=PodmanProvider(info), status=SILENT)
-    actions.plan_nodes(ctx, "node:1")
+    plan.plan_nodes(ctx, "node:1")
     ctx.node_ips = {s.name: f"10.89.0.{254 - i}" for i, s in enumerate(ctx.specs)}
     ctx.kubernetes_version = "v1.37.2"
     return ctx
@@ -114,18 +115,18 @@ def test_create_records_the_plan_on_containers_and_kubelets() -> None:
         "c-worker2": "10.244.2.0/24",
     }
     assert [s.labels[CONTAINER_LABEL] for s in ctx.specs] == list(ctx.pod_cidrs.values())
-    params = actions.node_params(ctx, ctx.specs[2])
+    params = plan.node_params(ctx, ctx.specs[2])
     assert params.node_labels[NODE_LABEL] == "10.244.2.0-24"
-    assert not actions.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
+    assert not plan.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
 
 
 def test_a_cni_of_the_users_own_keeps_the_controller_managers_cidrs() -> None:
     ctx = planned(disable_default_cni=True)
     assert ctx.pod_cidrs == {}
     assert CONTAINER_LABEL not in ctx.specs[0].labels
-    assert actions.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
+    assert plan.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
     setup, _ = actions.node_setup(ctx, ctx.specs[0])
-    assert list(setup.files) == [actions.CONTAINERD_CONF]
+    assert list(setup.files) == [node_files.CONTAINERD_CONF]
     assert not setup.routes and not setup.rules and setup.last_file is None
     assert not actions.agent_authorized(ctx)
 
@@ -143,7 +144,7 @@ def test_pod_networking_is_in_place_before_kubeadm_and_nothing_waits_for_cidrs()
     assert not [s for s in steps if "pod" in s.lower()]
     # The CNI config, routes and masquerade rule are part of each node's setup.
     setup, _ = actions.node_setup(ctx, ctx.specs[0])
-    assert actions.CNI_CONF in setup.files and setup.routes and setup.rules
+    assert node_files.CNI_CONF in setup.files and setup.routes and setup.rules
     assert "Installing the cluster's objects" in steps and actions.agent_authorized(ctx)
     assert not hasattr(actions, "read_pod_cidrs")
 

@@ -8,7 +8,7 @@ starts it, files from a tar on
 stdin, the runtime restarted on its new config, the routes replaced, the masquerade rule
 checked then added, the agent's env file written last (its appearance starts the agent,
 which must find the rest in place), and the node's resolv.conf printed for the resolver
-check (:func:`nestkube.create.actions.forward_node_dns`).
+check (:func:`nestkube.nodeops.network.forward_node_dns`).
 """
 
 from __future__ import annotations

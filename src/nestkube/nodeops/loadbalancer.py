@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, Protocol, TypeVar
 
 from nestkube.providers.base import NodeRole, NodeSpec, Provider
-from nestkube.providers.engine import CHANGE, engine_timeout
+from nestkube.providers.timeouts import CHANGE, engine_timeout
 
 ROLE: Final[NodeRole] = "external-load-balancer"
 # HAProxy reads this file (see images.lb_image); create and start replace it and reload.

@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nestkube.create import node_setup
-from nestkube.create.node_setup import NodeSetup
+from nestkube.nodeops import node_setup
+from nestkube.nodeops.node_setup import NodeSetup
 
 STUB = """#!/bin/sh
 echo "$(basename "$0") $*" >> "$LOG"
