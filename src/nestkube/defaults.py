@@ -1,8 +1,9 @@
-"""Defaults the CLI's help shows, in a module that imports nothing.
+"""Defaults the CLI's help shows, and names the doctor shares, in a module that imports nothing.
 
 The CLI builds every command's help when it starts; reading these from their owners (the kit,
 the conformance runner) would import those, and every command would pay for it. The owners
-re-export them from here, so each is still written once.
+re-export them from here, so each is still written once. The doctor runs before every
+create, so it reads the runners' names here rather than importing `nestkube.runners`.
 """
 
 from __future__ import annotations
@@ -11,3 +12,8 @@ from __future__ import annotations
 DEFAULT_KUBERNETES_VERSION = "v1.37.2"
 # ginkgo's --focus when none is given (nestkube.conformance.run).
 CONFORMANCE_FOCUS = r"\[Conformance\]"
+# The runners' definitions file, under the user's config home ($XDG_CONFIG_HOME or
+# ~/.config) (nestkube.runners.model; the doctor looks there too).
+RUNNERS_FILE = "nestkube/runners.yaml"
+# A helm to use instead of the one on PATH (nestkube.runners.tools; the doctor checks it).
+HELM_ENV = "NESTKUBE_HELM"

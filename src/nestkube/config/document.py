@@ -16,18 +16,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nestkube.providers.facts import ProviderName
+from nestkube.config.values import IPFamily, KubeProxyMode, ProviderChoice
 
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
 NESTKUBE_API_VERSION = "nestkube.io/v1alpha1"
 CLUSTER_KIND = "Cluster"
 
-IPFamily = Literal["ipv4", "ipv6", "dual"]
-KubeProxyMode = Literal["iptables", "ipvs", "none"]
 Propagation = Literal["None", "HostToContainer", "Bidirectional"]
 Protocol = Literal["TCP", "UDP", "SCTP"]
-# The engine registry's names: a config's provider is one of the engines nestkube drives.
-ProviderChoice = ProviderName
 
 
 def _port_range(low: int) -> dict[str, Any]:

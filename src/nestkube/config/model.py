@@ -18,7 +18,7 @@ from typing import Any, Literal, NoReturn
 import yaml
 
 from nestkube.config._paths import format_error, render_path, yaml_problem
-from nestkube.config.document import IPFamily, KubeProxyMode, ProviderChoice
+from nestkube.config.values import IPFamily, KubeProxyMode, ProviderChoice
 from nestkube.errors import ConfigError
 from nestkube.host import CAPABILITIES
 from nestkube.names import DEFAULT_NAME as DEFAULT_NAME

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from nestkube._exec import Result, run
+from nestkube.defaults import RUNNERS_FILE
 from nestkube.doctor.platform import Platform, helper_dirs, read_platform, storage_mount_program
 from nestkube.errors import CommandError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers import requested_engine
 from nestkube.providers.base import ProviderName
 from nestkube.providers.facts import ENGINES, EngineFacts, Runner, fetch, parse_info
-from nestkube.runners.model import RUNNERS_FILE
 
 SYSCTLS = (
     "kernel.unprivileged_userns_clone",

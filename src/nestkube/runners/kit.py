@@ -1,4 +1,5 @@
-"""helm and ARC's controller, built from their Go modules by the kit's module builder.
+"""ARC's controller (helm is in :mod:`nestkube.kit.helm`), built from its Go module by the
+kit's module builder.
 
 ARC is pinned here, once: the module version, the charts inside that module, and the image
 tag the controller chart expects all follow from :data:`ARC_VERSION`. The Go module proxy
@@ -12,19 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from nestkube.kit.gomod import GoBinaries, GoModuleBuild, build_module, module_dir
+from nestkube.kit.helm import HELM_BUILD as HELM_BUILD
+from nestkube.kit.helm import HELM_MODULE as HELM_MODULE
+from nestkube.kit.helm import HELM_VERSION as HELM_VERSION
 from nestkube.kit.toolchain import GoToolchain, modules_toolchain
 from nestkube.status import SILENT, Status
-
-HELM_MODULE = "helm.sh/helm/v3"
-HELM_VERSION = "v3.22.0"
-HELM_BUILD = GoModuleBuild(
-    name="helm",
-    module=HELM_MODULE,
-    version=HELM_VERSION,
-    commands={"helm": f"{HELM_MODULE}/cmd/helm"},
-    # What `helm version` prints; unset, it says "v3.x-unreleased"-like defaults.
-    variables={f"{HELM_MODULE}/internal/version.version": HELM_VERSION},
-)
 
 ARC_MODULE = "github.com/actions/actions-runner-controller"
 ARC_VERSION = "v0.27.6"

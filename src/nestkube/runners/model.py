@@ -22,11 +22,10 @@ from pydantic import Field, ValidationError
 from nestkube.config._paths import format_error, render_path, yaml_problem
 from nestkube.config.document import NESTKUBE_API_VERSION, _Doc
 from nestkube.config.load import _explain, _position, _StrictLoader
+from nestkube.defaults import RUNNERS_FILE as RUNNERS_FILE
 from nestkube.errors import ConfigError
 
 RUNNER_SET_KIND = "RunnerSet"
-# Under the user's config home ($XDG_CONFIG_HOME or ~/.config); the doctor looks there too.
-RUNNERS_FILE = "nestkube/runners.yaml"
 Mode = Literal["kubernetes", "dind", "privileged"]
 MODES: tuple[Mode, ...] = ("kubernetes", "dind", "privileged")
 # ARC's scale-set chart refuses release names longer than 45 characters; instance suffixes

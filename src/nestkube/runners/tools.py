@@ -19,16 +19,16 @@ from typing import Any
 import yaml
 
 from nestkube import _exec
+from nestkube.defaults import HELM_ENV as HELM_ENV
 from nestkube.errors import CommandError, ImageBuildError
 from nestkube.kit.gomod import cached
+from nestkube.kit.helm import HELM_BUILD
 from nestkube.kit.toolchain import modules_toolchain
-from nestkube.runners.kit import ARC_CHART_VERSION, HELM_BUILD
+from nestkube.runners.kit import ARC_CHART_VERSION
 
 # ARC's published charts (OCI), at the version of the pinned ARC module (see runners.kit).
 OCI_CHARTS = "oci://ghcr.io/actions/actions-runner-controller-charts"
 CHART_VERSION = ARC_CHART_VERSION
-# A helm to use instead of the one on PATH (e.g. one built by the kit elsewhere).
-HELM_ENV = "NESTKUBE_HELM"
 CONTROLLER_CHART = "gha-runner-scale-set-controller"
 SCALE_SET_CHART = "gha-runner-scale-set"
 # Installing waits for the controller's pods; pulling a chart may be slow on a first run.

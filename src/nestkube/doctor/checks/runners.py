@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nestkube.defaults import HELM_ENV
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding, Fix, ok, skip, warn
-from nestkube.runners.kit import HELM_BUILD
-from nestkube.runners.tools import HELM_ENV
+from nestkube.kit.helm import HELM_BUILD
 
 # Debian and Ubuntu do not package helm; its Go module builds with the distribution's Go.
 HELM_MODULE = f"{HELM_BUILD.commands['helm']}@{HELM_BUILD.version}"
