@@ -23,9 +23,9 @@ from typing import Any
 from nestkube._exec import Result, run
 from nestkube.defaults import RUNNERS_FILE
 from nestkube.doctor.platform import Platform, helper_dirs, read_platform, storage_mount_program
-from nestkube.errors import CommandError
+from nestkube.errors import CommandError, ProviderError
 from nestkube.host import HostFacts, probe_host
-from nestkube.providers import requested_engine
+from nestkube.providers import choose_engine, engine_candidates, requested_engine
 from nestkube.providers.base import ProviderName
 from nestkube.providers.facts import ENGINES, EngineFacts, Runner, fetch, parse_info
 
@@ -579,21 +579,28 @@ def default_data_dir(provider: ProviderName, rootless: bool, user: UserInfo) -> 
     return f"{home}/.local/share/containerd" if rootless else "/var/lib/containerd"
 
 
-def choose_provider(
+def _choose_engine(
     root: Path, env: Mapping[str, str], runner: Runner | None
 ) -> tuple[ProviderName, EngineFacts | None]:
-    """The engine nestkube would pick: the first installed one that answers, else the first
-    installed one, else podman (so the report says what to install)."""
+    """The engine nestkube would pick (:func:`nestkube.providers.choose_engine`, the choice
+    every command makes, probed here under ``root``): the first installed one that answers,
+    else the first installed one, else podman (so the report says what to install)."""
     path_env = env.get("PATH", DEFAULT_PATH)
-    found: list[tuple[ProviderName, str]] = [
-        (name, b) for name in ENGINES if (b := find_binary(root, name, path_env)) is not None
-    ]
+    binaries = {name: find_binary(root, name, path_env) for name in ENGINES}
+    found = engine_candidates(None, env, binaries.get)
+
+    def answer(name: ProviderName) -> EngineFacts:
+        binary = binaries[name]
+        assert binary is not None and runner is not None
+        facts = fetch(name, binary, runner)
+        if not facts.info_ok:
+            raise ProviderError(facts.error or f"{name} does not answer")
+        return facts
+
     if runner is not None:
-        for name, b in found:
-            facts = fetch(name, b, runner)
-            if facts.info_ok:
-                return name, facts
-    return (found[0][0] if found else "podman"), None
+        with contextlib.suppress(ProviderError):
+            return choose_engine(found, answer)
+    return (found[0] if found else "podman"), None
 
 
 def gather_context(
@@ -628,7 +635,7 @@ def gather_context(
     if engine is None:
         provider = named
         if provider is None and engine_info is None:
-            provider, engine = choose_provider(root, full_env, cmd)
+            provider, engine = _choose_engine(root, full_env, cmd)
         provider = provider or "podman"
         binary = find_binary(root, provider, path_env)
         if engine is not None:

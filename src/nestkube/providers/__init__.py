@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from nestkube.errors import ProviderError
 from nestkube.host import HostFacts
@@ -14,6 +14,8 @@ from nestkube.providers.facts import ENGINES, ProviderName
 
 if TYPE_CHECKING:
     from nestkube.providers.engine import CliProvider
+
+A = TypeVar("A")
 
 
 def requested_engine(
@@ -42,16 +44,36 @@ def get_provider(
     only when first needed: listing containers needs none, so `get clusters` is one engine
     call (an engine that does not answer then fails that call).
     """
-    name = requested_engine(explicit)
-    candidates = [name] if name else [e for e in ENGINES if shutil.which(e)]
+    candidates = engine_candidates(explicit)
     if not candidates:
         raise ProviderError("no container engine found: install podman or docker")
     if not probe:
         return _make(candidates[0], host, probe=False)
+    return choose_engine(candidates, lambda engine: _make(engine, host))[1]
+
+
+def engine_candidates(
+    explicit: str | None = None,
+    env: Mapping[str, str] | None = None,
+    found: Callable[[ProviderName], object] = shutil.which,
+) -> list[ProviderName]:
+    """The engines to try, in order: the one asked for (:func:`requested_engine`), else every
+    engine ``found`` says is installed (on PATH), in :data:`ENGINES` order."""
+    name = requested_engine(explicit, env)
+    return [name] if name else [e for e in ENGINES if found(e)]
+
+
+def choose_engine(
+    candidates: Sequence[ProviderName], answer: Callable[[ProviderName], A]
+) -> tuple[ProviderName, A]:
+    """The first of ``candidates`` that answers, and its answer. ``answer`` probes one engine
+    and raises :class:`ProviderError` when it does not answer; when none does, that error is
+    every engine's, joined. Every command picks its engine this way, and so does the doctor
+    (with its own probe, which reads the engine's facts under a root of its choosing)."""
     errors = []
     for engine in candidates:
         try:
-            return _make(engine, host)
+            return engine, answer(engine)
         except ProviderError as exc:
             errors.append(str(exc))
     raise ProviderError("; ".join(errors))
@@ -85,4 +107,12 @@ def _engine(engine: str) -> _Engine:
     return nerdctl.NerdctlProvider, nerdctl.find_nerdctl, nerdctl.probe_nerdctl
 
 
-__all__ = ["ENGINES", "Provider", "ProviderInfo", "get_provider", "requested_engine"]
+__all__ = [
+    "ENGINES",
+    "Provider",
+    "ProviderInfo",
+    "choose_engine",
+    "engine_candidates",
+    "get_provider",
+    "requested_engine",
+]
