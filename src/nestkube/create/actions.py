@@ -346,7 +346,7 @@ def set_up(
 
 def configure_nodes(ctx: CreateContext) -> None:
     """The control planes' runtime config, pod network and resolvers, one exec each; the
-    workers get theirs beside (:func:`prepare_workers`)."""
+    workers get theirs beside (:func:`prepare_workers`, which the pipeline starts next)."""
 
     def one(spec: NodeSpec) -> str:
         return set_up(ctx, spec, *node_setup(ctx, spec))
@@ -355,7 +355,6 @@ def configure_nodes(ctx: CreateContext) -> None:
         resolvers = pool.map(one, ctx.control_planes)
         found = dict(zip([s.name for s in ctx.control_planes], resolvers, strict=True))
     route_node_dns(ctx, found, decide=True)
-    start_preparing_workers(ctx)
 
 
 def route_node_dns(ctx: CreateContext, found: dict[str, str], *, decide: bool) -> None:

@@ -1,5 +1,8 @@
 """Run the create actions in order, each timed; on failure remove what this run made.
 
+:func:`steps` is the order the steps run in and :func:`background` what runs beside them:
+each task, the step that starts it and the steps that wait for it.
+
 The cluster name is claimed (:mod:`nestkube.create.claim`) before the existence check, and
 held until the create has finished or cleaned up, so a second create of the same name fails
 at once and touches nothing. SIGINT, SIGTERM and SIGHUP clean up like any failure
@@ -23,6 +26,8 @@ from nestkube.errors import (
 )
 
 Action = Callable[[CreateContext], None]
+# A background task's hook; what it returns is not used.
+Hook = Callable[[CreateContext], object]
 
 
 def _always(ctx: CreateContext) -> bool:
@@ -46,26 +51,89 @@ class Step(NamedTuple):
     needed: Callable[[CreateContext], bool] = _always
 
 
+class Background(NamedTuple):
+    """A task create runs in a thread beside its steps, and where the steps meet it.
+
+    ``started_by`` and ``awaited_by`` name steps, other tasks or :data:`END`, in order. What
+    the pipeline itself does with a task is its four hooks: ``start`` runs right after the
+    step named first in ``started_by`` (a task without one is started by that step's own
+    action, mid-step); ``raise_if_failed`` after every step, so the task's own error ends the
+    create as soon as it has failed; ``finish`` at :data:`END`; ``stop`` before a cleanup, so
+    the task makes nothing the cleanup does not see.
+    """
+
+    name: str
+    started_by: tuple[str, ...]
+    awaited_by: tuple[str, ...]
+    start: Hook | None = None
+    raise_if_failed: Hook | None = None
+    finish: Hook | None = None
+    stop: Hook | None = None
+
+
+# The steps, by the names the progress output shows.
+LB_IMAGE = "Preparing the load balancer image"
+PROVISION = "Preparing nodes"
+LB_CONFIG = "Configuring the load balancer"
+KUBELET_CHECK = "Checking the kubelet can run"
+BOOT = "Booting and configuring nodes"
+INIT = "Starting the control plane (kubeadm init)"
+OBJECTS = "Installing the cluster's objects"
+KUBECONFIG = "Writing kubeconfig"
+JOIN = "Joining nodes"
+READY = "Waiting for nodes to be Ready"
+# After the last step: create ends once every task it waits for there has.
+END = "the end of create"
+
+# The background tasks, by name.
+WORKERS = "the workers (made, booted and set up)"
+JOINS = "the joins"
+CLUSTER_OBJECTS = "the cluster's objects (applied through the API)"
+
+
 def steps(ctx: CreateContext) -> list[Step]:
+    """The steps in the order they run; :func:`background` says what runs beside them."""
     return [
-        Step(
-            "Preparing the load balancer image",
-            actions.ensure_load_balancer_image,
-            _load_balanced,
+        Step(LB_IMAGE, actions.ensure_load_balancer_image, _load_balanced),
+        # The control planes' containers and the load balancer's.
+        Step(PROVISION, actions.provision_nodes),
+        Step(LB_CONFIG, actions.configure_load_balancer, _load_balanced),
+        Step(KUBELET_CHECK, actions.check_kubelet_can_run),
+        # systemd's boot, then runtime config, pod network and resolvers; then WORKERS starts.
+        Step(BOOT, actions.configure_nodes),
+        # JOINS starts mid-step, as soon as init has made the bootstrap token.
+        Step(INIT, actions.kubeadm_init),
+        # The API-only steps run while JOINS does: the network agents' access, the default
+        # StorageClass and ServiceAccount (CLUSTER_OBJECTS), and the agents' kubeconfigs.
+        Step(OBJECTS, actions.install_cluster_objects),
+        Step(KUBECONFIG, actions.export_kubeconfig),
+        # Waits for JOINS (or runs the joins, when init started none).
+        Step(JOIN, actions.join_nodes, _several_nodes),
+        Step(READY, actions.wait_ready),
+    ]
+
+
+def background(ctx: CreateContext) -> list[Background]:
+    """What runs beside the steps, in the order it starts; who starts it and who waits."""
+    return [
+        Background(
+            WORKERS,
+            # No worker is needed before its join; init leaves CPU idle while it waits.
+            started_by=(BOOT,),
+            # Before any join; before the agents' kubeconfigs are written to the workers.
+            awaited_by=(JOINS, OBJECTS, END),
+            start=actions.start_preparing_workers,
+            raise_if_failed=actions.raise_if_workers_failed,
+            finish=actions.prepared_workers,
+            stop=actions.stop_preparing_workers,
         ),
-        Step("Preparing nodes", actions.provision_nodes),
-        Step("Configuring the load balancer", actions.configure_load_balancer, _load_balanced),
-        Step("Checking the kubelet can run", actions.check_kubelet_can_run),
-        # systemd's boot, then runtime config, pod network and resolvers; the workers' go on
-        # beside these steps.
-        Step("Booting and configuring nodes", actions.configure_nodes),
-        Step("Starting the control plane (kubeadm init)", actions.kubeadm_init),
-        # The joins kubeadm_init started run on while the API-only steps below do.
-        # The network agents' access, the default StorageClass, the default ServiceAccount.
-        Step("Installing the cluster's objects", actions.install_cluster_objects),
-        Step("Writing kubeconfig", actions.export_kubeconfig),
-        Step("Joining nodes", actions.join_nodes, _several_nodes),
-        Step("Waiting for nodes to be Ready", actions.wait_ready),
+        Background(JOINS, started_by=(INIT,), awaited_by=(JOIN,)),
+        Background(
+            CLUSTER_OBJECTS,
+            # Whichever comes first: each joining node is given the agents' kubeconfig.
+            started_by=(JOINS, OBJECTS),
+            awaited_by=(OBJECTS,),
+        ),
     ]
 
 
@@ -98,22 +166,32 @@ def _create(ctx: CreateContext) -> None:
     try:
         with ctx.status.step("Creating network"):
             actions.create_network(ctx)
+        tasks = background(ctx)
         for name, action, needed in steps(ctx):
             if not needed(ctx):
                 continue
             try:
                 with ctx.status.step(name):
                     action(ctx)
-                    actions.raise_if_workers_failed(ctx)
+                    for task in tasks:
+                        if task.start is not None and task.started_by[0] == name:
+                            task.start(ctx)
+                    for task in tasks:
+                        if task.raise_if_failed is not None:
+                            task.raise_if_failed(ctx)
             except CommandError as exc:
                 why = vanished_nodes(ctx) or str(exc)
                 # A timeout's one line says it all; other failures show the command's log.
                 detail = "" if isinstance(exc, CommandTimeout) else exc.output_tail(20)
                 raise ClusterError(f"step {name!r} failed: {why}", detail=detail) from exc
-        actions.prepared_workers(ctx)  # done (every real cluster has waited already)
+        for task in tasks:
+            if task.finish is not None:
+                task.finish(ctx)  # done (every real cluster has waited already)
     except BaseException as exc:
         with interrupts.deferred():
-            actions.stop_preparing_workers(ctx)
+            for task in background(ctx):
+                if task.stop is not None:
+                    task.stop(ctx)
             if ctx.retain:
                 ctx.status.warn(f"--retain: leaving the nodes of {ctx.name!r} for debugging")
             else:
