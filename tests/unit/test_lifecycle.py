@@ -14,7 +14,7 @@ from nestkube import lifecycle
 from nestkube._exec import Result
 from nestkube.cluster_state import cluster_state
 from nestkube.config import default_config
-from nestkube.create import actions, plan
+from nestkube.create import plan, provision
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.host import HostFacts
@@ -237,6 +237,6 @@ def test_podman_pins_nodes_to_the_top_of_the_cluster_subnet(tmp_path: Path) -> N
     ]
     ctx = CreateContext(config=default_config("dev", workers=1), provider=podman, status=SILENT)
     plan.plan_nodes(ctx, "node:1")
-    actions.create_network(ctx)
+    provision.create_network(ctx)
     assert [s.ip for s in ctx.specs] == ["10.89.3.254", "10.89.3.253"]
     assert "--ip 10.89.3.254" in " ".join(podman.node_run_args(ctx.specs[0]))

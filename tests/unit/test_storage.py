@@ -15,7 +15,7 @@ from fakes_engine import UnusedEngine
 from nestkube import storage
 from nestkube._exec import Result
 from nestkube.config import ClusterConfig, load_config
-from nestkube.create import actions, plan
+from nestkube.create import objects, plan
 from nestkube.create.context import CreateContext
 from nestkube.status import SILENT, Status
 
@@ -84,11 +84,11 @@ KIND_1_1 = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- {}\n- {
 def test_create_applies_it_once_when_the_node_image_preloads_the_provisioner() -> None:
     engine = Recorder()
     cfg = load_config("c.yaml", text=KIND_1_1)
-    actions.install_cluster_objects(context(cfg, engine, (storage.IMAGE,)))
+    objects.install_cluster_objects(context(cfg, engine, (storage.IMAGE,)))
     assert engine.applied == ["nestkube-control-plane"]
     # In the same apply: the default ServiceAccount, so pods are admitted at once.
     [manifest] = engine.manifests
-    assert actions.DEFAULT_SERVICE_ACCOUNT in manifest
+    assert objects.DEFAULT_SERVICE_ACCOUNT in manifest
 
 
 def test_an_image_without_the_provisioner_gets_a_warning_and_no_class(
@@ -98,7 +98,7 @@ def test_an_image_without_the_provisioner_gets_a_warning_and_no_class(
     cfg = load_config("c.yaml", text=KIND_1_1)
     ctx = context(cfg, engine, ("registry.k8s.io/pause:3.10.2",))
     ctx.status = Status()
-    actions.install_cluster_objects(ctx)
+    objects.install_cluster_objects(ctx)
     assert engine.applied == [] and len(engine.manifests) == 1
     assert "no default StorageClass" in capsys.readouterr().err
 
@@ -119,7 +119,7 @@ def test_default_storage_class_false_installs_nothing() -> None:
         text="kind: Cluster\napiVersion: nestkube.io/v1alpha1\ndefaultStorageClass: false\n",
     )
     assert cfg.default_storage_class is False
-    actions.install_cluster_objects(context(cfg, engine, (storage.IMAGE,)))
+    objects.install_cluster_objects(context(cfg, engine, (storage.IMAGE,)))
     assert engine.applied == [] and len(engine.manifests) == 1
 
 

@@ -187,7 +187,7 @@ class ClusterConfig:
     ulimits: Ulimits | None = None
     drop_capabilities: list[str] = field(default_factory=list)
     image_build: ImageBuild | None = None
-    # False: no CoreDNS, and pods get a nameserver that never answers (see create.actions).
+    # False: no CoreDNS, and pods get a nameserver that never answers (see create.plan).
     dns_addon: bool = True
     # The local-path provisioner as the default StorageClass (kind installs one too).
     default_storage_class: bool = True

@@ -1,4 +1,4 @@
-"""State shared by the create actions: what was asked, what exists so far, what was learned."""
+"""State shared by the create steps: what was asked, what exists so far, what was learned."""
 
 from __future__ import annotations
 
@@ -51,12 +51,12 @@ class CreateContext:
     certificate_key: str = field(default_factory=lambda: secrets.token_hex(32))
     # The joins started while `kubeadm init` still runs (see create.joins).
     joining: Future[None] | None = None
-    # The workers made and set up beside the control plane (actions.prepare_workers): each
+    # The workers made and set up beside the control plane (workers.prepare_workers): each
     # worker's resolv.conf; how long it took; set to stop it when the create fails.
     workers_prepared: Future[dict[str, str]] | None = None
     workers_prepared_seconds: float = 0.0
     cancelled: threading.Event = field(default_factory=threading.Event)
-    # The objects create applies through the API (actions.apply_cluster_objects): the
+    # The objects create applies through the API (objects.apply_cluster_objects): the
     # agents' kubeconfig. Started by the joins or the step after init, whichever is first.
     cluster_objects: Future[str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)

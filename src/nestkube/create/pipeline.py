@@ -1,4 +1,4 @@
-"""Run the create actions in order, each timed; on failure remove what this run made.
+"""Run the create steps in order, each timed; on failure remove what this run made.
 
 :func:`steps` is the order the steps run in and :func:`background` what runs beside them:
 each task, the step that starts it and the steps that wait for it.
@@ -15,7 +15,17 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from nestkube import kubeconfig
-from nestkube.create import actions, claim, interrupts
+from nestkube.create import (
+    bootstrap,
+    checks,
+    claim,
+    configure,
+    finish,
+    interrupts,
+    objects,
+    provision,
+    workers,
+)
 from nestkube.create.context import CreateContext
 from nestkube.errors import (
     ClusterError,
@@ -94,22 +104,22 @@ CLUSTER_OBJECTS = "the cluster's objects (applied through the API)"
 def steps(ctx: CreateContext) -> list[Step]:
     """The steps in the order they run; :func:`background` says what runs beside them."""
     return [
-        Step(LB_IMAGE, actions.ensure_load_balancer_image, _load_balanced),
+        Step(LB_IMAGE, provision.ensure_load_balancer_image, _load_balanced),
         # The control planes' containers and the load balancer's.
-        Step(PROVISION, actions.provision_nodes),
-        Step(LB_CONFIG, actions.configure_load_balancer, _load_balanced),
-        Step(KUBELET_CHECK, actions.check_kubelet_can_run),
+        Step(PROVISION, provision.provision_nodes),
+        Step(LB_CONFIG, provision.configure_load_balancer, _load_balanced),
+        Step(KUBELET_CHECK, provision.check_kubelet_can_run),
         # systemd's boot, then runtime config, pod network and resolvers; then WORKERS starts.
-        Step(BOOT, actions.configure_nodes),
+        Step(BOOT, configure.configure_nodes),
         # JOINS starts mid-step, as soon as init has made the bootstrap token.
-        Step(INIT, actions.kubeadm_init),
+        Step(INIT, bootstrap.kubeadm_init),
         # The API-only steps run while JOINS does: the network agents' access, the default
         # StorageClass and ServiceAccount (CLUSTER_OBJECTS), and the agents' kubeconfigs.
-        Step(OBJECTS, actions.install_cluster_objects),
-        Step(KUBECONFIG, actions.export_kubeconfig),
+        Step(OBJECTS, objects.install_cluster_objects),
+        Step(KUBECONFIG, finish.export_kubeconfig),
         # Waits for JOINS (or runs the joins, when init started none).
-        Step(JOIN, actions.join_nodes, _several_nodes),
-        Step(READY, actions.wait_ready),
+        Step(JOIN, bootstrap.join_nodes, _several_nodes),
+        Step(READY, finish.wait_ready),
     ]
 
 
@@ -122,10 +132,10 @@ def background(ctx: CreateContext) -> list[Background]:
             started_by=(BOOT,),
             # Before any join; before the agents' kubeconfigs are written to the workers.
             awaited_by=(JOINS, OBJECTS, END),
-            start=actions.start_preparing_workers,
-            raise_if_failed=actions.raise_if_workers_failed,
-            finish=actions.prepared_workers,
-            stop=actions.stop_preparing_workers,
+            start=workers.start_preparing_workers,
+            raise_if_failed=workers.raise_if_workers_failed,
+            finish=workers.prepared_workers,
+            stop=workers.stop_preparing_workers,
         ),
         Background(JOINS, started_by=(INIT,), awaited_by=(JOIN,)),
         Background(
@@ -141,7 +151,7 @@ def run(ctx: CreateContext) -> None:
     """Create the planned cluster. Nothing is made before the checks pass."""
     with interrupts.raising() as previous:
         try:
-            actions.preflight(ctx)
+            checks.preflight(ctx)
             kubeconfig.check_target(ctx.kubeconfig)
             with claim.claimed(ctx.provider.info, ctx.name):
                 _create(ctx)
@@ -155,9 +165,9 @@ def run(ctx: CreateContext) -> None:
 
 
 def _create(ctx: CreateContext) -> None:
-    actions.check_not_exists(ctx)
-    actions.check_mounts(ctx)
-    actions.read_image_facts(ctx)
+    checks.check_not_exists(ctx)
+    checks.check_mounts(ctx)
+    checks.read_image_facts(ctx)
     ctx.status.info(
         f"Creating cluster {ctx.name!r} on {ctx.provider.info.name}"
         f"{' (rootless)' if ctx.provider.info.rootless else ''} "
@@ -165,7 +175,7 @@ def _create(ctx: CreateContext) -> None:
     )
     try:
         with ctx.status.step("Creating network"):
-            actions.create_network(ctx)
+            provision.create_network(ctx)
         tasks = background(ctx)
         for name, action, needed in steps(ctx):
             if not needed(ctx):

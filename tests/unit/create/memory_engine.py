@@ -12,7 +12,7 @@ from fakes_engine import UnusedEngine
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, plan
+from nestkube.create import plan, provision, workers
 from nestkube.create.context import CreateContext
 from nestkube.images.node_image import LABEL_K8S_VERSION
 from nestkube.providers.base import LABEL_CLUSTER, Node, NodeSpec
@@ -106,8 +106,8 @@ class MemoryEngine(UnusedEngine):
 def provision_all(ctx: CreateContext) -> None:
     """provision_nodes, and the workers it prepares beside made and set up (the joins wait
     for them too), so the steps after it find every node."""
-    actions.provision_nodes(ctx)
-    actions.prepared_workers(ctx)
+    provision.provision_nodes(ctx)
+    workers.prepared_workers(ctx)
 
 
 def context(

@@ -12,7 +12,7 @@ import pytest
 from memory_engine import MemoryEngine, context
 
 from nestkube.config import default_config
-from nestkube.create import actions, pipeline, plan
+from nestkube.create import checks, pipeline, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.status import SILENT
@@ -20,7 +20,7 @@ from nestkube.status import SILENT
 
 @pytest.fixture(autouse=True)
 def no_host_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(actions, "preflight", lambda ctx: None)
+    monkeypatch.setattr(checks, "preflight", lambda ctx: None)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
 
 

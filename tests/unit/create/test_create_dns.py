@@ -16,7 +16,7 @@ from fakes_engine import AnsweringProvider, unwrapped
 
 from nestkube._exec import Result
 from nestkube.config import ClusterConfig, default_config, load_config
-from nestkube.create import actions, plan
+from nestkube.create import bootstrap, plan
 from nestkube.create.context import CreateContext
 from nestkube.host import HostFacts
 from nestkube.kubeadm.config import render_init_config, render_join_config
@@ -61,7 +61,7 @@ def init_docs(ctx: CreateContext) -> dict[str, dict[str, Any]]:
 
 
 def init_command(ctx: CreateContext) -> list[str]:
-    actions.kubeadm_init(ctx)
+    bootstrap.kubeadm_init(ctx)
     assert isinstance(ctx.provider, RecordingProvider)
     [command] = [
         c for c in ctx.provider.commands if c[:2] == ["kubeadm", "init"] and "phase" not in c
@@ -128,10 +128,10 @@ def test_a_missing_coredns_image_is_warned_about_a_config_choice_is_not() -> Non
     out = io.StringIO()
     ctx = context(default_config("dns", workers=1), "v1.37.2", (COREDNS,))
     ctx.status = Status(stream=out)
-    actions.kubeadm_init(ctx)
+    bootstrap.kubeadm_init(ctx)
     assert "CoreDNS is not in the node image" in out.getvalue()
     out = io.StringIO()
     ctx = context(load_config("c.yaml", text=NO_DNS), "v1.37.2")
     ctx.status = Status(stream=out)
-    actions.kubeadm_init(ctx)
+    bootstrap.kubeadm_init(ctx)
     assert "CoreDNS" not in out.getvalue()

@@ -12,7 +12,7 @@ from memory_engine import ADMIN, MemoryEngine, context, provision_all
 
 from nestkube import kubeconfig
 from nestkube.config import default_config
-from nestkube.create import actions, pipeline, plan
+from nestkube.create import checks, pipeline, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError
 from nestkube.providers.base import Mount, Node, NodeSpec
@@ -33,7 +33,7 @@ def write_kubeconfig(ctx: CreateContext) -> None:
 
 @pytest.fixture(autouse=True)
 def no_host_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(actions, "preflight", lambda ctx: None)
+    monkeypatch.setattr(checks, "preflight", lambda ctx: None)
     # The name claims of these tests live in their own directory.
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
 

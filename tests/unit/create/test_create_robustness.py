@@ -15,7 +15,7 @@ import pytest
 from memory_engine import MemoryEngine, context, provision_all
 
 from nestkube import _exec, kubeconfig
-from nestkube.create import actions, claim, pipeline
+from nestkube.create import checks, claim, pipeline, provision
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.kubeconfig import KubeconfigError
@@ -24,7 +24,7 @@ from nestkube.providers.base import LABEL_CLUSTER, Node
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(actions, "preflight", lambda ctx: None)
+    monkeypatch.setattr(checks, "preflight", lambda ctx: None)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
 
 
@@ -124,7 +124,7 @@ def test_a_failure_before_provisioning_removes_no_node(
     def fail(ctx: CreateContext) -> None:
         raise CommandError(["podman", "network", "create"], 1, "", "no")
 
-    monkeypatch.setattr(actions, "create_network", fail)
+    monkeypatch.setattr(provision, "create_network", fail)
     with pytest.raises(ClusterError):
         pipeline.run(context(engine, "early", tmp_path / "config"))
     assert removed == []

@@ -6,7 +6,7 @@ import pytest
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, plan
+from nestkube.create import finish, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.host import HostFacts
@@ -37,7 +37,7 @@ def context(node: Node) -> CreateContext:
 
 def test_every_planned_node_registered_then_ready() -> None:
     node = Node()
-    actions.wait_ready(context(node))
+    finish.wait_ready(context(node))
     [(*_, script)] = node.calls
     registered, _, ready = script.partition("; done; ")
     # Joined nodes register a moment after their join ends: each is waited for by name.
@@ -48,4 +48,4 @@ def test_every_planned_node_registered_then_ready() -> None:
 
 def test_nodes_not_ready_in_time_are_shown() -> None:
     with pytest.raises(ClusterError, match=r"^nodes not Ready within 10s:\nNAME STATUS\n"):
-        actions.wait_ready(context(Node(ready=False)))
+        finish.wait_ready(context(Node(ready=False)))

@@ -17,7 +17,7 @@ from fakes_engine import CA_PEM, AnsweringProvider, join_material_answer, unwrap
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, joins, plan
+from nestkube.create import bootstrap, configure, joins, plan
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, CommandError
 from nestkube.host import HostFacts
@@ -226,8 +226,8 @@ def test_kubeadm_init_overlaps_the_joins(tmp_path: Path) -> None:
     plan.plan_nodes(ctx, "img")
     ctx.kubernetes_version = "v1.37.2"
     ctx.node_ips = {s.name: f"10.0.0.{i + 2}" for i, s in enumerate(ctx.specs)}
-    actions.kubeadm_init(ctx)
-    actions.join_nodes(ctx)
+    bootstrap.kubeadm_init(ctx)
+    bootstrap.join_nodes(ctx)
     kubeadm = [(node, argv) for node, argv in engine.commands if argv[0] == "kubeadm"]
     init = next(argv for _, argv in kubeadm if argv[:2] == ["kubeadm", "init"])
     # init installs the addons itself (its config skips preflight only): the joins already
@@ -265,7 +265,7 @@ def test_credentials_are_written_for_root_only() -> None:
     engine = Tar()
     ctx = CreateContext(config=default_config("j"), provider=engine, status=SILENT)
     files = {"/etc/nestkube/kubeadm.yaml": "a", "/etc/kubernetes/kubelet.conf": "key"}
-    actions.write_files(ctx, "n", files, private=["/etc/kubernetes/kubelet.conf"])
+    configure.write_files(ctx, "n", files, private=["/etc/kubernetes/kubelet.conf"])
     with tarfile.open(fileobj=io.BytesIO(engine.archives[0])) as tar:
         modes = {m.name: m.mode for m in tar.getmembers()}
     assert modes == {"etc/nestkube/kubeadm.yaml": 0o644, "etc/kubernetes/kubelet.conf": 0o600}

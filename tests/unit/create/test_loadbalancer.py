@@ -11,7 +11,7 @@ from memory_engine import ADMIN, MemoryEngine
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, pipeline, plan
+from nestkube.create import checks, pipeline, plan, provision
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError, ConfigError
 from nestkube.host import HostFacts
@@ -142,7 +142,7 @@ class PinningEngine(MemoryEngine):
 
 def test_pinned_addresses_cover_the_load_balancer(tmp_path: Path) -> None:
     ctx = ha_context(PinningEngine(), tmp_path)
-    actions.create_network(ctx)
+    provision.create_network(ctx)
     ips = [s.ip for s in ctx.containers]
     assert None not in ips and len(set(ips)) == 5
 
@@ -159,11 +159,11 @@ def test_a_failed_create_removes_the_load_balancer_too(
         pipeline,
         "steps",
         lambda ctx: [
-            pipeline.Step("Preparing nodes", actions.provision_nodes),
+            pipeline.Step("Preparing nodes", provision.provision_nodes),
             pipeline.Step("Starting the control plane (kubeadm init)", boom),
         ],
     )
-    monkeypatch.setattr(actions, "preflight", lambda ctx: None)
+    monkeypatch.setattr(checks, "preflight", lambda ctx: None)
     ctx = ha_context(engine, tmp_path)
     # Someone else's container with a cluster label stays.
     other = MemoryEngine().create_node(

@@ -15,7 +15,17 @@ from fakes_engine import join_material_answer
 
 from nestkube._exec import Result
 from nestkube.config import default_config
-from nestkube.create import actions, pipeline, plan
+from nestkube.create import (
+    bootstrap,
+    checks,
+    configure,
+    finish,
+    objects,
+    pipeline,
+    plan,
+    provision,
+    workers,
+)
 from nestkube.create.context import CreateContext
 from nestkube.errors import ConfigError
 from nestkube.host import HostFacts
@@ -125,10 +135,10 @@ def test_a_cni_of_the_users_own_keeps_the_controller_managers_cidrs() -> None:
     assert ctx.pod_cidrs == {}
     assert CONTAINER_LABEL not in ctx.specs[0].labels
     assert plan.node_params(ctx, ctx.specs[0]).allocate_node_cidrs
-    setup, _ = actions.node_setup(ctx, ctx.specs[0])
+    setup, _ = configure.node_setup(ctx, ctx.specs[0])
     assert list(setup.files) == [node_files.CONTAINERD_CONF]
     assert not setup.routes and not setup.rules and setup.last_file is None
-    assert not actions.agent_authorized(ctx)
+    assert not objects.agent_authorized(ctx)
 
 
 def names(ctx: CreateContext) -> list[str]:
@@ -143,10 +153,11 @@ def test_pod_networking_is_in_place_before_kubeadm_and_nothing_waits_for_cidrs()
     )
     assert not [s for s in steps if "pod" in s.lower()]
     # The CNI config, routes and masquerade rule are part of each node's setup.
-    setup, _ = actions.node_setup(ctx, ctx.specs[0])
+    setup, _ = configure.node_setup(ctx, ctx.specs[0])
     assert node_files.CNI_CONF in setup.files and setup.routes and setup.rules
-    assert "Installing the cluster's objects" in steps and actions.agent_authorized(ctx)
-    assert not hasattr(actions, "read_pod_cidrs")
+    assert "Installing the cluster's objects" in steps and objects.agent_authorized(ctx)
+    steps_modules = (bootstrap, checks, configure, finish, objects, provision, workers)
+    assert not any(hasattr(module, "read_pod_cidrs") for module in steps_modules)
 
 
 def test_the_agents_kubeconfig_is_admin_confs_server_and_ca_with_its_token() -> None:
@@ -221,8 +232,8 @@ def test_every_node_gets_the_agents_kubeconfig_from_one_exec_on_the_bootstrap_no
     ctx.provider = nodes  # type: ignore[assignment]
     ctx.workers_prepared = Future()  # the workers are made and set up (beside init)
     ctx.workers_prepared.set_result({})
-    actions.join_all(ctx)
-    actions.install_cluster_objects(ctx)
+    bootstrap.join_all(ctx)
+    objects.install_cluster_objects(ctx)
     applies = [c for c in nodes.calls if c[1][0] == "sh" and "create token" in c[1][-1]]
     [(node, argv, manifest)] = applies
     assert node == "c-control-plane" and agent_access.RBAC in str(manifest)
