@@ -1,4 +1,15 @@
-"""State shared by the create steps: what was asked, what exists so far, what was learned."""
+"""State shared by the create steps: what was asked, the plan, what was learned, what was made.
+
+kind's action context holds the config, the provider, the status and a node cache; nestkube's
+has, besides what was asked:
+
+- :class:`CreatePlan`, the containers to make: an immutable value :func:`create.plan.plan_nodes`
+  makes, replaced (never changed) when the network pins the addresses and when the load
+  balancer's image is known;
+- what the steps learn on the way (the node image's facts, the nodes' addresses, the pods'
+  resolver) and the handles of the background tasks (see :func:`create.pipeline.background`);
+- :class:`Made`, the progress record cleanup reads: what this run has made so far.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +33,30 @@ def bootstrap_token() -> str:
     )
 
 
+@dataclass(frozen=True)
+class CreatePlan:
+    """The containers a create makes, decided before any is: the network, the nodes (and
+    their pod CIDRs), the load balancer with several control planes."""
+
+    network: str = ""
+    specs: tuple[NodeSpec, ...] = ()
+    # Node name -> its pod CIDR, with nestkube's pod network (see kubeadm.pod_cidrs).
+    pod_cidrs: dict[str, str] = field(default_factory=dict)
+    # With several control planes: HAProxy in front of them (see nodeops.loadbalancer).
+    load_balancer: NodeSpec | None = None
+
+
+@dataclass
+class Made:
+    """What this create has made so far: what a failed create's cleanup removes."""
+
+    # Set before the engine makes it: an interrupt while it does must still remove it.
+    network: bool = False
+    # Set before the first node is created: from then on cleanup removes this run's nodes.
+    nodes: bool = False
+    kubeconfig: bool = False
+
+
 @dataclass
 class CreateContext:
     config: ClusterConfig
@@ -30,7 +65,7 @@ class CreateContext:
     kubeconfig: str | None = None
     wait_seconds: float = 300.0
     retain: bool = False
-    network: str = ""
+    plan: CreatePlan = field(default_factory=CreatePlan)
     kubernetes_version: str = ""
     missing_images: tuple[str, ...] = ()
     preloaded_images: tuple[str, ...] = ()
@@ -41,13 +76,10 @@ class CreateContext:
     node_runtimes: dict[str, str] = field(default_factory=dict)
     # Set when some node's resolver is on its loopback (see kubeadm.node_dns).
     pod_resolv_conf: str | None = None
-    specs: list[NodeSpec] = field(default_factory=list)
     node_ips: dict[str, str] = field(default_factory=dict)
-    pod_cidrs: dict[str, str] = field(default_factory=dict)
     token: str = field(default_factory=bootstrap_token)
-    # With several control planes: HAProxy in front of them (see nodeops.loadbalancer), and
-    # the key `kubeadm init --upload-certs` encrypts their shared certificates with.
-    load_balancer: NodeSpec | None = None
+    # With several control planes: the key `kubeadm init --upload-certs` encrypts their
+    # shared certificates with.
     certificate_key: str = field(default_factory=lambda: secrets.token_hex(32))
     # The joins started while `kubeadm init` still runs (see create.joins).
     joining: Future[None] | None = None
@@ -60,14 +92,27 @@ class CreateContext:
     # agents' kubeconfig. Started by the joins or the step after init, whichever is first.
     cluster_objects: Future[str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    kubeconfig_written: bool = False
-    network_created: bool = False
-    # Set before the first node is created: from then on cleanup removes this run's nodes.
-    provisioning_started: bool = False
+    made: Made = field(default_factory=Made)
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def network(self) -> str:
+        return self.plan.network
+
+    @property
+    def specs(self) -> tuple[NodeSpec, ...]:
+        return self.plan.specs
+
+    @property
+    def pod_cidrs(self) -> dict[str, str]:
+        return self.plan.pod_cidrs
+
+    @property
+    def load_balancer(self) -> NodeSpec | None:
+        return self.plan.load_balancer
 
     @property
     def control_planes(self) -> list[NodeSpec]:

@@ -14,7 +14,7 @@ from nestkube.nodeops.files import KUBECTL, quick
 def export_kubeconfig(ctx: CreateContext) -> None:
     node = next(n for n in ctx.provider.list_nodes(ctx.name) if n.name == ctx.bootstrap_node)
     admin, server = admin_kubeconfig(ctx.provider, node)
-    ctx.kubeconfig_written = True
+    ctx.made.kubeconfig = True
     kubeconfig.merge_cluster(admin, ctx.name, server, ctx.kubeconfig)
 
 

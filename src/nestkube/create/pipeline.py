@@ -217,7 +217,7 @@ def vanished_nodes(ctx: CreateContext) -> str:
     A node exec that fails because its container died says only "exit 137" or shows the
     log of the command; the container's own state is the cause worth naming.
     """
-    if not ctx.provisioning_started:
+    if not ctx.made.nodes:
         return ""
     try:
         present = {n.name: n.state for n in ctx.provider.list_nodes(ctx.name)}
@@ -254,11 +254,11 @@ def cleanup(ctx: CreateContext) -> None:
                 prov.remove_volume(volume)
 
     parts: list[tuple[str, Callable[[], object]]] = []
-    if ctx.provisioning_started:
+    if ctx.made.nodes:
         parts.append(("nodes and volumes", nodes_and_volumes))
-    if ctx.network_created:
+    if ctx.made.network:
         parts.append(("network", lambda: prov.delete_network_if_unused(ctx.network)))
-    if ctx.kubeconfig_written:
+    if ctx.made.kubeconfig:
         parts.append(("kubeconfig", lambda: kubeconfig.remove_cluster(ctx.name, ctx.kubeconfig)))
     if not parts:
         return

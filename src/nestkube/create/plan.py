@@ -7,7 +7,7 @@ them as create does.
 from __future__ import annotations
 
 from nestkube.create import crio
-from nestkube.create.context import CreateContext
+from nestkube.create.context import CreateContext, CreatePlan
 from nestkube.kubeadm import pod_cidrs
 from nestkube.kubeadm.config import KubeadmParams
 from nestkube.kubeadm.patches import apply_patches
@@ -21,34 +21,34 @@ def plan_nodes(ctx: CreateContext, default_image: str, *, chosen: bool = True) -
     serves every node that names none, CRI-O nodes too (their runtime is checked against its
     label); otherwise a CRI-O node gets the CRI-O default instead."""
     cfg = ctx.config
-    ctx.network = f"nestkube-{cfg.name}"
+    network = f"nestkube-{cfg.name}"
     names = cfg.node_names()
     api_port = cfg.networking.api_server_port
     # Several control planes: the load balancer publishes the API port, they publish none.
     first_cp = not loadbalancer.needed(sum(n.role == "control-plane" for n in cfg.nodes))
+    cidrs: dict[str, str] = {}
     if not cfg.networking.disable_default_cni:
         planned = pod_cidrs.plan_pod_cidrs(cfg.networking.pod_subnet, len(names))
-        ctx.pod_cidrs = dict(zip(names, planned, strict=True))
+        cidrs = dict(zip(names, planned, strict=True))
+    specs: list[NodeSpec] = []
     for name, node in zip(names, cfg.nodes, strict=True):
         port = 0
         if node.role == "control-plane" and first_cp:
             port = api_port or free_port(cfg.networking.api_server_address)
             first_cp = False
-        ctx.specs.append(
+        specs.append(
             NodeSpec(
                 name=name,
                 role=node.role,
                 image=node.image
                 or (default_image if chosen else crio.default_image(node.runtime, default_image)),
                 cluster=cfg.name,
-                network=ctx.network,
+                network=network,
                 mounts=tuple(m.to_mount() for m in node.extra_mounts),
                 port_mappings=tuple(p.to_port_mapping() for p in node.extra_port_mappings),
                 api_server_address=cfg.networking.api_server_address,
                 api_server_port=port,
-                labels={pod_cidrs.CONTAINER_LABEL: ctx.pod_cidrs[name]}
-                if name in ctx.pod_cidrs
-                else {},
+                labels={pod_cidrs.CONTAINER_LABEL: cidrs[name]} if name in cidrs else {},
                 nofile=cfg.ulimits.nofile if cfg.ulimits else None,
                 nproc=cfg.ulimits.nproc if cfg.ulimits else None,
                 dns_search=None
@@ -56,10 +56,12 @@ def plan_nodes(ctx: CreateContext, default_image: str, *, chosen: bool = True) -
                 else tuple(cfg.networking.dns_search),
             )
         )
-    if not first_cp and len(ctx.control_planes) > 1:
+    load_balancer = None
+    if not first_cp and sum(s.role == "control-plane" for s in specs) > 1:
         port = api_port or free_port(cfg.networking.api_server_address)
         # Its image is built (or found) by the create itself: see ensure_load_balancer_image.
-        ctx.load_balancer = loadbalancer.plan(cfg.name, ctx.network, "", ctx.specs[0], port)
+        load_balancer = loadbalancer.plan(cfg.name, network, "", specs[0], port)
+    ctx.plan = CreatePlan(network, tuple(specs), cidrs, load_balancer)
 
 
 def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:

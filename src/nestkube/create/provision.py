@@ -17,21 +17,25 @@ from nestkube.providers.base import NodeSpec
 def create_network(ctx: CreateContext) -> None:
     if not ctx.provider.network_exists(ctx.network):
         # Marked first: an interrupt while the engine creates it must still remove it.
-        ctx.network_created = True
+        ctx.made.network = True
         ctx.provider.ensure_network(ctx.network, ctx.name)
     # Pinned addresses survive `stop`/`start`: etcd, certificates and routes name them (and
     # the load balancer's is the API server's endpoint).
     addresses = ctx.provider.fixed_addresses(ctx.network, len(ctx.containers))
     if addresses:
-        ctx.specs = [replace(s, ip=ip) for s, ip in zip(ctx.specs, addresses, strict=False)]
-        if ctx.load_balancer is not None:
-            ctx.load_balancer = replace(ctx.load_balancer, ip=addresses[-1])
+        specs = tuple(replace(s, ip=ip) for s, ip in zip(ctx.specs, addresses, strict=False))
+        lb = ctx.load_balancer
+        ctx.plan = replace(
+            ctx.plan,
+            specs=specs,
+            load_balancer=None if lb is None else replace(lb, ip=addresses[-1]),
+        )
 
 
 def provision_nodes(ctx: CreateContext) -> None:
     """The control planes' containers (and the load balancer's); the workers are made later,
     beside `kubeadm init` (:func:`nestkube.create.workers.start_preparing_workers`)."""
-    ctx.provisioning_started = True
+    ctx.made.nodes = True
     create_containers(ctx, [s for s in ctx.containers if s.role != "worker"])
 
 
@@ -49,7 +53,7 @@ def ensure_load_balancer_image(ctx: CreateContext) -> None:
 
     assert ctx.load_balancer is not None
     built = ensure_lb_image(ctx.provider, ctx.status)
-    ctx.load_balancer = replace(ctx.load_balancer, image=built.image)
+    ctx.plan = replace(ctx.plan, load_balancer=replace(ctx.load_balancer, image=built.image))
 
 
 def configure_load_balancer(ctx: CreateContext) -> None:

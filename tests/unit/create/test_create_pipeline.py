@@ -5,6 +5,7 @@ cluster."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def fail_with(message: str) -> Callable[[CreateContext], None]:
 
 
 def write_kubeconfig(ctx: CreateContext) -> None:
-    ctx.kubeconfig_written = True
+    ctx.made.kubeconfig = True
     kubeconfig.merge_cluster(ADMIN, ctx.name, "https://127.0.0.1:1", ctx.kubeconfig)
 
 
@@ -127,7 +128,8 @@ def test_a_missing_mount_fails_before_anything_is_made(tmp_path: Path) -> None:
     engine = MemoryEngine()
     ctx = context(engine, "c6", tmp_path / "config")
     spec = ctx.specs[1]
-    ctx.specs[1] = NodeSpec(**{**spec.__dict__, "mounts": (Mount("/does/not/exist", "/x"),)})
+    missing = NodeSpec(**{**spec.__dict__, "mounts": (Mount("/does/not/exist", "/x"),)})
+    ctx.plan = replace(ctx.plan, specs=(ctx.specs[0], missing, *ctx.specs[2:]))
     with pytest.raises(ClusterError, match="/does/not/exist does not exist"):
         pipeline.run(ctx)
     assert engine.nodes == {} and engine.networks == set()

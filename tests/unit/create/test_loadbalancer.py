@@ -178,7 +178,7 @@ def test_a_failed_create_removes_the_load_balancer_too(
 
 def test_kubernetes_nodes_leave_out_the_load_balancer(tmp_path: Path) -> None:
     ctx = ha_context(MemoryEngine(), tmp_path)
-    assert loadbalancer.kubernetes_nodes(ctx.containers) == ctx.specs
+    assert loadbalancer.kubernetes_nodes(ctx.containers) == list(ctx.specs)
     assert loadbalancer.find(ctx.containers) is ctx.load_balancer
     assert loadbalancer.find(ctx.specs) is None
 
