@@ -75,6 +75,9 @@ def install_argv(python: str, venv: str, wheelhouse: str) -> list[list[str]]:
             f"{venv}/bin/pip",
             "install",
             "--quiet",
+            # Byte-compiling every module of every wheel is most of an install's time under
+            # an emulated CPU; Python compiles what it imports.
+            "--no-compile",
             "--no-index",
             "--find-links",
             wheelhouse,
