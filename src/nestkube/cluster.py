@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from nestkube.cluster_state import cluster_state, node_network
+from nestkube.cluster_state import cluster_state, missing_nodes, node_network
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.names import cluster_name
@@ -242,6 +242,8 @@ def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
         "context": kubeconfig.context_name(name),
         "state": cluster_state(nodes),
         "nodes": [{"name": n.name, "role": n.role, "state": n.state} for n in nodes],
+        # Containers the cluster was made with that no longer exist (state "degraded").
+        "missingNodes": missing_nodes(nodes),
     }
 
 
