@@ -112,7 +112,8 @@ export_app = _group("Export kubeconfig or logs.")
 build_app = _group("Build node images.")
 load_app = _group("Load images into cluster nodes.")
 kit_app = _group(
-    "The offline kit: Kubernetes binaries from Debian's source and a local base image."
+    "The offline kit: Kubernetes binaries built from Go modules (v1.20.2 from Debian's source "
+    "package) and a local base image."
 )
 config_app = _group("Cluster configuration files.")
 runners_app = _group("Self-hosted GitHub Actions runners: ARC runner scale sets on a cluster.")
