@@ -230,8 +230,10 @@ def clusters_info(
 
 def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
     from nestkube import kubeconfig
+    from nestkube.create.claim import in_progress
     from nestkube.images.node_image import LABEL_K8S_VERSION
 
+    creating = in_progress(name)
     # Containers carry their image's labels, so the node image's version shows up here too.
     version = nodes[0].labels.get(LABEL_K8S_VERSION, "") if nodes else ""
     return {
@@ -240,10 +242,10 @@ def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
         "rootless": _rootless(prov, nodes),
         "kubernetesVersion": version,
         "context": kubeconfig.context_name(name),
-        "state": cluster_state(nodes),
+        "state": cluster_state(nodes, creating=creating),
         "nodes": [{"name": n.name, "role": n.role, "state": n.state} for n in nodes],
         # Containers the cluster was made with that no longer exist (state "degraded").
-        "missingNodes": missing_nodes(nodes),
+        "missingNodes": [] if creating else missing_nodes(nodes),
     }
 
 

@@ -36,10 +36,11 @@ def missing_nodes(nodes: Sequence[Node]) -> list[str]:
     return gone
 
 
-def cluster_state(nodes: Sequence[Node]) -> str:
+def cluster_state(nodes: Sequence[Node], *, creating: bool = False) -> str:
     """running (every node runs), stopped (none does), partial (some do), or degraded (a
-    node's container is gone, whatever the others do)."""
-    if missing_nodes(nodes):
+    node's container is gone, whatever the others do). While a create runs (``creating``)
+    its workers are made after the control plane: none of them counts as missing then."""
+    if not creating and missing_nodes(nodes):
         return DEGRADED
     up = sum(1 for n in nodes if is_running(n))
     if nodes and up == len(nodes):

@@ -162,10 +162,12 @@ def get_clusters(
 
     if output is Output.text:
         from nestkube.cluster_state import cluster_state
+        from nestkube.create.claim import in_progress
 
         # One engine call, and no probing of the engine: names and states are all it shows.
         states = {
-            n: cluster_state(nodes) for n, nodes in api.cluster_nodes(provider=provider).items()
+            n: cluster_state(nodes, creating=in_progress(n))
+            for n, nodes in api.cluster_nodes(provider=provider).items()
         }
         if not states:
             print("No nestkube clusters found.", file=sys.stderr)

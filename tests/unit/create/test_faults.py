@@ -194,3 +194,22 @@ def test_two_names_created_at_once_both_finish(
             run.result(timeout=30)
     for name in ("one", "two"):
         assert cluster_state(engine.list_nodes(name)) == RUNNING
+
+
+def test_a_create_in_progress_is_not_called_degraded(tmp_path: Path) -> None:
+    """While a create runs its workers come after the control plane: not missing yet."""
+    from nestkube.create import claim
+
+    engine = LabelledEngine()
+    ctx = context(engine, "dev", tmp_path / "config")
+    actions.provision_nodes(ctx)  # the control plane only, so far
+    nodes = engine.list_nodes("dev")
+    assert missing_nodes(nodes) == ["dev-worker"]
+    with claim.claimed(engine.info, "dev"):
+        assert claim.in_progress("dev")
+        assert not claim.in_progress("ev") and not claim.in_progress("x-dev")
+        assert cluster_state(nodes, creating=claim.in_progress("dev")) == RUNNING
+        assert cluster.cluster_info("dev", engine=engine)["state"] == RUNNING
+    # The claim's file stays, unheld: the create is over (here, killed).
+    assert not claim.in_progress("dev")
+    assert cluster.cluster_info("dev", engine=engine)["state"] == DEGRADED
