@@ -46,7 +46,7 @@ from nestkube.kubeadm.config import (
 from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.kubeadm.patches import apply_patches
 from nestkube.kubeadm.version import as_version
-from nestkube.providers.base import Node, NodeSpec, Provider
+from nestkube.providers.base import LABEL_NODES, Node, NodeSpec, Provider
 from nestkube.providers.engine import (
     CHANGE,
     LONG,
@@ -119,6 +119,19 @@ def plan_nodes(ctx: CreateContext, default_image: str, *, chosen: bool = True) -
         port = api_port or free_port(cfg.networking.api_server_address)
         # Its image is built (or found) by the create itself: see ensure_load_balancer_image.
         ctx.load_balancer = loadbalancer.plan(cfg.name, ctx.network, "", ctx.specs[0], port)
+    label_members(ctx)
+
+
+def label_members(ctx: CreateContext) -> None:
+    """Each container carries the names of all the cluster's containers (LABEL_NODES)."""
+    members = ",".join(s.name for s in ctx.containers)
+
+    def labelled(spec: NodeSpec) -> NodeSpec:
+        return replace(spec, labels={**spec.labels, LABEL_NODES: members})
+
+    ctx.specs = [labelled(s) for s in ctx.specs]
+    if ctx.load_balancer is not None:
+        ctx.load_balancer = labelled(ctx.load_balancer)
 
 
 def preflight(ctx: CreateContext) -> None:
@@ -141,13 +154,22 @@ def check_not_exists(ctx: CreateContext) -> None:
     now: then whatever carries them later was made by this run.
     """
     if ctx.provider.list_nodes(ctx.name):
-        raise ClusterError(f"cluster {ctx.name!r} already exists / is being created")
+        # Under the claim no other create runs: these nodes are a cluster, or what a create
+        # that was killed (SIGKILL, a lost host) left behind.
+        raise ClusterError(already_exists(ctx.name))
     leftovers = ctx.provider.cluster_volumes(ctx.name)
     if leftovers:
         raise ClusterError(
             f"cluster {ctx.name!r} already exists: volumes {', '.join(sorted(leftovers))} are "
             f"left from it (remove them with `nestkube delete cluster --name {ctx.name}`)"
         )
+
+
+def already_exists(name: str) -> str:
+    return (
+        f"cluster {name!r} already exists (or a create of it was killed before it finished); "
+        f"delete it first: nestkube delete cluster --name {name}"
+    )
 
 
 def check_mounts(ctx: CreateContext) -> None:
