@@ -22,8 +22,10 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-# The kit builds Kubernetes from Debian's source (cached under $XDG_CACHE_HOME/nestkube),
-# then the node image; both are skipped when their inputs have not changed.
+# The kit builds Kubernetes, etcd, CoreDNS, containerd, runc, the CNI plugins and crictl from
+# their Go modules with Go 1.26 (cached under $XDG_CACHE_HOME/nestkube), then the node image;
+# both are skipped when their inputs have not changed. The first run takes about 25 minutes on
+# two cores (see the README).
 node-image: deps venv
 	$(NESTKUBE) build node-image --offline
 	ln -sf "$$($(NESTKUBE) -q kit kubernetes)/kubectl" $(BIN)/kubectl

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from nestkube.cluster_state import cluster_state, node_network
+from nestkube.cluster_state import cluster_state, missing_nodes, node_network
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.names import cluster_name
@@ -149,14 +149,23 @@ def delete_cluster(
     prov, nodes = _lazily(provider, engine, lambda p: p.list_nodes(name))
     networks = {node_network(n) for n in nodes}
     networks.add(f"nestkube-{name}")
-    with status.step(f"Deleting cluster {name!r}"):
+
+    def remove() -> None:
         prov.delete_nodes(nodes)
         for volume in prov.cluster_volumes(name):
             prov.remove_volume(volume)
         for network in networks:
             prov.delete_network_if_unused(network)
         kubeconfig.remove_cluster(name, kubeconfig_path)
-    return bool(nodes)
+
+    if not nodes:
+        # No cluster: what a killed create may have left is still cleared, without a
+        # progress line (and its tick) for a deletion that did not happen.
+        remove()
+        return False
+    with status.step(f"Deleting cluster {name!r}"):
+        remove()
+    return True
 
 
 def list_clusters(*, provider: str | None = None, engine: Provider | None = None) -> list[str]:
@@ -221,8 +230,10 @@ def clusters_info(
 
 def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
     from nestkube import kubeconfig
+    from nestkube.create.claim import in_progress
     from nestkube.images.node_image import LABEL_K8S_VERSION
 
+    creating = in_progress(name)
     # Containers carry their image's labels, so the node image's version shows up here too.
     version = nodes[0].labels.get(LABEL_K8S_VERSION, "") if nodes else ""
     return {
@@ -231,8 +242,10 @@ def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
         "rootless": _rootless(prov, nodes),
         "kubernetesVersion": version,
         "context": kubeconfig.context_name(name),
-        "state": cluster_state(nodes),
+        "state": cluster_state(nodes, creating=creating),
         "nodes": [{"name": n.name, "role": n.role, "state": n.state} for n in nodes],
+        # Containers the cluster was made with that no longer exist (state "degraded").
+        "missingNodes": [] if creating else missing_nodes(nodes),
     }
 
 
@@ -313,25 +326,32 @@ def dry_run_plan(
     """The resolved plan as data: config, each node's engine argv, the kubeadm configs.
 
     Node addresses are not known before the engine assigns them, so the kubeadm configs show
-    placeholders where the addresses go.
+    placeholders where the addresses go. When create would refuse the plan (a node image it
+    cannot use, a missing mount), ``refusal`` says why, first.
     """
     from nestkube.config import to_document
-    from nestkube.create import plan
-    from nestkube.images.node_image import LABEL_K8S_VERSION
+    from nestkube.create import checks
+    from nestkube.create import plan as create_plan
     from nestkube.kubeadm.config import render_init_config, render_join_config
 
     ctx = plan_cluster(config, provider=provider, image=image)
     prov = ctx.provider
-    ctx.kubernetes_version = (
-        prov.image_labels(ctx.specs[0].image).get(LABEL_K8S_VERSION, DEFAULT_KUBERNETES_VERSION)
-        if prov.image_exists(ctx.specs[0].image)
-        else DEFAULT_KUBERNETES_VERSION
-    )
+    # The checks create makes of the plan before it makes anything: a plan create would
+    # refuse says so (``refusal``), and shows no Kubernetes version it would not run.
+    refusal = ""
+    try:
+        checks.check_mounts(ctx)
+        checks.read_image_facts(ctx)
+    except ClusterError as exc:
+        refusal = str(exc)
+    version = ctx.kubernetes_version if not refusal else ""
+    # The kubeadm configs need some version to render; a refused plan shows the default's.
+    ctx.kubernetes_version = version or DEFAULT_KUBERNETES_VERSION
     for i, spec in enumerate(ctx.containers):
         ctx.node_ips[spec.name] = f"<{spec.name}-address>" if i else "<control-plane-address>"
     nodes = []
     for spec in ctx.specs:
-        params = plan.node_params(ctx, spec)
+        params = create_plan.node_params(ctx, spec)
         rendered = (
             render_init_config(params)
             if spec.name == ctx.bootstrap_node
@@ -343,7 +363,7 @@ def dry_run_plan(
                 "role": spec.role,
                 "image": spec.image,
                 "run": [prov.info.binary, *prov.node_run_args(spec)],
-                "kubeadmConfig": plan.patched_config(ctx, spec, rendered),
+                "kubeadmConfig": create_plan.patched_config(ctx, spec, rendered),
             }
         )
     if ctx.load_balancer is not None:
@@ -361,10 +381,11 @@ def dry_run_plan(
                 "run": [prov.info.binary, *prov.node_run_args(lb)],
             }
         )
-    return {
+    plan: dict[str, object] = {"refusal": refusal} if refusal else {}
+    return plan | {
         "provider": prov.info.name,
         "rootless": prov.info.rootless,
-        "kubernetesVersion": ctx.kubernetes_version,
+        "kubernetesVersion": version or None,
         "network": ctx.network,
         "config": to_document(config),
         "nodes": nodes,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nestkube.providers.base import LABEL_NETWORK, Node
+from nestkube.providers.base import LABEL_NETWORK, LABEL_NODES, Node
 
 RUNNING, STOPPED, PARTIAL = "running", "stopped", "partial"
+# A node container of the cluster is gone (removed outside nestkube): it cannot run whole.
+DEGRADED = "degraded"
 
 
 def node_network(node: Node) -> str:
@@ -20,8 +22,26 @@ def is_running(node: Node) -> bool:
     return state == "running" or state.startswith("up")
 
 
-def cluster_state(nodes: Sequence[Node]) -> str:
-    """running (every node runs), stopped (none does) or partial (some do)."""
+def missing_nodes(nodes: Sequence[Node]) -> list[str]:
+    """The names of the cluster's containers that no longer exist, sorted.
+
+    Every container names all of them (LABEL_NODES); for clusters made before that label,
+    only a missing control plane is known (every cluster has one).
+    """
+    expected = {name for n in nodes for name in n.labels.get(LABEL_NODES, "").split(",") if name}
+    present = {n.name for n in nodes}
+    gone = sorted(expected - present)
+    if nodes and not expected and not any(n.role == "control-plane" for n in nodes):
+        gone = [f"{nodes[0].cluster}-control-plane"]
+    return gone
+
+
+def cluster_state(nodes: Sequence[Node], *, creating: bool = False) -> str:
+    """running (every node runs), stopped (none does), partial (some do), or degraded (a
+    node's container is gone, whatever the others do). While a create runs (``creating``)
+    its workers are made after the control plane: none of them counts as missing then."""
+    if not creating and missing_nodes(nodes):
+        return DEGRADED
     up = sum(1 for n in nodes if is_running(n))
     if nodes and up == len(nodes):
         return RUNNING

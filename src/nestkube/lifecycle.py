@@ -19,7 +19,7 @@ from datetime import datetime
 
 import yaml
 
-from nestkube.cluster_state import is_running, node_network
+from nestkube.cluster_state import is_running, missing_nodes, node_network
 from nestkube.errors import ClusterError
 from nestkube.kubeadm import agent_access, pod_cidrs
 from nestkube.nodeops import loadbalancer
@@ -60,6 +60,7 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
     ``wait`` seconds for every node to be Ready with a kubelet that has reported since now.
     """
     containers = _nodes(provider, name)
+    check_whole(name, containers)
     lb = loadbalancer.find(containers)
     nodes = loadbalancer.kubernetes_nodes(containers)
     bootstrap = next(n for n in nodes if n.role == "control-plane")
@@ -87,6 +88,20 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
     if wait > 0:
         with status.step("Waiting for nodes to be Ready"):
             wait_nodes_ready(provider, bootstrap.name, [n.name for n in nodes], since, wait)
+
+
+def check_whole(name: str, containers: list[Node]) -> None:
+    """Every container the cluster was made with still exists; else a one-line refusal that
+    names the missing ones, before anything is started."""
+    gone = missing_nodes(containers)
+    if not gone:
+        return
+    which = f"node {gone[0]} is" if len(gone) == 1 else f"nodes {', '.join(gone)} are"
+    raise ClusterError(
+        f"cluster {name!r} cannot start: {which} gone (removed outside nestkube), so it cannot "
+        f"run whole again; nothing was started. Delete the cluster and create it again: "
+        f"nestkube delete cluster --name {name}"
+    )
 
 
 def check_addresses(provider: Provider, addresses: dict[str, str]) -> None:

@@ -5,7 +5,8 @@ Nodes run containerd, so an image is streamed as a docker-archive into
 may come from any engine present (Podman, Docker, nerdctl), not only the one running the nodes.
 
 A node that already holds the image under the same image ID (the config digest) is skipped:
-re-importing a large image into several nodes is the slow part of an inner dev loop.
+re-importing a large image into several nodes is the slow part of an inner dev loop. What a
+node holds is read as data from the CRI, `crictl images -o json` (references and image IDs).
 """
 
 from __future__ import annotations
@@ -160,12 +161,52 @@ def parse_ctr_images(text: str) -> list[NodeImage]:
     return rows
 
 
+CRICTL_IMAGES = ("crictl", "images", "-o", "json")
+
+
+def parse_cri_images(text: str) -> dict[str, str] | None:
+    """Image ID by reference (each repo tag and repo digest, normalised) from `crictl images
+    -o json`; None when ``text`` is not that JSON. The CRI's image ID is the config digest,
+    the ID engines give an image."""
+    if not text.strip():
+        return {}
+    try:
+        listed = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(listed, dict) or not isinstance(listed.get("images") or [], list):
+        return None
+    ids: dict[str, str] = {}
+    for image in listed.get("images") or []:
+        if not isinstance(image, dict) or not image.get("id"):
+            continue
+        image_id = normalise_id(str(image["id"]))
+        for ref in [*(image.get("repoTags") or []), *(image.get("repoDigests") or [])]:
+            ids[normalise_ref(str(ref))] = image_id
+    return ids
+
+
 class NodeImages:
-    """The images in one node's k8s.io namespace, with their image IDs resolved on demand."""
+    """The images in one node's k8s.io namespace, with their image IDs.
+
+    Read as data from the CRI (`crictl images -o json`: references and IDs); a node without a
+    working crictl falls back to `ctr images ls`'s text and resolves IDs from its manifests on
+    demand.
+    """
 
     def __init__(self, provider: Provider, node: str) -> None:
         self._provider = provider
         self._node = node
+        self.rows: list[NodeImage] = []
+        self._by_ref: dict[str, str] | None = None
+        listed = provider.exec(
+            node, list(CRICTL_IMAGES), check=False, what=f"listing images in {node}"
+        )
+        if listed.ok:
+            self._by_ref = parse_cri_images(listed.stdout)
+        if self._by_ref is not None:
+            self._ids: dict[str, str] = {}
+            return
         out = provider.exec(
             node, ["ctr", "-n", "k8s.io", "images", "ls"], what=f"listing images in {node}"
         ).stdout
@@ -175,6 +216,8 @@ class NodeImages:
         self._ids = {r.digest: r.ref for r in self.rows if r.ref.startswith("sha256:")}
 
     def image_id(self, ref: str) -> str | None:
+        if self._by_ref is not None:
+            return self._by_ref.get(normalise_ref(ref))
         row = next((r for r in self.rows if r.ref == ref), None)
         if row is None:
             return None
@@ -289,15 +332,11 @@ class CrioImages:
     """The images in a CRI-O node's containers/storage, as CRI-O lists them."""
 
     def __init__(self, provider: Provider, node: str) -> None:
-        out = provider.exec(
-            node, ["crictl", "images", "-o", "json"], what=f"listing images in {node}"
-        ).stdout
-        images = json.loads(out).get("images") or [] if out.strip() else []
-        self._ids = {
-            normalise_ref(tag): normalise_id(str(image.get("id", "")))
-            for image in images
-            for tag in image.get("repoTags") or []
-        }
+        out = provider.exec(node, list(CRICTL_IMAGES), what=f"listing images in {node}").stdout
+        ids = parse_cri_images(out)
+        if ids is None:
+            raise ClusterError(f"crictl in {node} listed images as something other than JSON")
+        self._ids = ids
 
     def image_id(self, ref: str) -> str | None:
         return self._ids.get(normalise_ref(ref))

@@ -40,6 +40,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
+    guest = getattr(item, "funcargs", {}).get("guest")
+    if report.failed and guest is not None and hasattr(guest, "diagnostics"):
+        # A failure inside the test VM is read from CI's log alone: the guest's own journal.
+        report.sections.append(("guest journal", guest.diagnostics()))
     if report.skipped and "tests/e2e" in str(item.fspath):
         reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
         if ALLOWED_SKIP_PREFIX not in reason:

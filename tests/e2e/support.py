@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.kit.toolchain import modules_toolchain
 from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import LABEL_CLUSTER, Provider
+from nestkube.testing.wheelhouse import build_wheelhouse, install_argv
 
 BUSYBOX = Path("/bin/busybox")
 WORKLOAD_IMAGE = "localhost/nestkube-test/busybox:1"
@@ -300,22 +302,48 @@ def ensure_rootless_user() -> pwd.struct_passwd:
     return pwd.getpwnam(out.stdout.strip().splitlines()[-1])
 
 
+# A venv of the rootless test user's own, made once per session from a wheelhouse of this
+# checkout: the checkout may lie where the user cannot read it (root's 0700 home, a mktemp -d).
+_USER_VENVS: dict[str, Path] = {}
+
+
+def user_venv(user: str) -> Path:
+    """``user``'s venv with this checkout's nestkube in it, installed offline from wheels."""
+    if user in _USER_VENVS:
+        return _USER_VENVS[user]
+    home = Path(pwd.getpwnam(user).pw_dir)
+    venv = home / ".nestkube-test-venv"
+    house = Path(tempfile.mkdtemp(prefix="nestkube-wheels.", dir="/tmp"))
+    try:
+        house.chmod(0o755)
+        build_wheelhouse(REPO, house)
+        for path in (house, Path("/usr/bin/python3")):
+            probe = subprocess.run(
+                [RUNUSER, "-u", user, "--", "test", "-r", str(path)], check=False
+            )
+            if probe.returncode != 0:
+                raise AssertionError(f"{user} cannot read {path}: the rootless tests need it")
+        for argv in install_argv("/usr/bin/python3", str(venv), str(house)):
+            proc = subprocess.run(
+                [RUNUSER, "-u", user, "--", "env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin",
+                 *argv],
+                capture_output=True, text=True, timeout=600, check=False,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:]
+                raise AssertionError(
+                    f"making {user}'s venv {venv} failed: {' '.join(argv)}: {last}"
+                )
+    finally:
+        shutil.rmtree(house, ignore_errors=True)
+    _USER_VENVS[user] = venv
+    return venv
+
+
 def nestkube_as(user: str, home: Path) -> list[str]:
-    """A nestkube command line that ``user`` can execute, with ``home`` as its HOME.
+    """A nestkube command line that ``user`` runs from its own venv, with ``home`` as HOME.
 
     runuser resets HOME from the password database, so the environment is set inside it.
-    The venv's interpreter may be a symlink into root's private home (pyenv under /root);
-    then a system Python of the same minor version runs the same source and site-packages.
     """
     env = ["env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
-    python = Path(os.path.realpath(VENV_BIN / "python"))
-    probe = subprocess.run([RUNUSER, "-u", user, "--", "test", "-x", str(python)], check=False)
-    if probe.returncode == 0:
-        return [RUNUSER, "-u", user, "--", *env, str(NESTKUBE)]
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = shutil.which(version, path="/usr/bin:/bin")
-    assert system, f"{user} cannot run {python} and there is no /usr/bin/{version}"
-    site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
-    path = f"{REPO / 'src'}:{site}"
-    code = "from nestkube.cli.main import main; main()"
-    return [RUNUSER, "-u", user, "--", *env, f"PYTHONPATH={path}", system, "-c", code]
+    return [RUNUSER, "-u", user, "--", *env, str(user_venv(user) / "bin" / "nestkube")]

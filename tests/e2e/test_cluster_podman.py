@@ -314,8 +314,10 @@ def test_existing_cluster_is_not_touched_by_a_second_create(
         text=True,
     )
     assert result.returncode == 1
+    # Issue #27: the one line says to delete it first.
     assert result.stderr.strip().splitlines()[-1] == (
-        f"ERROR: cluster {SINGLE!r} already exists / is being created"
+        f"ERROR: cluster {SINGLE!r} already exists (or a create of it was killed before it "
+        f"finished); delete it first: nestkube delete cluster --name {SINGLE}"
     )
     assert engine_leftovers("podman", SINGLE)["containers"]
 

@@ -109,3 +109,23 @@ def test_get_clusters_runs_without_heavy_modules(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
     assert proc.stderr == "No nestkube clusters found.\n"
+
+
+def test_typer_is_pinned_to_the_minor_the_patch_is_tested_on() -> None:
+    """The patch reaches into typer's private modules: pyproject allows only that minor."""
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    spec = next(Requirement(d) for d in deps if Requirement(d).name == "typer").specifier
+    installed = version("typer")
+    assert installed in spec
+    assert installed.startswith(_coerce.TESTED_TYPER + ".")
+    minor = Version(_coerce.TESTED_TYPER + ".0")
+    next_minor = Version(f"{minor.major}.{minor.minor + 1}.0")
+    assert next_minor not in spec and Version(f"{minor.major}.{minor.minor - 1}.99") not in spec
+    assert _coerce.install()

@@ -161,13 +161,20 @@ def test_the_import_graph_has_no_cycle() -> None:
     assert cycles(GRAPH) == []
 
 
-# What the rest of nestkube may import of create: the pipeline, the plan and their context.
-CREATE_API = ("nestkube.create.pipeline", "nestkube.create.plan", "nestkube.create.context")
+# What the rest of nestkube may import of create: the pipeline, the plan and their context,
+# the checks a dry run makes of a plan, and the name's claim (whether a create holds it).
+CREATE_API = (
+    "nestkube.create.pipeline",
+    "nestkube.create.plan",
+    "nestkube.create.context",
+    "nestkube.create.checks",
+    "nestkube.create.claim",
+)
 
 
 def test_only_create_imports_its_steps() -> None:
-    """What others need of a node is in nestkube.nodeops; nothing outside create imports its
-    steps (the old create.actions), only what CREATE_API names."""
+    """What others need of a node is in nestkube.nodeops; nothing outside create imports the
+    steps that make a cluster (the old create.actions), only what CREATE_API names."""
     outside = [
         f"{module} -> {target}"
         for module, targets in GRAPH.items()

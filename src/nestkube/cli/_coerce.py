@@ -8,7 +8,8 @@ converted here to what typer would give, and everything else — a bad value, a 
 float — goes to typer's own conversion, so results and error messages stay typer's. A string
 option with a ``parser`` (``--provider``'s) is handed to that parser here too: typer would
 wrap it in a pydantic adapter.
-If typer's internals are not the shape this expects, nothing is patched.
+If typer's internals are not the shape this expects, nothing is patched. pyproject.toml pins
+typer to the minor this is tested on (TESTED_TYPER); a unit test holds the two together.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from enum import Enum
 from typing import Any
 
 _INTEGER = re.compile(r"-?[0-9]+")
+# The typer minor whose private conversion this patches and the tests check.
+TESTED_TYPER = "0.29"
 
 
 def install() -> bool:

@@ -74,9 +74,7 @@ def create_cluster(
     workers: int | None = typer.Option(
         None, "--workers", min=0, max=20, help="Worker nodes, without a config file."
     ),
-    wait: str = typer.Option(
-        "5m", "--wait", help="How long to wait for nodes to be Ready (e.g. 90s, 5m; 0 skips)."
-    ),
+    wait: options.Wait = "5m",
     retain: bool = typer.Option(
         False, "--retain", help="Keep the nodes when create fails, for debugging."
     ),
@@ -92,11 +90,13 @@ def create_cluster(
     from nestkube import cluster as api
 
     cfg = _config(config, name, workers, image)
-    wait_seconds = api.parse_duration(wait)
+    wait_seconds = options.duration(wait)
     if dry_run:
-        typer.echo(
-            yaml.safe_dump(api.dry_run_plan(cfg, provider=provider, image=image), sort_keys=False)
-        )
+        plan = api.dry_run_plan(cfg, provider=provider, image=image)
+        typer.echo(yaml.safe_dump(plan, sort_keys=False))
+        if plan.get("refusal"):
+            # What create would do, refusal included: its error and exit code.
+            raise ClusterError(f"create would refuse this: {plan['refusal']}")
         return
     status = groups.status()
     result = api.create_cluster(
@@ -162,10 +162,12 @@ def get_clusters(
 
     if output is Output.text:
         from nestkube.cluster_state import cluster_state
+        from nestkube.create.claim import in_progress
 
         # One engine call, and no probing of the engine: names and states are all it shows.
         states = {
-            n: cluster_state(nodes) for n, nodes in api.cluster_nodes(provider=provider).items()
+            n: cluster_state(nodes, creating=in_progress(n))
+            for n, nodes in api.cluster_nodes(provider=provider).items()
         }
         if not states:
             print("No nestkube clusters found.", file=sys.stderr)
@@ -175,7 +177,7 @@ def get_clusters(
 
 
 def _table(states: dict[str, str]) -> str:
-    """NAME and STATE columns (running, stopped or partial), kubectl-style."""
+    """NAME and STATE columns (running, stopped, partial or degraded), kubectl-style."""
     if not states:
         return ""
     width = max(len("NAME"), *(len(n) for n in states))
@@ -212,8 +214,8 @@ def get_nodes(
 _INTERNAL = typer.Option(
     False,
     "--internal",
-    help="Address the API server by its node's name, as containers on the cluster's engine "
-    "network reach it.",
+    help="Address the API server by its node's address on the cluster's engine network (the "
+    "load balancer's with several control planes), as containers on that network reach it.",
 )
 
 

@@ -33,7 +33,14 @@ def doctor(
         False,
         "--fix",
         help="Apply the safe fixes (your own files only, with a backup); root-only fixes are "
-        "printed, never run.",
+        "printed, and run only with --sudo.",
+    ),
+    sudo: bool = typer.Option(
+        False,
+        "--sudo",
+        help="With --fix, also apply the root fixes that are drop-in files or plain commands "
+        "(modules-load.d, sysctl.d, user@.service drop-ins, loginctl enable-linger, modprobe) "
+        "through sudo; boot loader, kernel and package changes are only printed.",
     ),
     output: str = typer.Option("text", "--output", "-o", help="text or json."),
     nodes: int = typer.Option(
@@ -58,6 +65,8 @@ def doctor(
 
     if output not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--output")
+    if sudo and not fix:
+        raise typer.BadParameter("--sudo applies fixes: use it with --fix", param_hint="--sudo")
     status = groups.status()
     with status.step("checking the host"):
         report = diagnose(
@@ -66,6 +75,8 @@ def doctor(
             nodes=nodes,
             host_ports=host_port,
             fix=fix,
+            sudo=sudo,
+            interactive=sys.stdin.isatty(),
         )
     if output == "json":
         doc = json_report(report.context, report.findings, report.applied)

@@ -20,6 +20,53 @@ _coerce.install()
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+# The root's own options (main.py), which kind also takes after the subcommand
+# (`kind get clusters -q`): flags, and options that take a value.
+GLOBAL_FLAGS = frozenset({"-q", "--quiet"})
+GLOBAL_VALUED = frozenset({"-v", "--verbosity"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with the root's options that come after the subcommand moved in front of it,
+    so ``nestkube get clusters -q`` means ``nestkube -q get clusters``.
+
+    Only tokens that are exactly those options move (``-v 2``, ``-v2``, ``--verbosity=2``,
+    ``-q``); nothing after ``--`` does, and nothing before the first subcommand word.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    seen_command = False
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if not seen_command:
+            if not arg.startswith("-"):
+                seen_command = True
+            elif arg in GLOBAL_VALUED and i + 1 < len(args):
+                # A root option before the subcommand, with its value.
+                rest += args[i : i + 2]
+                i += 2
+                continue
+            rest.append(arg)
+        elif arg in GLOBAL_FLAGS:
+            front.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        elif arg.startswith("--verbosity=") or (
+            arg.startswith("-v") and len(arg) > 2 and arg[2:].isdigit()
+        ):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class _RootGroup(TyperGroup):
     """The root command group: Ctrl-C in any command reaches :func:`main` as Interrupted.
 
@@ -27,6 +74,9 @@ class _RootGroup(TyperGroup):
     catch) it becomes the same one line and exit code 130 under every command. A create
     catches its own signals first, to clean up and say what it removed.
     """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -62,7 +112,8 @@ export_app = _group("Export kubeconfig or logs.")
 build_app = _group("Build node images.")
 load_app = _group("Load images into cluster nodes.")
 kit_app = _group(
-    "The offline kit: Kubernetes binaries from Debian's source and a local base image."
+    "The offline kit: Kubernetes binaries built from Go modules (v1.20.2 from Debian's source "
+    "package) and a local base image."
 )
 config_app = _group("Cluster configuration files.")
 runners_app = _group("Self-hosted GitHub Actions runners: ARC runner scale sets on a cluster.")

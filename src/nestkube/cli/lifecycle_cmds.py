@@ -13,10 +13,6 @@ start_app = typer.Typer(help="Start stopped clusters.", no_args_is_help=True)
 groups.app.add_typer(stop_app, name="stop")
 groups.app.add_typer(start_app, name="start")
 
-_WAIT = typer.Option(
-    "5m", "--wait", help="How long to wait for nodes to be Ready (e.g. 90s, 5m; 0 skips)."
-)
-
 
 def _targets(names: list[str], all_clusters: bool, provider: str | None) -> list[str]:
     from nestkube import cluster as api
@@ -41,7 +37,7 @@ def _stop(names: list[str], all_clusters: bool, provider: str | None) -> None:
 def _start(names: list[str], all_clusters: bool, provider: str | None, wait: str) -> None:
     from nestkube import cluster as api
 
-    wait_seconds = api.parse_duration(wait)
+    wait_seconds = options.duration(wait)
     status = groups.status()
     for target in _targets(names, all_clusters, provider):
         api.start_cluster(target, provider=provider, wait=wait_seconds, status=status)
@@ -73,7 +69,7 @@ def start_cluster(
     name: options.Name = options.DEFAULT_NAME,
     all_clusters: options.AllClusters = False,
     provider: options.Engine = None,
-    wait: str = _WAIT,
+    wait: options.Wait = "5m",
 ) -> None:
     """Start a stopped cluster: control planes first, then the API, routes and Ready nodes."""
     _start([name], all_clusters, provider, wait)
@@ -84,7 +80,7 @@ def start_clusters(
     names: list[str] = typer.Argument(None, help="Clusters to start."),
     all_clusters: options.AllClusters = False,
     provider: options.Engine = None,
-    wait: str = _WAIT,
+    wait: options.Wait = "5m",
 ) -> None:
     """Start several clusters by name, or all of them."""
     _start(names or [], all_clusters, provider, wait)

@@ -76,3 +76,29 @@ Kubeconfig = Annotated[
     typer.Option("--kubeconfig", help="Kubeconfig file. Default: $KUBECONFIG or ~/.kube/config."),
 ]
 AllClusters = Annotated[bool, typer.Option("--all", "-A", help="Every nestkube cluster.")]
+
+
+def duration(text: str) -> float:
+    """``--wait``'s value in seconds; a value that is no duration is a usage error (exit 2)."""
+    from nestkube.cluster import parse_duration
+    from nestkube.errors import ClusterError
+
+    try:
+        return parse_duration(text)
+    except ClusterError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--wait'") from None
+
+
+def _check_duration(value: str) -> str:
+    duration(value)
+    return value
+
+
+Wait = Annotated[
+    str,
+    typer.Option(
+        "--wait",
+        callback=_check_duration,
+        help="How long to wait for nodes to be Ready (e.g. 90s, 5m; 0 skips).",
+    ),
+]

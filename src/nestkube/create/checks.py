@@ -39,13 +39,22 @@ def check_not_exists(ctx: CreateContext) -> None:
     now: then whatever carries them later was made by this run.
     """
     if ctx.provider.list_nodes(ctx.name):
-        raise ClusterError(f"cluster {ctx.name!r} already exists / is being created")
+        # Under the claim no other create runs: these nodes are a cluster, or what a create
+        # that was killed (SIGKILL, a lost host) left behind.
+        raise ClusterError(already_exists(ctx.name))
     leftovers = ctx.provider.cluster_volumes(ctx.name)
     if leftovers:
         raise ClusterError(
             f"cluster {ctx.name!r} already exists: volumes {', '.join(sorted(leftovers))} are "
             f"left from it (remove them with `nestkube delete cluster --name {ctx.name}`)"
         )
+
+
+def already_exists(name: str) -> str:
+    return (
+        f"cluster {name!r} already exists (or a create of it was killed before it finished); "
+        f"delete it first: nestkube delete cluster --name {name}"
+    )
 
 
 def check_mounts(ctx: CreateContext) -> None:

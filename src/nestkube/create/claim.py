@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +69,29 @@ def claimed(info: ProviderInfo, cluster: str) -> Iterator[Path]:
     finally:
         # Closing drops the lock; the file stays, so a waiter never locks an unlinked inode.
         os.close(fd)
+
+
+def in_progress(cluster: str, locks: Path | None = None) -> bool:
+    """Whether a create of ``cluster`` (on any engine) holds its claim now.
+
+    Read from the kernel's table of held locks (/proc/locks), never by taking the lock, so a
+    create starting at the same moment is not refused because of the look.
+    """
+    directory = lock_dir() if locks is None else locks
+    pattern = re.compile(rf"[a-z]+-[0-9a-f]{{12}}-{re.escape(cluster)}\.lock")
+    try:
+        files = [p for p in directory.iterdir() if pattern.fullmatch(p.name)]
+        held = Path("/proc/locks").read_text() if files else ""
+    except OSError:
+        return False
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        if any(
+            line.split()[1:2] == ["FLOCK"] and key in line.split() for line in held.splitlines()
+        ):
+            return True
+    return False

@@ -6,13 +6,15 @@ them as create does.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nestkube.create import crio
 from nestkube.create.context import CreateContext, CreatePlan
 from nestkube.kubeadm import pod_cidrs
 from nestkube.kubeadm.config import KubeadmParams
 from nestkube.kubeadm.patches import apply_patches
 from nestkube.nodeops import loadbalancer
-from nestkube.providers.base import NodeSpec
+from nestkube.providers.base import LABEL_NODES, NodeSpec
 from nestkube.providers.engine import bracket_ipv6, client_address, free_port
 
 
@@ -62,6 +64,22 @@ def plan_nodes(ctx: CreateContext, default_image: str, *, chosen: bool = True) -
         # Its image is built (or found) by the create itself: see ensure_load_balancer_image.
         load_balancer = loadbalancer.plan(cfg.name, network, "", specs[0], port)
     ctx.plan = CreatePlan(network, tuple(specs), cidrs, load_balancer)
+    label_members(ctx)
+
+
+def label_members(ctx: CreateContext) -> None:
+    """Each container carries the names of all the cluster's containers (LABEL_NODES)."""
+    members = ",".join(s.name for s in ctx.containers)
+
+    def labelled(spec: NodeSpec) -> NodeSpec:
+        return replace(spec, labels={**spec.labels, LABEL_NODES: members})
+
+    lb = ctx.load_balancer
+    ctx.plan = replace(
+        ctx.plan,
+        specs=tuple(labelled(s) for s in ctx.specs),
+        load_balancer=None if lb is None else labelled(lb),
+    )
 
 
 def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nestkube.doctor.apply import Applied, apply_fixes
+from nestkube.doctor.apply import Applied, apply_fixes, apply_root_fixes
 from nestkube.doctor.checks import CHECKS, PREFLIGHT, run_checks
 from nestkube.doctor.context import DoctorContext, gather_context
 from nestkube.doctor.model import Finding, Fix, Status, count, failures
@@ -62,13 +62,16 @@ def diagnose(
     nodes: int = 1,
     host_ports: Sequence[int] = (),
     fix: bool = False,
+    sudo: bool = False,
+    interactive: bool = False,
     root: Path = Path("/"),
     env: Mapping[str, str] | None = None,
     runner: Runner | None = None,
     host: HostFacts | None = None,
     context: DoctorContext | None = None,
 ) -> Report:
-    """Probe, check, and with ``fix`` apply the safe fixes and check again."""
+    """Probe, check, and with ``fix`` apply the safe fixes and check again; with ``sudo`` too,
+    the root fixes :func:`~nestkube.doctor.apply.root_applicable` allows, through sudo."""
     ctx = context or gather_context(
         provider=provider,
         rootless=rootless,
@@ -83,6 +86,8 @@ def diagnose(
     if not fix:
         return Report(ctx, findings, [])
     applied = apply_fixes(findings, ctx)
+    if sudo:
+        applied += apply_root_fixes(findings, ctx, interactive=interactive)
     if any(a.changed for a in applied):
         # Fixes only change files: re-read them, and keep what commands said (the engine's
         # info, systemd's version, ZFS properties) rather than asking again.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import tomllib
@@ -19,9 +20,10 @@ from typing import Any
 
 import tomli_w
 
+from nestkube import _exec
 from nestkube.doctor.context import DoctorContext
-from nestkube.doctor.model import Finding
-from nestkube.errors import HostError
+from nestkube.doctor.model import Finding, Fix
+from nestkube.errors import CommandError, HostError
 
 BACKUP_SUFFIX = ".nestkube-backup"
 
@@ -165,3 +167,100 @@ def _atomic_write(path: Path, content: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --- fixes that need root, applied only with --sudo ---------------------------------------
+
+# Where a root fix may write: drop-in directories whose files nestkube's checks name whole.
+# Boot loader, kernel command line and package changes are never applied, only printed.
+ROOT_FILE_DIRS = (
+    "/etc/modules-load.d/",
+    "/etc/sysctl.d/",
+    "/etc/systemd/system/user@.service.d/",
+)
+# The commands a root fix may run (each part of an && chain must start with one of these).
+ROOT_COMMANDS = (
+    "loginctl enable-linger ",
+    "modprobe ",
+    "sysctl --system",
+    "systemctl daemon-reload",
+    "systemctl restart systemd-modules-load.service",
+)
+
+
+def root_applicable(fix: Fix) -> bool:
+    """Whether ``--sudo`` may apply ``fix``: a drop-in file or an allow-listed command."""
+    if not fix.needs_root or fix.kind not in ("file", "command"):
+        return False
+    if fix.kind == "file":
+        if ".." in fix.path or not fix.path.startswith(ROOT_FILE_DIRS) or fix.action != "write":
+            return False
+        return all(_allowed(p) for p in _parts(fix.then))
+    return all(_allowed(p) for p in _parts(fix.command)) and bool(_parts(fix.command))
+
+
+def _parts(chain: str) -> list[list[str]]:
+    parts = []
+    for part in chain.split("&&"):
+        argv = shlex.split(part)
+        if argv[:1] == ["sudo"]:
+            argv = argv[1:]
+        if argv:
+            parts.append(argv)
+    return parts
+
+
+def _allowed(argv: list[str]) -> bool:
+    line = shlex.join(argv)
+    return any(line == c.strip() or line.startswith(c) for c in ROOT_COMMANDS)
+
+
+def apply_root_fixes(
+    findings: Iterable[Finding], ctx: DoctorContext, *, interactive: bool = False
+) -> list[Applied]:
+    """Apply the root fixes ``--sudo`` may make, through sudo unless already root.
+
+    sudo runs non-interactively (``-n``) unless ``interactive``, so a run without a terminal
+    fails at once instead of waiting for a password nobody types.
+    """
+    sudo = [] if ctx.user.uid == 0 else (["sudo"] if interactive else ["sudo", "-n"])
+    root = Path(ctx.root)
+    done = []
+    for f in findings:
+        if f.status not in ("warn", "fail") or not root_applicable(f.fix):
+            continue
+        fix = f.fix
+        if fix.kind == "file":
+            target = root / fix.path.lstrip("/")
+            try:
+                current: str | None = target.read_text()
+            except OSError:
+                current = None
+            if current == fix.content:
+                done.append(Applied(f.id, fix.path, False))
+                continue
+            backup = ""
+            if current is not None:
+                backup = fix.path + BACKUP_SUFFIX
+                _root_run([*sudo, "cp", "-p", "-n", str(target), str(root / backup.lstrip("/"))])
+            _root_run([*sudo, "mkdir", "-p", str(target.parent)])
+            _root_run([*sudo, "tee", str(target)], input=fix.content)
+            for argv in _parts(fix.then):
+                _root_run([*sudo, *argv])
+            done.append(Applied(f.id, fix.path, True, backup))
+        else:
+            for argv in _parts(fix.command):
+                _root_run([*sudo, *argv])
+            done.append(Applied(f.id, _plain(fix.command), True))
+    return done
+
+
+def _plain(chain: str) -> str:
+    return " && ".join(shlex.join(argv) for argv in _parts(chain))
+
+
+def _root_run(argv: list[str], input: str | None = None) -> None:
+    try:
+        _exec.run(argv, input=input, timeout=120, what=f"doctor --sudo: {shlex.join(argv)}")
+    except CommandError as exc:
+        raise HostError(f"could not apply a root fix: {exc}") from exc

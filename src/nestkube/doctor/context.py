@@ -22,7 +22,13 @@ from typing import Any
 
 from nestkube._exec import Result, run
 from nestkube.defaults import RUNNERS_FILE
-from nestkube.doctor.platform import Platform, helper_dirs, read_platform, storage_mount_program
+from nestkube.doctor.platform import (
+    Platform,
+    helper_dirs,
+    read_platform,
+    storage_mount_program,
+    wrapper_path_dirs,
+)
 from nestkube.errors import CommandError, ProviderError
 from nestkube.host import HostFacts, probe_host
 from nestkube.providers import choose_engine, engine_candidates, requested_engine
@@ -550,7 +556,14 @@ def find_helpers(
     path_env = env.get("PATH", DEFAULT_PATH)
     extra: tuple[str, ...] = STANDARD_DIRS
     if provider == "podman":
-        extra = (*STANDARD_DIRS, *helper_dirs(containers_conf_files(root, user, env)))
+        podman = engine.binary or find_binary(root, "podman", path_env)
+        # NixOS's podman is a wrapper that puts its helpers on the PATH it runs Podman with.
+        wrapped = wrapper_path_dirs(root, podman) if podman else ()
+        extra = (
+            *STANDARD_DIRS,
+            *helper_dirs(containers_conf_files(root, user, env)),
+            *wrapped,
+        )
     found = {name: find_binary(root, name, path_env, extra) for name in HELPER_BINARIES}
     if provider == "podman":
         mount_program = storage_mount_program(root, storage_conf_files(user, env))

@@ -121,11 +121,62 @@ def start_service(ctx: DoctorContext, service: str, *, fallback: str = "") -> Fi
     return Fix(note=f"start {service} with this host's init system")
 
 
+WSL_CONF = "/etc/wsl.conf"
+WSL_SYSTEMD = "[boot]\nsystemd=true\n"
+
+
+def wsl_systemd(ctx: DoctorContext, *, then: str = "") -> Fix:
+    """WSL2 without systemd: have WSL start systemd as PID 1 (wsl.conf's [boot] systemd=true),
+    then restart the WSL VM. ``then``: what is left to do after that."""
+    after = f"; then {then}" if then else ""
+    return Fix(
+        "file",
+        path=WSL_CONF,
+        content=WSL_SYSTEMD,
+        then="wsl.exe --shutdown",
+        note="merge into an existing wsl.conf; `wsl.exe --shutdown` stops every WSL "
+        "distribution (from Windows: `wsl --shutdown`), and the next one starts with systemd "
+        f"as PID 1{after}",
+        needs_root=True,
+    )
+
+
+OPENRC_MODULES = "/etc/modules"
+
+
+def openrc_modules(ctx: DoctorContext, modules: Sequence[str]) -> Fix:
+    """OpenRC (Alpine): modules listed in /etc/modules, loaded at boot by the ``modules``
+    service; each name is appended once, then the service is enabled and run now."""
+    names = " ".join(modules)
+    append = (
+        f'sh -c \'for m in {names}; do grep -qx "$m" {OPENRC_MODULES} 2>/dev/null '
+        f'|| echo "$m" >> {OPENRC_MODULES}; done\''
+    )
+    return command(
+        ctx,
+        f"{append} && rc-update add modules boot && rc-service modules restart",
+        note=f"or now, until reboot: {ctx.sudo}modprobe -a {names}",
+    )
+
+
 def modules_reload(ctx: DoctorContext) -> str:
     """The command that loads /etc/modules-load.d now, per init system."""
     if ctx.platform.init == "openrc":
         return "rc-service modules restart"
     return "systemctl restart systemd-modules-load.service"
+
+
+def proxmox_fuse(ctx: DoctorContext) -> Fix:
+    """/dev/fuse in an LXC container (Proxmox VE): a device only the host can pass in."""
+    return Fix(
+        note=f"this host is an {ctx.platform.container} container without /dev/fuse; loading "
+        "the module in here does not pass the device in. On the Proxmox host run "
+        "`pct set <CTID> --features fuse=1` (or add `features: fuse=1` to "
+        "/etc/pve/lxc/<CTID>.conf; `pct list` shows the CTID), then restart this container "
+        "(`pct reboot <CTID>`). On plain LXC, add "
+        "`lxc.mount.entry = /dev/fuse dev/fuse none bind,create=file 0 0` to its config "
+        "instead"
+    )
 
 
 def on_container_host(ctx: DoctorContext, cmd: str, why: str) -> Fix | None:

@@ -9,6 +9,7 @@ tree in tests).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ class Platform:
     # "lxc", "docker", "podman", ... when this host is itself a container; "" otherwise.
     container: str = ""
     wsl: bool = False
+    # grubby (RHEL/Fedora): edits every BLS boot entry, readable by root only, in one command.
+    grubby: bool = False
+    # Boot Loader Specification entry directories (present even where not readable).
+    bls: bool = False
 
     def param(self, name: str) -> str | None:
         """The value the kernel command line gives ``name`` (the last one wins), or None."""
@@ -152,7 +157,36 @@ def read_platform(root: Path, *, release: str, root_fstype: str = "") -> Platfor
         init=read_init(root),
         container=container,
         wsl=wsl,
+        grubby=any((root / d / "grubby").exists() for d in ("usr/sbin", "sbin", "usr/bin")),
+        bls=any(_under(root, d).is_dir() for d in LOADER_DIRS),
     )
+
+
+def wrapper_path_dirs(root: Path, binary: str) -> tuple[str, ...]:
+    """The directories a wrapper script puts on ``PATH`` before it runs the real binary.
+
+    NixOS's podman is such a wrapper (makeWrapper's ``--prefix PATH``): Podman then finds
+    fuse-overlayfs, slirp4netns and its other helpers on that PATH, not on the user's.
+    Empty when ``binary`` is no script.
+    """
+    path = _under(root, binary)
+    try:
+        with path.open("rb") as f:
+            head = f.read(2)
+            if head != b"#!":
+                return ()
+            text = (head + f.read(65536)).decode(errors="replace")
+    except OSError:
+        return ()
+    dirs: list[str] = []
+    for line in text.splitlines():
+        if not re.match(r"\s*(export\s+)?PATH=", line):
+            continue
+        for word in re.split(r"[\s'\":=${}]+", line.partition("=")[2]):
+            word = word.rstrip("/")
+            if word.startswith("/") and word not in dirs:
+                dirs.append(word)
+    return tuple(dirs)
 
 
 def helper_dirs(conf_files: Sequence[Path]) -> tuple[str, ...]:

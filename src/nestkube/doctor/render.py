@@ -77,6 +77,12 @@ def text_report(
         lines.append(f"{label}  {f.id:<{width}}  {f.summary}")
         if f.status in ("warn", "fail"):
             extra = fix_lines(f.fix)
+        elif f.status == "ok" and f.fix.note:
+            # An ok that comes with a note (a workaround nestkube applies by itself).
+            extra = [f"note: {f.fix.note}"]
+        else:
+            extra = []
+        if extra:
             if f.auto_fixable and extra:
                 extra[0] += "   [nestkube doctor --fix applies this]"
             pad = " " * (width + 8)

@@ -30,6 +30,9 @@ LABEL_API_ADDRESS = "io.nestkube.api-address"
 LABEL_NETWORK = "io.nestkube.network"
 # Whether the engine ran the node rootless, so listing clusters needs no engine probe.
 LABEL_ROOTLESS = "io.nestkube.rootless"
+# Every container the cluster was made with (comma-separated names), on each of them: a node
+# removed outside nestkube is then known to be missing from what is left.
+LABEL_NODES = "io.nestkube.nodes"
 
 
 @dataclass(frozen=True)

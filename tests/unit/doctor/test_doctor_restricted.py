@@ -32,7 +32,8 @@ def test_missing_capability_with_podman_is_explained(tmp_path: Path) -> None:
     ctx = context(h, uid=0, info=podman_info(rootless=False))
     assert ctx.host.missing_capabilities == {"CAP_SYS_RESOURCE"}
     f = check(ctx, "host.capabilities")
-    assert f.status == "warn"
+    # Nothing for the user to change: ok, with the note saying so (issue #27).
+    assert f.status == "ok" and "nothing to change" in f.fix.note
     assert "CAP_SYS_RESOURCE missing from the bounding set" in f.summary
     assert "podman --privileged asks only for capabilities the host has" in f.summary
 
@@ -88,7 +89,8 @@ def test_oom_cannot_be_lowered_as_root(tmp_path: Path) -> None:
     h = FakeHost.healthy(tmp_path)
     ctx = context(h, uid=0, info=podman_info(rootless=False), host_facts=facts(h, uid=0, oom=False))
     f = check(ctx, "host.oom-score-adj")
-    assert f.status == "warn" and "cannot be lowered, even by root" in f.summary
+    assert f.status == "ok" and "cannot be lowered, even by root" in f.summary
+    assert "nothing to change" in f.fix.note
     assert "restrict_oom_score_adj = true" in f.summary
 
 
@@ -106,7 +108,7 @@ def test_rlimits_low_explains_ulimit_flags(tmp_path: Path) -> None:
     h = FakeHost.healthy(tmp_path)
     low = facts(h, uid=0, nofile=20000, nproc=96364, oom=False)
     f = check(context(h, uid=0, host_facts=low), "host.rlimits")
-    assert f.status == "warn"
+    assert f.status == "ok" and "nothing to change" in f.fix.note
     assert "hard limits nofile=20000 nproc=96364" in f.summary
     assert "not raisable here" in f.summary
     assert "--ulimit nofile=" in f.summary and "--ulimit nproc=" in f.summary
@@ -129,7 +131,7 @@ def test_crun_on_hybrid_uses_runc(tmp_path: Path) -> None:
     _hybrid(h)
     ctx = context(h, uid=0, info=podman_info(rootless=False, runtime="crun", cgroup="v1"))
     f = check(ctx, "host.oci-runtime")
-    assert f.status == "warn"
+    assert f.status == "ok" and "nothing to change" in f.fix.note
     assert "crun refuses hybrid cgroups; nestkube passes --runtime runc" in f.summary
 
 

@@ -41,13 +41,12 @@ def _to_v2(ctx: DoctorContext) -> Fix:
         return fixes.nix(fixes.nix_list("boot.kernelParams", [UNIFIED_PARAM]), note)
     if p.boot == "grub":
         if fixes.package_manager(ctx.os_release) == "dnf":
-            return fixes.command(
-                ctx,
-                f"grubby --update-kernel=ALL --remove-args={UNIFIED_KEY} --args={UNIFIED_PARAM}"
-                " && reboot",
-                note=note,
-            )
+            return _grubby(ctx, note)
         return fixes.command(ctx, _grub_command(ctx), note=note)
+    if p.grubby and (p.bls or p.boot == "none"):
+        # RHEL/Fedora family booting BLS entries (root-only /boot/loader/entries) without
+        # /etc/default/grub: grubby is the tool that edits every entry.
+        return _grubby(ctx, note)
     if p.boot == "systemd-boot":
         files = list(p.loader_entries)
         edit = f"sed -i -E '{_DROP_OLD}; s/^options .*/& {UNIFIED_PARAM}/' {' '.join(files)}"
@@ -60,6 +59,14 @@ def _to_v2(ctx: DoctorContext) -> Fix:
         note="no boot loader configuration here (a micro-VM, or a machine booted directly by "
         "its hypervisor): the kernel command line comes from whatever starts it. Add "
         f"{UNIFIED_PARAM} to the kernel arguments there{replace}, then restart it"
+    )
+
+
+def _grubby(ctx: DoctorContext, note: str) -> Fix:
+    return fixes.command(
+        ctx,
+        f"grubby --update-kernel=ALL --remove-args={UNIFIED_KEY} --args={UNIFIED_PARAM} && reboot",
+        note=note,
     )
 
 
@@ -91,12 +98,7 @@ def _wsl_fix(ctx: DoctorContext) -> Fix:
     )
     if ctx.platform.init == "systemd":
         return Fix(note=steps)
-    return fixes.root_file(
-        ctx,
-        "/etc/wsl.conf",
-        "[boot]\nsystemd=true\n",
-        note=f"merge into an existing wsl.conf (systemd must be PID 1); then {steps}",
-    )
+    return fixes.wsl_systemd(ctx, then=steps)
 
 
 def _non_systemd_fix(ctx: DoctorContext) -> Fix:
@@ -145,6 +147,9 @@ def check_version(ctx: DoctorContext) -> Finding:
 
 
 def delegate_fix(ctx: DoctorContext) -> Fix:
+    if ctx.platform.wsl and not ctx.systemd_running:
+        # A user@.service drop-in is read by nothing until systemd runs WSL's distribution.
+        return fixes.wsl_systemd(ctx)
     uid = ctx.user.uid
     note = f"then log out and in again (or: {ctx.sudo}systemctl restart user@{uid}.service)"
     if ctx.nixos:
@@ -168,7 +173,9 @@ def check_delegation(ctx: DoctorContext) -> Finding:
                 "cgroup.delegation",
                 f"systemd is not running (PID 1 is {ctx.pid1 or 'unknown'}), so no {service} "
                 "exists to delegate cgroup controllers to",
-                Fix(note="rootless nodes need a systemd host with user sessions"),
+                fixes.wsl_systemd(ctx)
+                if ctx.platform.wsl
+                else Fix(note="rootless nodes need a systemd host with user sessions"),
             )
         return fail(
             "cgroup.delegation",

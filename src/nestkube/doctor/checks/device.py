@@ -10,6 +10,8 @@ from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
 
 def _device_fix(ctx: DoctorContext, dev: str, module: str) -> Fix:
     if not ctx.devices[dev].exists:
+        if dev == "/dev/fuse" and ctx.platform.container == "lxc":
+            return fixes.proxmox_fuse(ctx)
         outside = fixes.on_container_host(
             ctx, f"modprobe {module}", f"{dev} (and passing it into the container)"
         )

@@ -109,7 +109,8 @@ def check_capabilities(ctx: DoctorContext) -> Finding:
             if ctx.provider == "podman"
             else "privileged nodes still start"
         )
-        return warn(
+        # Nothing for the user to do: reported as ok, with the note saying so.
+        return ok(
             "host.capabilities",
             f"{what}: {how}; node workloads that need them fail",
             Fix(note="nestkube runs privileged nodes without them; nothing to change here"),
@@ -142,7 +143,7 @@ def check_oom(ctx: DoctorContext) -> Finding:
             "host.oom-score-adj",
             f"oom_score_adj cannot be lowered (normal for a non-root user); {plan}",
         )
-    return warn(
+    return ok(
         "host.oom-score-adj",
         "oom_score_adj cannot be lowered, even by root (CAP_SYS_RESOURCE missing or "
         f"ineffective): the kubelet's -998 would fail every pod sandbox; {plan}",
@@ -169,7 +170,7 @@ def check_rlimits(ctx: DoctorContext) -> Finding:
         return ok("host.rlimits", f"{now}; {harmless}")
     info = ProviderInfo(ctx.provider, ctx.engine.binary or "", "", ctx.rootless, ctx.host)
     flags = " ".join(rlimit_args(info, ENGINE_RLIMIT))
-    return warn(
+    return ok(
         "host.rlimits",
         f"{now}, below the {ENGINE_RLIMIT} the engine asks for and not raisable here "
         f"(setrlimit would fail); nestkube passes {flags}",
@@ -211,10 +212,11 @@ def check_runtime(ctx: DoctorContext) -> Finding:
     if runtime == "runc":
         return ok("host.oci-runtime", f"podman uses runc, which handles {mode} cgroups")
     if ctx.binary("runc"):
-        return warn(
+        return ok(
             "host.oci-runtime",
             f"podman's default runtime {runtime} refuses {mode} cgroups; nestkube passes "
             f"--runtime runc ({ctx.binary('runc')})",
+            Fix(note="nothing to change: nestkube picks runc for every node by itself"),
         )
     return fail(
         "host.oci-runtime",

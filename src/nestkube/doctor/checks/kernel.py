@@ -88,6 +88,8 @@ def check_modules(ctx: DoctorContext) -> Finding:
         fix_ = outside
     elif ctx.nixos:
         fix_ = fixes.nix(fixes.nix_list("boot.kernelModules", list(IPTABLES_MODULES)))
+    elif ctx.platform.init == "openrc":
+        fix_ = fixes.openrc_modules(ctx, IPTABLES_MODULES)
     else:
         fix_ = fixes.root_file(
             ctx,
