@@ -64,7 +64,9 @@ def text_report(
     if fix_requested and not applied:
         lines.append("--fix: nothing safe to apply here; fixes below are for you to run")
     for a in applied:
-        if a.changed:
+        if a.changed and not a.path.startswith("/"):
+            lines.append(f"fixed {a.finding_id}: ran {a.path}")
+        elif a.changed:
             saved = f" (previous copy: {a.backup})" if a.backup else ""
             lines.append(f"fixed {a.finding_id}: updated {a.path}{saved}")
         else:

@@ -124,3 +124,28 @@ def test_sudo_refusing_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ctx = context(FakeHost.healthy(tmp_path), rootless=True)
     with pytest.raises(HostError, match="could not apply a root fix"):
         apply_root_fixes([Finding("k", "fail", "x", fix)], ctx)
+
+
+def test_the_report_says_a_command_ran_and_a_file_was_updated(tmp_path: Path) -> None:
+    from nestkube.doctor.apply import Applied
+    from nestkube.doctor.render import text_report
+
+    ctx = context(FakeHost.healthy(tmp_path), rootless=True)
+    applied = [
+        Applied("cgroup.delegation", "loginctl enable-linger alice", True),
+        Applied("sysctl.inotify", "/etc/sysctl.d/90-nestkube-inotify.conf", True),
+    ]
+    text = text_report(ctx, [], applied, fix_requested=True)
+    assert "fixed cgroup.delegation: ran loginctl enable-linger alice" in text
+    assert "fixed sysctl.inotify: updated /etc/sysctl.d/90-nestkube-inotify.conf" in text
+
+
+def test_sudo_without_fix_is_a_usage_error() -> None:
+    from typer.testing import CliRunner
+
+    import nestkube.cli.main  # noqa: F401  (attaches the commands)
+    from nestkube.cli import groups
+
+    result = CliRunner().invoke(groups.app, ["doctor", "--sudo"])
+    assert result.exit_code == 2
+    assert "--sudo" in result.output
