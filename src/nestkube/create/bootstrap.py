@@ -25,6 +25,10 @@ from nestkube.nodeops import node_setup as node_setup_module
 from nestkube.nodeops.files import KUBEADM_CONF, KUBELET_CONF, quick
 from nestkube.providers.base import NodeSpec
 
+# Past kubeadm's own waits (the control plane's, 8 minutes, see KubeadmParams), so kubeadm
+# reports what it waited for before nestkube gives up on the command.
+KUBEADM_EXEC_LIMIT = 900
+
 
 def kubeadm_init(ctx: CreateContext) -> None:
     spec = ctx.control_planes[0]
@@ -46,7 +50,9 @@ def kubeadm_init(ctx: CreateContext) -> None:
     # With nodes to join, init's output is copied where the joins' waiter reads it.
     command = joins.recorded(args) if joining else args
     with ThreadPoolExecutor(max_workers=1) as pool:
-        init = pool.submit(ctx.provider.exec, spec.name, command, what="kubeadm init", timeout=600)
+        init = pool.submit(
+            ctx.provider.exec, spec.name, command, what="kubeadm init", timeout=KUBEADM_EXEC_LIMIT
+        )
         if joining:
             ctx.joining, started = joins.start_when_ready(
                 init,
@@ -137,7 +143,7 @@ def join_all(ctx: CreateContext, material: joins.JoinMaterial | None = None) -> 
             ["sh", "-c", 'tar -x -C / -f - && exec "$@"', "sh", *join],
             input=node_setup_module.tar_archive(files, private=[KUBELET_CONF]),
             what=f"kubeadm join {spec.name}",
-            timeout=600,
+            timeout=KUBEADM_EXEC_LIMIT,
         )
 
     def control_planes() -> None:

@@ -86,8 +86,15 @@ class KubeadmParams:
     # Encrypts (init) and decrypts (control-plane join) the certificates `init --upload-certs`
     # shares through the kubeadm-certs Secret.
     certificate_key: str | None = None
-    control_plane_timeout: str = "4m0s"
+    # Twice kubeadm's 4m: on a slow host (a nested or emulated VM, measured in nestkube's
+    # cgroup-v2 test guest under TCG) the kubelet took over 5 minutes from its start to a
+    # serving API server. Only a limit: a fast host waits no longer.
+    control_plane_timeout: str = "8m0s"
     discovery_timeout: str = "5m0s"
+    # kubeadm's limit for one API call, 1m by default, also bounds its first call, which waits
+    # for the API server the kubelet is still starting, so it takes the same limit (v1beta4;
+    # older bands have no such field).
+    api_call_timeout: str = "8m0s"
     # A kubeconfig on the joining node holding the cluster's CA and API server: kubeadm's
     # file discovery. It needs only the cluster-info ConfigMap to exist, where token
     # discovery waits for the controller manager to sign it (and retries every 5 s).
@@ -194,7 +201,10 @@ def init_configuration(p: KubeadmParams) -> Doc:
     if api != KUBEADM_V1BETA2 and p.skip_phases:
         doc["skipPhases"] = list(p.skip_phases)
     if api == KUBEADM_V1BETA4:
-        doc["timeouts"] = {"controlPlaneComponentHealthCheck": p.control_plane_timeout}
+        doc["timeouts"] = {
+            "controlPlaneComponentHealthCheck": p.control_plane_timeout,
+            "kubernetesAPICall": p.api_call_timeout,
+        }
     return doc
 
 
@@ -224,7 +234,10 @@ def join_configuration(p: KubeadmParams) -> Doc:
     if api != KUBEADM_V1BETA2 and p.skip_phases:
         doc["skipPhases"] = list(p.skip_phases)
     if api == KUBEADM_V1BETA4:
-        doc["timeouts"] = {"discovery": p.discovery_timeout}
+        doc["timeouts"] = {
+            "discovery": p.discovery_timeout,
+            "kubernetesAPICall": p.api_call_timeout,
+        }
     return doc
 
 

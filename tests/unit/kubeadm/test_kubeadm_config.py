@@ -109,7 +109,7 @@ def test_v1_20_full_shape() -> None:
     }
     assert cluster["apiServer"] == {
         "certSANs": ["localhost", "127.0.0.1"],
-        "timeoutForControlPlane": "4m0s",
+        "timeoutForControlPlane": "8m0s",
     }
     assert cluster["controllerManager"] == {"extraArgs": {"enable-hostpath-provisioner": "true"}}
     assert "scheduler" not in cluster
@@ -296,12 +296,15 @@ def test_v1beta4_extra_args_are_name_value_lists() -> None:
 
 def test_v1beta4_timeouts_replace_old_fields() -> None:
     docs = init_docs(params("v1.36.0", control_plane_timeout="6m0s"))
-    assert docs["InitConfiguration"]["timeouts"] == {"controlPlaneComponentHealthCheck": "6m0s"}
+    assert docs["InitConfiguration"]["timeouts"] == {
+        "controlPlaneComponentHealthCheck": "6m0s",
+        "kubernetesAPICall": "8m0s",
+    }
     assert "timeoutForControlPlane" not in docs["ClusterConfiguration"]["apiServer"]
     assert "dns" not in docs["ClusterConfiguration"]
     assert "useHyperKubeImage" not in docs["ClusterConfiguration"]
     join = join_doc(params("v1.36.0", discovery_timeout="7m0s"))
-    assert join["timeouts"] == {"discovery": "7m0s"}
+    assert join["timeouts"] == {"discovery": "7m0s", "kubernetesAPICall": "8m0s"}
     assert "timeout" not in join["discovery"]
 
 
