@@ -343,7 +343,10 @@ def user_venv(user: str) -> Path:
 def nestkube_as(user: str, home: Path) -> list[str]:
     """A nestkube command line that ``user`` runs from its own venv, with ``home`` as HOME.
 
-    runuser resets HOME from the password database, so the environment is set inside it.
+    runuser resets HOME from the password database, so the environment is set inside it, and
+    keeps the caller's directory, which the user may not enter (a checkout under root's home):
+    the command starts in ``home``.
     """
     env = ["env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
-    return [RUNUSER, "-u", user, "--", *env, str(user_venv(user) / "bin" / "nestkube")]
+    in_home = ["sh", "-c", 'cd "$HOME" && exec "$@"', "sh"]
+    return [RUNUSER, "-u", user, "--", *env, *in_home, str(user_venv(user) / "bin" / "nestkube")]
