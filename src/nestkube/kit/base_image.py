@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from nestkube import _exec
@@ -34,39 +35,49 @@ def base_image_name() -> str:
 def base_tarball(status: Status = SILENT) -> Path:
     """The cached rootfs tarball, made with debootstrap when absent."""
     final = cache_root() / "kit" / "base" / f"{base_key()}.tar"
+    return debootstrap_tarball(final, INCLUDE, f"Debian {SUITE} minbase", status)
+
+
+def debootstrap_tarball(
+    final: Path, include: Sequence[str], what: str, status: Status = SILENT
+) -> Path:
+    """``final``: a tarball of a Debian ``SUITE`` minbase root with ``include``, made with
+    debootstrap when absent (root only). A half-made one is never visible."""
     if final.is_file():
         return final
     if os.geteuid() != 0:
-        raise ImageBuildError("building the base image needs root (debootstrap); run as root once")
+        raise ImageBuildError(
+            f"building the {what} rootfs needs root (debootstrap); run as root once"
+        )
     if not shutil.which("debootstrap"):
         raise ImageBuildError("debootstrap not found: apt-get install debootstrap")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="rootfs.", dir=final.parent))
     rootfs = tmp / "rootfs"
     try:
-        with status.step(f"debootstrap Debian {SUITE} minbase"):
+        with status.step(f"debootstrap {what} ({len(include)} packages)"):
             _exec.run(
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    f"--include={','.join(INCLUDE)}",
+                    f"--include={','.join(include)}",
                     SUITE,
                     str(rootfs),
                     MIRROR,
                 ],
-                what="debootstrap",
-                timeout=1800,
+                what=f"debootstrap {what}",
+                timeout=3600,
             )
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for entry in (rootfs / junk).glob("*"):
                 if entry.is_file():
                     entry.unlink()
         partial = tmp / "rootfs.tar"
-        with status.step("Packing the base rootfs"):
+        with status.step(f"Packing the {what} rootfs"):
             _exec.run(
                 ["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(partial), "."],
-                what="tar base rootfs",
-                timeout=600,
+                what=f"tar {what} rootfs",
+                timeout=900,
             )
         os.replace(partial, final)
     finally:

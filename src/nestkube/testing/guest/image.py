@@ -20,7 +20,7 @@ from pathlib import Path
 from nestkube import _exec
 from nestkube.cache import cache_root, content_key, file_sha256
 from nestkube.errors import ImageBuildError
-from nestkube.kit.base_image import MIRROR, SUITE
+from nestkube.kit.base_image import MIRROR, SUITE, debootstrap_tarball
 from nestkube.status import SILENT, Status
 
 AGENT = Path(__file__).with_name("agent.py")
@@ -99,44 +99,13 @@ def disk_key() -> str:
 
 def _need_root(what: str) -> None:
     if os.geteuid() != 0:
-        raise ImageBuildError(f"building the guest {what} needs root (debootstrap, chroot)")
+        raise ImageBuildError(f"building the guest {what} needs root (chroot, mkfs)")
 
 
 def guest_rootfs(status: Status = SILENT) -> Path:
     """The cached debootstrap rootfs tarball of the guest."""
     final = cache_root() / "guest" / "rootfs" / f"{rootfs_key()}.tar"
-    if final.is_file():
-        return final
-    _need_root("rootfs")
-    if not shutil.which("debootstrap"):
-        raise ImageBuildError("debootstrap not found: apt-get install debootstrap")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="rootfs.", dir=final.parent))
-    try:
-        root = tmp / "root"
-        with status.step(f"debootstrap the Debian {SUITE} guest ({len(PACKAGES)} packages)"):
-            _exec.run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    f"--include={','.join(PACKAGES)}",
-                    SUITE,
-                    str(root),
-                    MIRROR,
-                ],
-                what="debootstrap guest",
-                timeout=3600,
-            )
-        partial = tmp / "rootfs.tar"
-        _exec.run(
-            ["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), "."],
-            what="tar guest rootfs",
-            timeout=900,
-        )
-        os.replace(partial, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return debootstrap_tarball(final, PACKAGES, f"the Debian {SUITE} guest", status)
 
 
 def guest_disk(status: Status = SILENT) -> GuestDisk:
