@@ -9,7 +9,7 @@ NESTKUBE := $(BIN)/nestkube
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CLUSTER ?= nestkube
 
-.PHONY: cluster test deps venv node-image lint unit e2e clean
+.PHONY: cluster test deps venv node-image lint unit e2e guest clean
 
 deps:
 	$(SUDO) scripts/install-system-deps.sh
@@ -47,6 +47,10 @@ unit: venv
 
 e2e: deps venv
 	$(BIN)/pytest -v -m e2e tests/e2e
+
+# Rootless clusters in the cgroup-v2 Debian 12 guest alone (also part of `make test`).
+guest: deps venv
+	$(BIN)/pytest -v tests/e2e/test_guest_rootless.py
 
 test: deps venv lint
 	$(BIN)/pytest -v tests/unit bench tests/e2e

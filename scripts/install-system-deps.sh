@@ -202,6 +202,7 @@ main() {
     python3-venv
     busybox-static
     bind9-dnsutils netcat-openbsd  # dig and nc for the conformance test images
+    qemu-system-x86 qemu-utils e2fsprogs  # the cgroup-v2 test guest (nestkube.testing.guest)
   )
 
   if [[ $(id -u) -ne 0 ]]; then
