@@ -28,43 +28,25 @@ def build_wheelhouse(project: Path, dest: Path) -> Path:
     if not deps.is_dir():
         tmp = deps.with_name(deps.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        _exec.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--wheel-dir",
-                str(tmp),
-                str(project),
-            ],
-            what="pip wheel (nestkube and its dependencies)",
-            timeout=900,
-        )
+        _pip_wheel(project, tmp, "nestkube and its dependencies")
         for own in tmp.glob("nestkube-*.whl"):
             own.unlink()
         publish_dir(tmp, deps)
     for wheel in deps.glob("*.whl"):
         shutil.copy2(wheel, dest / wheel.name)
-    _exec.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--wheel-dir",
-            str(dest),
-            str(project),
-        ],
-        what="pip wheel nestkube",
-        timeout=600,
-    )
+    _pip_wheel(project, dest, "nestkube", "--no-deps")
     for entry in [dest, *dest.iterdir()]:
         entry.chmod(0o755 if entry.is_dir() else 0o644)
     return dest
+
+
+def _pip_wheel(project: Path, into: Path, what: str, *flags: str) -> None:
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet"]
+    _exec.run(
+        [*pip, *flags, "--wheel-dir", str(into), str(project)],
+        what=f"pip wheel ({what})",
+        timeout=900,
+    )
 
 
 def install_argv(python: str, venv: str, wheelhouse: str) -> list[list[str]]:

@@ -43,16 +43,10 @@ class GuestError(NestkubeError):
 
 
 @dataclass(frozen=True)
-class GuestResult:
-    argv: list[str]
-    user: str | None
-    returncode: int
-    stdout: str
-    stderr: str
+class GuestResult(_exec.Result):
+    """A command's result as :mod:`nestkube._exec` gives it, and who ran it in the guest."""
 
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
+    user: str | None = None
 
 
 class GuestCommandError(GuestError):
@@ -61,7 +55,7 @@ class GuestCommandError(GuestError):
         who = f" as {result.user}" if result.user else ""
         last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [""]
         super().__init__(
-            f"in the guest{who}: {' '.join(result.argv)} exited {result.returncode}: {last[0]}"
+            f"in the guest{who}: {' '.join(result.args)} exited {result.returncode}: {last[0]}"
         )
 
 
@@ -404,7 +398,7 @@ class Guest:
                 f" s and was killed; {self._where()}"
             )
         result = GuestResult(
-            list(argv), user, int(reply.get("rc", 125)), reply.get("out", ""), reply.get("err", "")
+            list(argv), int(reply.get("rc", 125)), reply.get("out", ""), reply.get("err", ""), user
         )
         if check and not result.ok:
             raise GuestCommandError(result)
