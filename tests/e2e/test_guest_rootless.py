@@ -136,12 +136,14 @@ def wait_ready(guest: Guest, cluster: str, nodes: int, timeout: float = 600) -> 
         time.sleep(5)
 
 
-def wait_pods(guest: Guest, cluster: str, selector: str, timeout: float = 600) -> None:
+def wait_pods(
+    guest: Guest, cluster: str, selector: str, timeout: float = 600, namespace: str = "default"
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         got = kubectl(
-            guest, cluster, "wait", "--for=condition=Ready", "pod", "-l", selector,
-            "--timeout=60s", check=False,
+            guest, cluster, "-n", namespace, "wait", "--for=condition=Ready", "pod", "-l",
+            selector, "--timeout=60s", check=False,
         )  # fmt: skip
         if got.ok:
             return
@@ -238,6 +240,8 @@ def test_rootless_podman_single_node(guest: Guest, podman_node_image: NodeImage)
     )
     guest.user("kubectl", f"--context=nestkube-{SOLO}", "apply", "-f", "-", stdin=client)
     wait_pods(guest, SOLO, "role=client")
+    # CoreDNS starts minutes after the node is Ready under TCG; the name is asked of it.
+    wait_pods(guest, SOLO, "k8s-app=kube-dns", namespace="kube-system")
     pods = {
         p["metadata"]["name"]
         for p in kubectl_json(guest, SOLO, "get", "pods", "-l", "app=web")["items"]
