@@ -82,11 +82,12 @@ latest_toolchain() {
   sed -n "s/^v0\.0\.1-\(go${minor}\.[0-9][0-9]*\)\.linux-$1\$/\1/p" | sort -V | tail -n 1
 }
 
-# go_proxy: the first proxy of $GOPROXY (the go command's default otherwise).
+# go_proxy GO: the first module proxy GO uses ($GOPROXY, else the go command's own default).
 go_proxy() {
-  local first=${GOPROXY:-https://proxy.golang.org}
+  local first
+  first=$(GOTOOLCHAIN=local "$1" env GOPROXY) || return 1
   first=${first%%[,|]*}
-  [[ $first == direct || $first == off ]] && first=https://proxy.golang.org
+  [[ $first == direct || $first == off || -z $first ]] && return 1
   echo "${first%/}"
 }
 
@@ -100,10 +101,11 @@ here ($1). Do it by hand, as root, then run this script again:
   printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $BACKPORTS_LIST
   apt-get update && apt-get install -y -t bookworm-backports $BACKPORTS_GO
   # Go $GO_NEED from the Go module proxy (pick the newest go$GO_NEED.N its list shows)
-  curl -fsSL $(go_proxy)/golang.org/toolchain/@v/list | grep 'go$GO_NEED\..*linux-$arch\$'
+  proxy=\$(/usr/lib/go-1.23/bin/go env GOPROXY | cut -d, -f1)
+  curl -fsSL "\$proxy/golang.org/toolchain/@v/list" | grep 'go$GO_NEED\..*linux-$arch\$'
   root=\$(GOTOOLCHAIN=go$GO_NEED.N /usr/lib/go-1.23/bin/go env GOROOT)
   cp -a "\$root" /usr/local/go
-or unpack the go$GO_NEED.N.linux-$arch.tar.gz of https://go.dev/dl/ into /usr/local/go; or set
+or unpack the go$GO_NEED.N.linux-$arch.tar.gz from Go's downloads page into /usr/local/go; or set
 NESTKUBE_GO to a go $GO_NEED binary.
 STEPS
 }
@@ -130,15 +132,17 @@ SRC
   apt-get update -qq >&2 || return 1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -t bookworm-backports "$BACKPORTS_GO" >/dev/null || return 1
-  echo "/usr/lib/${BACKPORTS_GO%-go}/bin/go"
+  # Debian installs it as /usr/lib/go-1.23/bin/go: ask the package where.
+  dpkg -L "$BACKPORTS_GO" | grep -m 1 '/bin/go$'
 }
 
 # fetch_go SWITCHER: Go $GO_NEED.N through SWITCHER's GOTOOLCHAIN download, installed under
 # $GO_INSTALL_DIR (and at /usr/local/go when that is free); prints its go.
 fetch_go() {
-  local switcher=$1 arch want root dest
+  local switcher=$1 arch proxy want root dest
   arch=$(GOTOOLCHAIN=local "$switcher" env GOARCH) || return 1
-  want=$(curl -fsSL "$(go_proxy)/golang.org/toolchain/@v/list" | latest_toolchain "$arch") || return 1
+  proxy=$(go_proxy "$switcher") || { log "$switcher uses no module proxy (GOPROXY)"; return 1; }
+  want=$(curl -fsSL "$proxy/golang.org/toolchain/@v/list" | latest_toolchain "$arch") || return 1
   if [[ -z $want ]]; then
     log "the Go module proxy lists no go$GO_NEED toolchain for linux/$arch"
     return 1

@@ -148,9 +148,9 @@ def test_where_it_cannot_the_exact_steps_are_printed(tmp_path: Path) -> None:
     steps = done.stderr
     assert "Suites: bookworm-backports" in steps
     assert "apt-get install -y -t bookworm-backports golang-1.23-go" in steps
-    assert "proxy.golang.org/golang.org/toolchain/@v/list" in steps
+    assert '"$proxy/golang.org/toolchain/@v/list"' in steps
     assert "GOTOOLCHAIN=go1.26.N /usr/lib/go-1.23/bin/go env GOROOT" in steps
-    assert "go.dev/dl" in steps
+    assert "from Go's downloads page into /usr/local/go" in steps
 
 
 def test_a_new_enough_go_needs_nothing(tmp_path: Path) -> None:
