@@ -77,9 +77,7 @@ def kvm_usable() -> bool:
 
 def _accel_verdict_file() -> Path:
     """Where this host's KVM verdict is kept: per kernel and qemu, since either can fix a hang."""
-    qemu = subprocess.run(
-        [qemu_binary(), "--version"], capture_output=True, text=True, timeout=30, check=False
-    ).stdout.splitlines()[:1]
+    qemu = _exec.run([qemu_binary(), "--version"], check=False, timeout=30).stdout.splitlines()[:1]
     return cache_root() / "guest" / f"kvm-{content_key([os.uname().release, *qemu])}"
 
 
