@@ -332,7 +332,9 @@ def test_rootless_docker_single_node(guest: Guest, podman_node_image: NodeImage)
     # Docker's rootless mode as Docker documents it, with Debian's docker.io and rootlesskit.
     guest.user(
         "sh", "-c",
-        "/usr/share/docker.io/contrib/dockerd-rootless-setuptool.sh install --skip-iptables",
+        # Debian ships Docker's rootless scripts outside PATH; the tool looks for its twin there.
+        "PATH=/usr/share/docker.io/contrib:$PATH "
+        "dockerd-rootless-setuptool.sh install --skip-iptables",
         timeout=300,
     )  # fmt: skip
     uid = guest.uid()
