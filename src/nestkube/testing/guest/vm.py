@@ -434,47 +434,24 @@ class Guest:
         parts: list[str] = []
 
         def add(title: str, *argv: str, user: str | None = None) -> str:
+            """Show the command's output and errors; give back its output alone, to read."""
             try:
                 got = self.run(*argv, user=user, timeout=60, check=False)
-                text = (got.stdout + got.stderr).strip()
             except GuestError as exc:
-                text = f"({exc})"
-            parts.append(f"--- {title}\n{text}")
-            return text
+                parts.append(f"--- {title}\n({exc})")
+                return ""
+            parts.append(f"--- {title}\n{(got.stdout + got.stderr).strip()}")
+            return got.stdout
 
-        failed = add("failed units", "systemctl", "--failed", "--plain", "--no-legend")
-        for line in failed.splitlines():
-            if line.split()[:1]:
-                add(
-                    f"journal of {line.split()[0]}",
-                    "journalctl",
-                    "--no-pager",
-                    "-n",
-                    "80",
-                    "-u",
-                    line.split()[0],
+        for scope, user in (("", None), ("the user's ", USER)):
+            listed = ["systemctl", *(["--user"] if user else []), "--failed", "--plain"]
+            failed = add(f"{scope}failed units", *listed, "--no-legend", user=user)
+            units = [line.split()[0] for line in failed.splitlines() if line.split()]
+            for unit in units:
+                parts.append(
+                    f"--- journal of {scope}{unit}\n{self.journal(unit, user=bool(user), lines=80)}"
                 )
-        user_failed = add(
-            "the user's failed units",
-            "systemctl",
-            "--user",
-            "--failed",
-            "--plain",
-            "--no-legend",
-            user=USER,
-        )
-        for line in user_failed.splitlines():
-            if line.split()[:1]:
-                add(
-                    f"journal of the user's {line.split()[0]}",
-                    "journalctl",
-                    "--no-pager",
-                    "-n",
-                    "80",
-                    "--user-unit",
-                    line.split()[0],
-                )
-        add("the user's journal", "journalctl", "--no-pager", "-n", "120", f"_UID={self.uid()}")
+        parts.append(f"--- the user's journal\n{self.journal(user=True, lines=120)}")
         nodes = add(
             "nestkube containers",
             "podman",
@@ -488,7 +465,7 @@ class Guest:
         )
         for line in nodes.splitlines()[:6]:
             name = line.split()[0] if line.split() else ""
-            if not name or name.startswith("("):
+            if not name:
                 continue
             add(f"podman logs {name}", "podman", "logs", "--tail", "40", name, user=USER)
             add(
