@@ -22,6 +22,8 @@ from nestkube.providers.base import (
     Provider,
     ProviderInfo,
     ProviderName,
+    Service,
+    ServiceSpec,
 )
 from nestkube.providers.podman import PodmanProvider
 
@@ -173,6 +175,28 @@ class UnusedEngine:
 
     def remove_container(self, name: str) -> None:
         raise self._unexpected("remove_container")
+
+    # --- helper containers ------------------------------------------------------------
+    def container_exists(self, name: str) -> bool:
+        raise self._unexpected("container_exists")
+
+    def run_service(self, spec: ServiceSpec) -> None:
+        raise self._unexpected("run_service")
+
+    def services(self, label: str) -> list[Service]:
+        raise self._unexpected("services")
+
+    def remove_service(self, service: Service, volumes: Sequence[str]) -> None:
+        raise self._unexpected("remove_service")
+
+    def connect_network(self, network: str, container: str, ip: str | None = None) -> None:
+        raise self._unexpected("connect_network")
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        raise self._unexpected("disconnect_network")
+
+    def container_logs(self, name: str) -> str:
+        raise self._unexpected("container_logs")
 
 
 def _is_a_provider(engine: UnusedEngine) -> Provider:

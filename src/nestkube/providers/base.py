@@ -33,6 +33,10 @@ LABEL_ROOTLESS = "io.nestkube.rootless"
 # Every container the cluster was made with (comma-separated names), on each of them: a node
 # removed outside nestkube is then known to be missing from what is left.
 LABEL_NODES = "io.nestkube.nodes"
+# A registry container (`nestkube registry create`): its name, and where it is published.
+LABEL_REGISTRY = "io.nestkube.registry"
+LABEL_REGISTRY_ADDRESS = "io.nestkube.registry-address"
+LABEL_REGISTRY_PORT = "io.nestkube.registry-port"
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,31 @@ class NodeSpec:
     # A fixed address on the cluster network (see Provider.fixed_addresses); None: the
     # engine picks one, which may change when the container restarts.
     ip: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A long-running helper container that is not a node (a registry): restarted with the
+    engine, published on the host, storage in named volumes."""
+
+    name: str
+    image: str
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str | None = None
+    port_mappings: tuple[PortMapping, ...] = ()
+    # Named volume -> path in the container.
+    volumes: tuple[tuple[str, str], ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A helper container that exists: its name, state, labels and networks."""
+
+    name: str
+    state: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -292,8 +321,32 @@ class ImageProvider(EngineAccess, Protocol):
     def remove_container(self, name: str) -> None: ...
 
 
-class Provider(NodeProvider, ImageProvider, Protocol):
-    """What nestkube needs from a container engine: nodes, and images and builds."""
+class ServiceProvider(EngineAccess, Protocol):
+    """Helper containers beside the nodes (registries), found by a label."""
+
+    def container_exists(self, name: str) -> bool: ...
+
+    def run_service(self, spec: ServiceSpec) -> None:
+        """Create ``spec``'s volumes (labelled like it) and run it."""
+        ...
+
+    def services(self, label: str) -> list[Service]:
+        """The containers carrying ``label`` (any value), with their networks."""
+        ...
+
+    def remove_service(self, service: Service, volumes: Sequence[str]) -> None: ...
+
+    def connect_network(self, network: str, container: str, ip: str | None = None) -> None:
+        """Join ``container`` to ``network``, at ``ip`` when given (kept across restarts)."""
+        ...
+
+    def disconnect_network(self, network: str, container: str) -> None: ...
+
+    def container_logs(self, name: str) -> str: ...
+
+
+class Provider(NodeProvider, ImageProvider, ServiceProvider, Protocol):
+    """What nestkube needs from a container engine: nodes, images and builds, helpers."""
 
 
 def rlimit_args(

@@ -22,6 +22,7 @@ from nestkube.providers.base import (
     LABEL_API_PORT,
     LABEL_CLUSTER,
     LABEL_NETWORK,
+    LABEL_REGISTRY,
     LABEL_ROLE,
     LABEL_ROOTLESS,
     Mount,
@@ -30,6 +31,8 @@ from nestkube.providers.base import (
     NodeSpec,
     ProviderInfo,
     ProviderName,
+    Service,
+    ServiceSpec,
     rlimit_args,
 )
 from nestkube.providers.timeouts import CHANGE as CHANGE
@@ -480,8 +483,16 @@ class CliProvider:
         return [self._names_and_labels(e)[0] for e in entries]
 
     def delete_network_if_unused(self, name: str) -> None:
-        if self.network_exists(name) and not self.network_users(name):
-            self._run("network", "rm", name, check=False, timeout=engine_timeout(CHANGE))
+        """Remove ``name`` unless a container other than a registry is on it; registries
+        (shared by clusters, see nestkube.registry) leave it first and stay on their others."""
+        if not self.network_exists(name):
+            return
+        users = [self._names_and_labels(e) for e in self._ps(f"network={name}")]
+        if any(LABEL_REGISTRY not in labels for _, labels, _ in users):
+            return
+        for registry, _, _ in users:
+            self.disconnect_network(name, registry)
+        self._run("network", "rm", name, check=False, timeout=engine_timeout(CHANGE))
 
     # --- images -------------------------------------------------------------------
     def image_exists(self, image: str) -> bool:
@@ -565,6 +576,103 @@ class CliProvider:
 
     def remove_container(self, name: str) -> None:
         self._run("rm", "--force", name, check=False, timeout=engine_timeout(CHANGE))
+
+    # --- helper containers (registries) --------------------------------------------
+    def container_exists(self, name: str) -> bool:
+        return self._run("container", "inspect", name, check=False).ok
+
+    def service_run_args(self, spec: ServiceSpec) -> list[str]:
+        args = ["run", "--detach", "--name", spec.name, *self.restart_args()]
+        args += self.runtime_args()
+        args += rlimit_args(self._info, 1 << 16)
+        for key, value in spec.labels.items():
+            args += ["--label", f"{key}={value}"]
+        if spec.network:
+            args += ["--network", spec.network]
+        for pm in spec.port_mappings:
+            host_port = str(pm.host_port) if pm.host_port else ""
+            address = bracket_ipv6(pm.listen_address)
+            args += ["--publish", f"{address}:{host_port}:{pm.container_port}/tcp"]
+        for volume, path in spec.volumes:
+            args += ["--volume", f"{volume}:{path}"]
+        for key, value in spec.env.items():
+            args += ["--env", f"{key}={value}"]
+        args.append(spec.image)
+        return args
+
+    def run_service(self, spec: ServiceSpec) -> None:
+        for volume, _ in spec.volumes:
+            labels = [a for k, v in spec.labels.items() for a in ("--label", f"{k}={v}")]
+            self._run(
+                "volume",
+                "create",
+                *labels,
+                volume,
+                what=f"creating volume {volume}",
+                timeout=engine_timeout(CHANGE),
+            )
+        with self._explained(f"starting {spec.name}"):
+            self._run(
+                *self.service_run_args(spec),
+                what=f"starting {spec.name}",
+                timeout=engine_timeout(CHANGE),
+            )
+
+    def services(self, label: str) -> list[Service]:
+        found = []
+        entries = [self._names_and_labels(e) for e in self._ps(f"label={label}")]
+        names = [name for name, labels, _ in entries if label in labels]
+        networks: dict[str, tuple[str, ...]] = {}
+        if names:
+            out = self._run("container", "inspect", *names, check=False).stdout
+            try:
+                data = json.loads(out) if out.strip() else []
+            except ValueError:
+                data = []
+            for item in data:
+                nets = ((item.get("NetworkSettings") or {}).get("Networks")) or {}
+                networks[str(item.get("Name", "")).lstrip("/")] = tuple(sorted(nets))
+        for name, labels, state in entries:
+            if label in labels:
+                found.append(Service(name, state, labels, networks.get(name, ())))
+        return sorted(found, key=lambda s: s.name)
+
+    def remove_service(self, service: Service, volumes: Sequence[str]) -> None:
+        self._run(
+            "rm",
+            "--force",
+            service.name,
+            what=f"removing {service.name}",
+            timeout=engine_timeout(CHANGE),
+        )
+        for volume in volumes:
+            self.remove_volume(volume)
+
+    def connect_network(self, network: str, container: str, ip: str | None = None) -> None:
+        self._run(
+            "network",
+            "connect",
+            *(["--ip", ip] if ip else []),
+            network,
+            container,
+            what=f"connecting {container} to {network}",
+            timeout=engine_timeout(CHANGE),
+        )
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        self._run(
+            "network",
+            "disconnect",
+            network,
+            container,
+            check=False,
+            what=f"disconnecting {container} from {network}",
+            timeout=engine_timeout(CHANGE),
+        )
+
+    def container_logs(self, name: str) -> str:
+        res = self._run("logs", name, check=False, what=f"reading the logs of {name}")
+        return res.stdout + res.stderr
 
     # --- stop and start -----------------------------------------------------------
     def stop_nodes(self, nodes: Sequence[Node]) -> None:
