@@ -63,7 +63,11 @@ class PodmanProvider(CliProvider):
         # hierarchy so that, on cgroup v1 with a private cgroup namespace, the node's systemd
         # lands in the host's root cgroup: several nodes then share one system.slice and
         # remove each other's cgroups. The node brings its own tmpfs mounts and stop signal.
-        return ["--systemd=false"]
+        # Podman also copies the proxy variables of its own environment into the container,
+        # so every exec (nestkube's kubectl in the node) would go through the host's proxy to
+        # reach the node itself: nestkube sets the proxy where it belongs instead, for the
+        # runtime and the kubelet with the cluster in NO_PROXY (create.proxy).
+        return ["--systemd=false", "--http-proxy=false"]
 
     def save_args(self) -> list[str]:
         return ["--format", "docker-archive"]
