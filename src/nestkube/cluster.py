@@ -28,6 +28,7 @@ from nestkube.status import SILENT, Status
 if TYPE_CHECKING:
     from nestkube.config import ClusterConfig
     from nestkube.create.context import CreateContext
+    from nestkube.registry import Registry
 
     DEFAULT_IMAGE: str
 
@@ -166,6 +167,56 @@ def delete_cluster(
     with status.step(f"Deleting cluster {name!r}"):
         remove()
     return True
+
+
+def create_registry(
+    name: str,
+    *,
+    port: int = 5001,
+    address: str = "127.0.0.1",
+    proxy_remote_url: str | None = None,
+    provider: str | None = None,
+    engine: Provider | None = None,
+    status: Status = SILENT,
+) -> Registry:
+    """Run a local registry published on ``address:port`` (see :mod:`nestkube.registry`)."""
+    from nestkube import registry
+
+    return registry.create_registry(
+        engine or get_provider(provider),
+        name,
+        port=port,
+        address=address,
+        proxy_remote_url=proxy_remote_url,
+        status=status,
+    )
+
+
+def delete_registry(
+    name: str,
+    *,
+    provider: str | None = None,
+    engine: Provider | None = None,
+    status: Status = SILENT,
+) -> bool:
+    """Remove a registry and its storage; False when there was none."""
+    from nestkube import registry
+
+    return registry.delete_registry(engine or get_provider(provider), name, status=status)
+
+
+def list_registries(
+    *, provider: str | None = None, engine: Provider | None = None
+) -> list[Registry]:
+    from nestkube import registry
+
+    return registry.list_registries(engine or get_provider(provider))
+
+
+def registry_logs(name: str, *, provider: str | None = None) -> str:
+    from nestkube import registry
+
+    return registry.registry_logs(get_provider(provider), name)
 
 
 def list_clusters(*, provider: str | None = None, engine: Provider | None = None) -> list[str]:

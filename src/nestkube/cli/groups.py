@@ -117,6 +117,7 @@ kit_app = _group(
 )
 config_app = _group("Cluster configuration files.")
 runners_app = _group("Self-hosted GitHub Actions runners: ARC runner scale sets on a cluster.")
+registry_app = _group("Local image registries clusters pull from (published on the host).")
 
 for sub, name in [
     (create_app, "create"),
@@ -128,6 +129,7 @@ for sub, name in [
     (kit_app, "kit"),
     (config_app, "config"),
     (runners_app, "runners"),
+    (registry_app, "registry"),
 ]:
     app.add_typer(sub, name=name)
 

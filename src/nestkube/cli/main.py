@@ -19,6 +19,7 @@ from nestkube.cli import (  # noqa: F401
     groups,
     lifecycle_cmds,
     load_cmds,
+    registry_cmds,
     runners_cmds,
     version_cmds,
 )
