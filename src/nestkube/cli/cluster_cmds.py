@@ -39,7 +39,12 @@ def _emit(data: object, output: Output, text: str) -> None:
 
 
 def _config(
-    config: str | None, name: str | None, workers: int | None, image: str | None
+    config: str | None,
+    name: str | None,
+    workers: int | None,
+    image: str | None,
+    registries: list[str] | None = None,
+    mirrors: list[str] | None = None,
 ) -> ClusterConfig:
     from nestkube.config import default_config, load_config
 
@@ -51,12 +56,28 @@ def _config(
         cfg = load_config(config)
         if name is not None or image:
             cfg = cfg.with_overrides(name=name, image=image)
-        return cfg
-    return default_config(
-        options.DEFAULT_NAME if name is None else cluster_name(name),
-        workers=workers or 0,
-        image=image,
-    )
+    else:
+        cfg = default_config(
+            options.DEFAULT_NAME if name is None else cluster_name(name),
+            workers=workers or 0,
+            image=image,
+        )
+    if registries or mirrors:
+        cfg = cfg.with_overrides(registries=registries, registry_mirrors=_mirrors(mirrors or []))
+    return cfg
+
+
+def _mirrors(values: list[str]) -> dict[str, str]:
+    """--registry-mirror NAME=URL values as a mapping."""
+    out = {}
+    for value in values:
+        upstream, sep, url = value.partition("=")
+        if not sep or not upstream or not url:
+            raise ClusterError(
+                f"--registry-mirror {value!r}: expected NAME=URL (docker.io=http://m:5000)"
+            )
+        out[upstream] = url
+    return out
 
 
 @groups.create_app.command("cluster")
@@ -83,13 +104,23 @@ def create_cluster(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the resolved plan (nodes, run flags, kubeadm config) only."
     ),
+    registry: list[str] | None = typer.Option(
+        None,
+        "--registry",
+        help="A registry (nestkube registry create NAME) the nodes pull from; repeatable.",
+    ),
+    registry_mirror: list[str] | None = typer.Option(
+        None,
+        "--registry-mirror",
+        help="NAME=URL: pull registry NAME's images through URL first; repeatable.",
+    ),
 ) -> None:
     """Create a local Kubernetes cluster whose nodes are containers."""
     import yaml
 
     from nestkube import cluster as api
 
-    cfg = _config(config, name, workers, image)
+    cfg = _config(config, name, workers, image, registry, registry_mirror)
     wait_seconds = options.duration(wait)
     if dry_run:
         plan = api.dry_run_plan(cfg, provider=provider, image=image)

@@ -189,6 +189,19 @@ class UlimitsDoc(_Doc):
     nproc: int | None = Field(None, json_schema_extra={"minimum": 1})
 
 
+class ProxyDoc(_Doc):
+    """HTTP proxy for the nodes' runtime and kubelet (nestkube only). Unset keys come from
+    the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, either case)."""
+
+    http_proxy: str | None = Field(None, alias="httpProxy")
+    https_proxy: str | None = Field(None, alias="httpsProxy")
+    no_proxy: str | None = Field(
+        None,
+        alias="noProxy",
+        description="Comma-separated; the cluster's subnets, node names and addresses are added.",
+    )
+
+
 class _ClusterDocBase(_Doc):
     api_version: str = Field(alias="apiVersion")
     kind: Literal["Cluster"]
@@ -263,6 +276,19 @@ class NestkubeClusterDoc(_ClusterDocBase):
         alias="defaultStorageClass",
         description='Install the local-path provisioner as the default StorageClass "standard" '
         "(default true).",
+    )
+    proxy: ProxyDoc | None = None
+    registries: list[str] | None = Field(
+        None,
+        description="nestkube registries (`nestkube registry create NAME`) the nodes pull "
+        "from: each joins the cluster's network and its host name (localhost:5001) works in "
+        "pods.",
+    )
+    registry_mirrors: dict[str, str] | None = Field(
+        None,
+        alias="registryMirrors",
+        description="Registry name (docker.io, registry.k8s.io, localhost:5001) -> the URL "
+        "nodes pull its images through first (a mirror or a pull-through cache).",
     )
     dns_addon: bool | None = Field(
         None,

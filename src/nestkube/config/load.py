@@ -49,6 +49,7 @@ from nestkube.config.model import (
     default_subnets,
 )
 from nestkube.errors import ConfigError
+from nestkube.kubeadm.proxy import Proxy
 
 _DOC_MODELS: dict[str, type[KindClusterDoc] | type[NestkubeClusterDoc]] = {
     KIND_API_VERSION: KindClusterDoc,
@@ -351,6 +352,13 @@ def _resolve(
         drop_capabilities=list(doc.drop_capabilities or []),
         dns_addon=doc.dns_addon is not False,
         default_storage_class=doc.default_storage_class is not False,
+        proxy=None
+        if doc.proxy is None
+        else Proxy(
+            doc.proxy.http_proxy or "", doc.proxy.https_proxy or "", doc.proxy.no_proxy or ""
+        ),
+        registries=list(doc.registries or []),
+        registry_mirrors=dict(doc.registry_mirrors or {}),
         image_build=None
         if build is None
         else ImageBuild(
@@ -476,6 +484,17 @@ def to_document(cfg: ClusterConfig) -> dict[str, Any]:
         "dropCapabilities": list(cfg.drop_capabilities),
         "dnsAddon": cfg.dns_addon,
         "defaultStorageClass": cfg.default_storage_class,
+        "proxy": None
+        if cfg.proxy is None
+        else _compact(
+            {
+                "httpProxy": cfg.proxy.http or None,
+                "httpsProxy": cfg.proxy.https or None,
+                "noProxy": cfg.proxy.no_proxy or None,
+            }
+        ),
+        "registries": list(cfg.registries),
+        "registryMirrors": dict(cfg.registry_mirrors),
         "imageBuild": None
         if cfg.image_build is None
         else _compact(

@@ -21,6 +21,8 @@ from nestkube.config._paths import format_error, render_path, yaml_problem
 from nestkube.config.values import IPFamily, KubeProxyMode, ProviderChoice
 from nestkube.errors import ConfigError
 from nestkube.host import CAPABILITIES
+from nestkube.kubeadm.proxy import Proxy
+from nestkube.kubeadm.registries import check_mirror_url, check_registry_name
 from nestkube.names import DEFAULT_NAME as DEFAULT_NAME
 from nestkube.nodeops import loadbalancer
 from nestkube.providers.base import Mount, NodeRole, PortMapping
@@ -191,6 +193,12 @@ class ClusterConfig:
     dns_addon: bool = True
     # The local-path provisioner as the default StorageClass (kind installs one too).
     default_storage_class: bool = True
+    # nestkube registries (`nestkube registry create`) the nodes pull from, by name.
+    registries: list[str] = field(default_factory=list)
+    # The nodes' HTTP proxy; unset parts come from the environment at create.
+    proxy: Proxy | None = None
+    # Registry name ("docker.io", "localhost:5001") -> the URL nodes pull it through.
+    registry_mirrors: dict[str, str] = field(default_factory=dict)
     source_kind: Literal["kind", "nestkube"] = "nestkube"
     # Where the config came from ("cluster.yaml (document 2)", "<stdin>"), for messages.
     source: str | None = field(default=None, compare=False)
@@ -200,8 +208,16 @@ class ClusterConfig:
         object.__setattr__(self, "drop_capabilities", caps)
         _Validator(self.source).cluster(self)
 
-    def with_overrides(self, *, name: str | None = None, image: str | None = None) -> ClusterConfig:
-        """A copy with the CLI's ``--name`` / ``--image`` applied (``--image`` sets every node).
+    def with_overrides(
+        self,
+        *,
+        name: str | None = None,
+        image: str | None = None,
+        registries: list[str] | None = None,
+        registry_mirrors: dict[str, str] | None = None,
+    ) -> ClusterConfig:
+        """A copy with the CLI's ``--name`` / ``--image`` applied (``--image`` sets every node),
+        and ``--registry`` / ``--registry-mirror`` added to the config's.
 
         The overriding values are checked first so an error names the override, not the file.
         """
@@ -212,7 +228,13 @@ class ClusterConfig:
         if image is not None:
             check.image(image, "image")
             nodes = [replace(node, image=image) for node in self.nodes]
-        return replace(self, name=self.name if name is None else name, nodes=nodes)
+        return replace(
+            self,
+            name=self.name if name is None else name,
+            nodes=nodes,
+            registries=list(dict.fromkeys([*self.registries, *(registries or [])])),
+            registry_mirrors={**self.registry_mirrors, **(registry_mirrors or {})},
+        )
 
     def node_names(self) -> list[str]:
         """Container names of the nodes, in order: name-control-plane, name-control-plane2, ..."""
@@ -266,6 +288,25 @@ class _Validator:
         raise ConfigError(format_error(self.where, path, message))
 
     # --- the whole cluster ------------------------------------------------------------
+    def registries(self, cfg: ClusterConfig) -> None:
+        for i, name in enumerate(cfg.registries):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,62}", name):
+                self.fail(render_path(("registries", i)), f"{name!r} is not a registry's name")
+        if cfg.proxy is not None:
+            for key, url in (("httpProxy", cfg.proxy.http), ("httpsProxy", cfg.proxy.https)):
+                if url:
+                    try:
+                        check_mirror_url(url, "value")
+                    except ConfigError as exc:
+                        self.fail(f"proxy.{key}", str(exc))
+        for upstream, url in cfg.registry_mirrors.items():
+            path = render_path(("registryMirrors", upstream))
+            try:
+                check_registry_name(upstream, "key")
+                check_mirror_url(url, "value")
+            except ConfigError as exc:
+                self.fail(path, str(exc))
+
     def cluster(self, cfg: ClusterConfig) -> None:
         self.name(cfg.name, cfg.nodes)
         if not any(node.role == "control-plane" for node in cfg.nodes):
@@ -295,6 +336,7 @@ class _Validator:
                 "not supported yet: node containers run privileged and engines ignore "
                 "--cap-drop there; remove the key",
             )
+        self.registries(cfg)
         if cfg.ulimits is not None:
             for key in ("nofile", "nproc"):
                 value = getattr(cfg.ulimits, key)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from nestkube.create import crio
+from nestkube.create import crio, proxy, registries
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.kubeadm import node_dns
@@ -54,13 +54,20 @@ def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.No
             restrict_oom_score_adj=_restrict_oom(ctx),
             cgroup_driver=ctx.provider.info.cgroup_driver,
             sandbox_image=sandbox,
-            patches=ctx.config.containerd_config_patches,
+            patches=[*registries.containerd_patches(ctx), *ctx.config.containerd_config_patches],
             json6902=ctx.config.containerd_config_patches_json6902,
         )
         unit, limit = "containerd", quick()
+        files |= registries.node_files(ctx)
+    drop_ins = proxy.node_files(ctx, unit)
+    files |= drop_ins
+    reload = bool(drop_ins)
     cidr = ctx.pod_cidrs.get(spec.name)
     if cidr is None:
-        return node_setup_module.NodeSetup(files, BOOT_WAIT, stop=KUBELET, restart=unit), limit
+        setup = node_setup_module.NodeSetup(
+            files, BOOT_WAIT, stop=KUBELET, restart=unit, reload_units=reload
+        )
+        return setup, limit
     subnet = ctx.config.networking.pod_subnet
     agent = agent_inputs(spec.name, cidr, subnet)
     env = agent.pop(AGENT_ENV)
@@ -70,6 +77,7 @@ def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.No
         BOOT_WAIT,
         stop=KUBELET,
         restart=unit,
+        reload_units=reload,
         routes=peer_routes(spec.name, ctx.pod_cidrs, ctx.node_ips),
         rules=pairs(masquerade_rules(subnet, cidr)),
         last_file=(AGENT_ENV, env),

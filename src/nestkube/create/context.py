@@ -77,6 +77,10 @@ class CreateContext:
     # Set when some node's resolver is on its loopback (see kubeadm.node_dns).
     pod_resolv_conf: str | None = None
     node_ips: dict[str, str] = field(default_factory=dict)
+    # Registry name the nodes pull as ("localhost:5001") -> the attached registry's endpoint.
+    registry_hosts: dict[str, str] = field(default_factory=dict)
+    # Attached registry's name -> its address on the cluster's network.
+    registry_addresses: dict[str, str] = field(default_factory=dict)
     token: str = field(default_factory=bootstrap_token)
     # With several control planes: the key `kubeadm init --upload-certs` encrypts their
     # shared certificates with.

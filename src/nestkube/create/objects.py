@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
+from nestkube.create import registries
 from nestkube.create.configure import write_files
 from nestkube.create.context import CreateContext
 from nestkube.create.workers import prepared_workers
@@ -46,6 +47,7 @@ def cluster_manifest(ctx: CreateContext) -> str:
                 "StorageClass (rebuild the image with `nestkube build node-image`)"
             )
     docs.append(DEFAULT_SERVICE_ACCOUNT)
+    docs += registries.manifest(ctx)
     return "---\n".join(doc if doc.endswith("\n") else doc + "\n" for doc in docs)
 
 

@@ -24,6 +24,7 @@ from nestkube.create import (
     interrupts,
     objects,
     provision,
+    registries,
     workers,
 )
 from nestkube.create.context import CreateContext
@@ -82,6 +83,7 @@ class Background(NamedTuple):
 
 
 # The steps, by the names the progress output shows.
+REGISTRIES = "Attaching registries"
 LB_IMAGE = "Preparing the load balancer image"
 PROVISION = "Preparing nodes"
 LB_CONFIG = "Configuring the load balancer"
@@ -104,6 +106,8 @@ CLUSTER_OBJECTS = "the cluster's objects (applied through the API)"
 def steps(ctx: CreateContext) -> list[Step]:
     """The steps in the order they run; :func:`background` says what runs beside them."""
     return [
+        # Before any node is set up: the nodes' hosts files name the registries.
+        Step(REGISTRIES, registries.attach_registries, registries.wanted),
         Step(LB_IMAGE, provision.ensure_load_balancer_image, _load_balanced),
         # The control planes' containers and the load balancer's.
         Step(PROVISION, provision.provision_nodes),

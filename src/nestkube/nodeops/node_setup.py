@@ -45,6 +45,8 @@ class NodeSetup:
     stop: Sequence[str] = ()
     # The runtime's systemd unit, restarted once its config is written.
     restart: str | None = None
+    # Reload systemd's units after the files: some are drop-ins (the proxy's).
+    reload_units: bool = False
     # argv lists: `ip route replace` to each peer's pod CIDR.
     routes: Sequence[Sequence[str]] = ()
     # [check, add] pairs: each add runs only when its check fails, so a rerun adds nothing.
@@ -82,6 +84,8 @@ def setup_script(setup: NodeSetup) -> str:
         lines.append(shlex.join(["systemctl", "stop", *setup.stop]))
     if setup.files:
         lines.append("tar -x -C / -f -")
+    if setup.reload_units:
+        lines.append("systemctl daemon-reload")
     if setup.restart:
         lines.append(shlex.join(["systemctl", "restart", setup.restart]))
     lines += [shlex.join(route) for route in setup.routes]

@@ -217,6 +217,9 @@ def test_from_document_errors_name_document() -> None:
 # --- schema -----------------------------------------------------------------------------
 TOP_LEVEL_KEYS = {
     "apiVersion",
+    "proxy",
+    "registries",
+    "registryMirrors",
     "kind",
     "name",
     "nodes",

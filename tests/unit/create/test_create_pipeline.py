@@ -168,6 +168,7 @@ def test_the_join_step_is_left_out_by_its_predicate_for_one_node(tmp_path: Path)
     assert "Joining nodes" not in needed(single)
     left_out = {s.name for s in pipeline.steps(single)} - set(needed(single))
     assert left_out == {
+        "Attaching registries",
         "Joining nodes",
         "Preparing the load balancer image",
         "Configuring the load balancer",
