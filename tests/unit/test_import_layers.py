@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nestkube.load",
             "nestkube.logs",
             "nestkube.runners",
+            "nestkube.registry",
             "nestkube.cluster_state",
         ),
     ),

@@ -91,6 +91,13 @@ ENV_KEYS = (
     "NESTKUBE_PROVIDER",
     "NESTKUBE_HELM",
     "KIND_EXPERIMENTAL_PROVIDER",
+    # The nodes' proxy (host.proxy), either case.
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
 )
 
 

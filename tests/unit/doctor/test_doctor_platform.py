@@ -335,3 +335,17 @@ def test_a_micro_vm_from_a_container_image_is_not_a_container(tmp_path: Path) ->
     assert "PID 1 here is process_api" in f.fix.note and "container" not in f.fix.note
     h.mounts(("/", "overlay", "overlay"))
     assert context(h, uid=0).platform.container == "docker"
+
+
+# --- host.proxy: which proxy the nodes will use -------------------------------------------
+def test_proxy_says_which_proxy_nodes_use(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from nestkube.doctor.checks.host import check_proxy
+
+    base = context(FakeHost.healthy(tmp_path))
+    none = check_proxy(replace(base, env={}))
+    assert none.status == "ok" and "none" in none.summary
+    found = check_proxy(replace(base, env={"https_proxy": "http://p:3128", "NO_PROXY": "corp"}))
+    assert "HTTPS_PROXY=http://p:3128" in found.summary
+    assert "NO_PROXY=corp" in found.summary

@@ -146,7 +146,7 @@ def test_text_report_layout(tmp_path: Path) -> None:
     assert lines[inotify + 2].strip() == "fs.inotify.max_user_watches = 524288"
     assert lines[inotify + 3].strip() == "then: sudo sysctl --system"
     assert "[nestkube doctor --fix applies this]" in text
-    assert lines[-1] == "22 ok, 2 warn, 0 fail, 3 skip"
+    assert lines[-1] == "23 ok, 2 warn, 0 fail, 3 skip"
 
 
 def _podman_runner(runner: FakeRunner, info: dict[str, Any]) -> FakeRunner:
@@ -176,7 +176,7 @@ def test_cli_json_shape_and_exit_zero(tmp_path: Path, monkeypatch: pytest.Monkey
     doc = json.loads(result.stdout)
     assert set(doc) >= {"nestkube_version", "provider", "rootless", "findings", "summary"}
     assert doc["provider"] == "podman" and doc["rootless"] is True
-    assert doc["summary"] == {"ok": 24, "warn": 0, "fail": 0, "skip": 3}
+    assert doc["summary"] == {"ok": 25, "warn": 0, "fail": 0, "skip": 3}
     assert set(doc["summary"]) == {"ok", "warn", "fail", "skip"}
     assert sum(doc["summary"].values()) == len(doc["findings"]) == len(CHECKS)
     for f in doc["findings"]:

@@ -49,6 +49,7 @@ CHECKS: dict[str, Check] = {
     "host.oom-score-adj": host.check_oom,
     "host.rlimits": host.check_rlimits,
     "host.oci-runtime": host.check_runtime,
+    "host.proxy": host.check_proxy,
     "resources.memory": resources.check_memory,
     "resources.disk": resources.check_disk,
     "runners.helm": runners.check_helm,

@@ -9,6 +9,7 @@ import shlex
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
+from nestkube.kubeadm import proxy
 from nestkube.providers.base import ProviderInfo, rlimit_args
 from nestkube.providers.podman import crun_refuses
 
@@ -27,6 +28,13 @@ def check_os(ctx: DoctorContext) -> Finding:
     if ctx.nixos:
         return ok("host.os", f"{name}: fixes are given as configuration.nix snippets")
     return ok("host.os", f"{name}, kernel {ctx.kernel_release or 'unknown'}")
+
+
+def check_proxy(ctx: DoctorContext) -> Finding:
+    """Which HTTP proxy `create cluster` gives the nodes' runtime and kubelet (a config's
+    ``proxy`` keys take precedence over the environment read here)."""
+    found = proxy.from_environment(ctx.env)
+    return ok("host.proxy", f"nodes' proxy: {proxy.describe(found)}")
 
 
 def capability_filter(runc: str, drop: list[str]) -> str:
