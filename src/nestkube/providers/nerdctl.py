@@ -92,6 +92,13 @@ class NerdctlProvider(DockerLikeProvider):
             state = "running" if status.startswith("up") else status.split(" ", 1)[0]
         return name, labels, state
 
+    def connect_network(self, network: str, container: str, ip: str | None = None) -> None:
+        # nerdctl (2.0) has no `network connect`: a running registry cannot join a cluster.
+        raise ProviderError(
+            f"nerdctl cannot join {container} to {network} (it has no `network connect`): "
+            "registries work with Podman and Docker; use a registry mirror URL instead"
+        )
+
     def import_rootfs(self, tarball: Path, image: str) -> None:
         # nerdctl has no `import`: the root filesystem becomes the one layer of an image
         # archive, which `nerdctl load` takes like any other.

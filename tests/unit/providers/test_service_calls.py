@@ -80,3 +80,15 @@ def test_a_network_a_node_still_uses_stays(fake_engine: FakeEngine) -> None:
     )
     provider().delete_network_if_unused("nestkube-c")
     assert fake_engine.commands("network") == [["podman", "network", "inspect", "nestkube-c"]]
+
+
+def test_nerdctl_says_it_cannot_join_a_registry_to_a_cluster(fake_engine: FakeEngine) -> None:
+    import pytest
+
+    from nestkube.errors import ProviderError
+    from nestkube.providers.nerdctl import NerdctlProvider
+
+    nerdctl = NerdctlProvider(ProviderInfo("nerdctl", "nerdctl", "v2.0.4", False, RESTRICTED_HOST))
+    with pytest.raises(ProviderError, match="no `network connect`"):
+        nerdctl.connect_network("nestkube-c", "reg")
+    assert fake_engine.calls == []
