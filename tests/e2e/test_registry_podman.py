@@ -5,14 +5,17 @@ A registry made by `nestkube registry create`, an image built on the host and pu
 a Deployment of that image Running on every node; a mirror for a registry name that does not
 resolve, pulled through the registry (its log shows the request); bad input refused in one
 line, leaving nothing; the cluster and the registry deleted separately leave nothing. The
-cluster is made with a proxy that does not exist (one variable from the config, the others
-from the environment in lower case): containerd and the kubelet carry it, and everything the
-cluster does works only because the computed NO_PROXY sends its own traffic direct.
+cluster is made with an HTTPS proxy that does not exist (from the environment, in lower case)
+and a real HTTP one (tiny_proxy, from the config): containerd and the kubelet carry both,
+everything the cluster does works only because the computed NO_PROXY sends its own traffic
+direct, and an image mirrored to an address off the cluster's network is pulled through the
+HTTP proxy, which logs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -23,6 +26,7 @@ from pathlib import Path
 import pytest
 from registry_support import spread
 from support import WORKLOAD_IMAGE, Kubectl, engine_leftovers, nestkube_cli
+from tiny_proxy import TinyProxy
 
 import nestkube
 from nestkube.config import default_config
@@ -39,8 +43,12 @@ APP = f"{HOST}/nk25/app:1"
 # Does not resolve anywhere: only the mirror can serve it.
 MIRRORED = "registry.nk25.invalid"
 NODES = [f"{CLUSTER}-control-plane", f"{CLUSTER}-worker", f"{CLUSTER}-worker2"]
-HTTP_PROXY = "http://proxy.nk25.invalid:3128"
+# HTTPS through a proxy that does not exist: the API server and everything else of the
+# cluster's own must be in NO_PROXY. Plain HTTP through a real one (tiny_proxy).
 HTTPS_PROXY = "http://proxy2.nk25.invalid:3129"
+# Mirrored to the registry's address on the engine's default network, which is not the
+# cluster's: not in NO_PROXY, so pulled through the proxy.
+PROXIED = "proxied.nk25.invalid"
 USER_NO_PROXY = "corp.nk25.example"
 
 
@@ -86,14 +94,31 @@ def registry(podman: Provider, workload: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def http_proxy(podman: Provider, registry: str) -> Iterator[TinyProxy]:
+    """A proxy on the host's side of the engine's default network (where the registry runs)."""
+    gateway = json.loads(engine("network", "inspect", "podman").stdout)[0]["subnets"][0]
+    proxy = TinyProxy(gateway["gateway"])
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
 def cluster(
-    podman: Provider, podman_node_image: NodeImage, kubeconfig_file: Path, registry: str
+    podman: Provider,
+    podman_node_image: NodeImage,
+    kubeconfig_file: Path,
+    registry: str,
+    http_proxy: TinyProxy,
 ) -> Iterator[nestkube.Cluster]:
     nestkube.delete_cluster(CLUSTER, provider="podman", kubeconfig_path=str(kubeconfig_file))
     config = default_config(CLUSTER, workers=2).with_overrides(
-        registries=[registry], registry_mirrors={MIRRORED: f"http://{registry}:5000"}
+        registries=[registry],
+        registry_mirrors={
+            MIRRORED: f"http://{registry}:5000",
+            PROXIED: f"http://{podman.node_ip(registry, 'podman')}:5000",
+        },
     )
-    config = dataclasses.replace(config, proxy=Proxy(http=HTTP_PROXY))
+    config = dataclasses.replace(config, proxy=Proxy(http=http_proxy.address))
     # The rest of the proxy from the environment, in the lower case some tools set.
     saved = {k: os.environ.pop(k, None) for k in ("HTTPS_PROXY", "NO_PROXY")}
     os.environ |= {"https_proxy": HTTPS_PROXY, "no_proxy": USER_NO_PROXY}
@@ -172,19 +197,27 @@ def environ(podman: Provider, node: str, unit: str) -> dict[str, str]:
 
 
 def test_the_proxy_reaches_containerd_and_the_kubelet_of_every_node(
-    cluster: nestkube.Cluster, podman: Provider
+    cluster: nestkube.Cluster, podman: Provider, http_proxy: TinyProxy, kubectl: Kubectl
 ) -> None:
     addresses = {n: podman.node_ip(n, f"nestkube-{CLUSTER}") for n in NODES}
     for node in NODES:
         for unit in ("containerd", "kubelet"):
             env = environ(podman, node, unit)
-            assert env["HTTP_PROXY"] == env["http_proxy"] == HTTP_PROXY, (node, unit)
+            assert env["HTTP_PROXY"] == env["http_proxy"] == http_proxy.address, (node, unit)
             assert env["HTTPS_PROXY"] == env["https_proxy"] == HTTPS_PROXY, (node, unit)
             assert env["NO_PROXY"] == env["no_proxy"], (node, unit)
             direct = env["NO_PROXY"].split(",")
             assert direct[0] == USER_NO_PROXY
             for wanted in ["10.244.0.0/16", "10.96.0.0/16", *NODES, *addresses.values()]:
                 assert wanted in direct, (node, unit, wanted, direct)
+    # A pull the proxy must carry: the registry's address off the cluster's network.
+    kubectl.apply(spread("proxied", f"{PROXIED}/nk25/app:1", 1, policy="Always"))
+    kubectl.wait_pods_ready("app=proxied")
+    registry_ip = podman.node_ip(REGISTRY, "podman")
+    carried = [r for r in http_proxy.requests if f"{registry_ip}:5000/v2/nk25/app/" in r]
+    assert carried, http_proxy.requests
+    # Nothing of the cluster's own went through it.
+    assert all(f"http://{registry_ip}:5000/" in r for r in http_proxy.requests), http_proxy.requests
 
 
 def test_a_restarted_node_still_pulls_through_the_mirror(

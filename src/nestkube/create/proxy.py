@@ -4,9 +4,6 @@ for the runtime and the kubelet by systemd drop-ins written before either starts
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from nestkube.create import registries
 from nestkube.create.context import CreateContext
 from nestkube.kubeadm import proxy as proxy_config
 
@@ -19,9 +16,10 @@ def node_proxy(ctx: CreateContext) -> proxy_config.Proxy:
     net = ctx.config.networking
     names = [spec.name for spec in ctx.containers]
     addresses = [spec.ip for spec in ctx.containers if spec.ip] + list(ctx.node_ips.values())
-    # The registries and mirrors on the cluster's network are reached directly.
-    hosts = [urlsplit(url).hostname or "" for url in registries.registry_hosts(ctx).values()]
-    extra = [net.pod_subnet, net.service_subnet, *names, *addresses, *filter(None, hosts)]
+    # The registries attached to the cluster's network are reached directly; other mirrors
+    # go through the proxy unless the user's NO_PROXY names them.
+    hosts = list(ctx.registry_addresses.values())
+    extra = [net.pod_subnet, net.service_subnet, *names, *addresses, *hosts]
     return proxy_config.Proxy(found.http, found.https, proxy_config.no_proxy(found.no_proxy, extra))
 
 
