@@ -177,6 +177,10 @@ def test_bad_input_is_one_line_and_makes_nothing(registry: str) -> None:
                 ["create", "cluster", "--name", "nk25-bad", "--registry-mirror", "docker.io=nope"],
                 "is not a URL",
             ),
+            "no such registry": (
+                ["create", "cluster", "--name", "nk25-bad", "--registry", "nk25-none"],
+                "no registry named",
+            ),
         }
         for case, (args, words) in cases.items():
             start = time.monotonic()

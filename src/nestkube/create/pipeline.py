@@ -170,6 +170,7 @@ def run(ctx: CreateContext) -> None:
 
 def _create(ctx: CreateContext) -> None:
     checks.check_not_exists(ctx)
+    registries.find_registries(ctx)
     checks.check_mounts(ctx)
     checks.read_image_facts(ctx)
     ctx.status.info(

@@ -21,6 +21,7 @@ from nestkube.providers.base import (
     LABEL_REGISTRY,
     LABEL_REGISTRY_ADDRESS,
     LABEL_REGISTRY_PORT,
+    Service,
 )
 
 
@@ -28,18 +29,27 @@ def wanted(ctx: CreateContext) -> bool:
     return bool(ctx.config.registries)
 
 
+def find_registries(ctx: CreateContext) -> list[Service]:
+    """The registries the config names, in its order; a one-line error naming the first that
+    does not exist. Create asks before it makes anything."""
+    if not ctx.config.registries:
+        return []
+    found = {s.labels.get(LABEL_REGISTRY, s.name): s for s in ctx.provider.services(LABEL_REGISTRY)}
+    for name in ctx.config.registries:
+        if name not in found:
+            raise ClusterError(
+                f"no registry named {name!r} (make one with `nestkube registry create {name}`)"
+            )
+    return [found[name] for name in ctx.config.registries]
+
+
 def attach_registries(ctx: CreateContext) -> None:
     """Each registry the config names, joined to the cluster's network at an address of its
     own (pinned below the nodes' where the engine pins addresses, so a restart keeps it: the
     nodes' resolver does not know containers' names); that address recorded for the nodes'
     hosts files."""
-    found = {s.labels.get(LABEL_REGISTRY, s.name): s for s in ctx.provider.services(LABEL_REGISTRY)}
-    for i, name in enumerate(ctx.config.registries):
-        service = found.get(name)
-        if service is None:
-            raise ClusterError(
-                f"no registry named {name!r} (make one with `nestkube registry create {name}`)"
-            )
+    for i, service in enumerate(find_registries(ctx)):
+        name = ctx.config.registries[i]
         address = service.labels.get(LABEL_REGISTRY_ADDRESS, "127.0.0.1")
         host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "") else address
         port = service.labels.get(LABEL_REGISTRY_PORT, "")

@@ -75,10 +75,12 @@ def test_a_registry_joins_the_network_below_the_nodes_and_the_nodes_pull_through
     assert "local-registry-hosting" in objects.cluster_manifest(ctx)
 
 
-def test_a_registry_that_does_not_exist_fails_the_step() -> None:
-    ctx = make(RegistryEngine(), registries=["other"])
+def test_a_registry_that_does_not_exist_fails_before_anything_is_made() -> None:
+    engine = RegistryEngine()
+    ctx = make(engine, registries=["other"])
     with pytest.raises(ClusterError, match="no registry named 'other'"):
-        registries.attach_registries(ctx)
+        registries.find_registries(ctx)
+    assert engine.joined == [] and engine.networks == set()
 
 
 def test_without_registries_containerd_keeps_its_config() -> None:
