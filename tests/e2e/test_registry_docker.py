@@ -43,6 +43,7 @@ def registry(docker: DockerProvider, workload: Path) -> Iterator[str]:
     docker_cli("tag", WORKLOAD_IMAGE, APP)
     docker_cli("push", APP)
     yield REGISTRY
+    subprocess.run(["docker", "rmi", APP], capture_output=True, check=False)  # the tag only
     assert nestkube.delete_registry(REGISTRY, engine=docker)
     left = docker_cli("ps", "-a", "-q", "--filter", f"name=^{REGISTRY}$").stdout.split()
     volumes = docker_cli("volume", "ls", "-q", "--filter", f"name={REGISTRY}-data").stdout

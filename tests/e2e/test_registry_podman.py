@@ -89,6 +89,7 @@ def registry(podman: Provider, workload: Path) -> Iterator[str]:
     engine("tag", WORKLOAD_IMAGE, APP)
     engine("push", "--tls-verify=false", APP)
     yield REGISTRY
+    engine("rmi", APP, check=False)  # the tag only: the image stays as it was loaded
     nestkube.delete_registry(REGISTRY, engine=podman)
     assert registry_leftovers() == {"containers": [], "volumes": []}
 
