@@ -201,10 +201,12 @@ def shared_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    yield
+    # Before the test's fixtures are torn down: after the last test, the session's (the
+    # nerdctl fixture's PATH, say) go too, and deleting a cluster needs its engine.
     for shared in _SHARED:
         for key in _RELEASE_AFTER.get(item.nodeid, []):
             shared.release(key)
+    yield
 
 
 @pytest.fixture(scope="session")
