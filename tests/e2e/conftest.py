@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from engines import ensure_dockerd, ensure_podman, host_nerdctl
-from support import workload_archive
+from support import SHARED_MARK, SharedClusters, workload_archive
 
 from nestkube.doctor.checks.sysctl import INOTIFY_INSTANCES, INOTIFY_WATCHES
 from nestkube.images.node_image import NodeImage, build_node_image
 from nestkube.kit.kubernetes import KubernetesBinaries, build_from_modules
-from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
+from nestkube.kit.releases import CRIO_KUBERNETES, DEFAULT_KUBERNETES_VERSION
 from nestkube.providers.base import Provider
 from nestkube.providers.docker import DockerProvider
 from nestkube.providers.nerdctl import NerdctlProvider
@@ -34,6 +34,60 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+
+
+# The shared clusters (support.SharedClusters): which test is the last to use each, so it is
+# deleted right after; filled in once the tests to run are known.
+_RELEASE_AFTER: dict[str, list[str]] = {}
+_SHARED: list[SharedClusters] = []
+
+
+def _shared_keys(item: pytest.Item) -> tuple[list[str], int]:
+    mark = item.get_closest_marker(SHARED_MARK)
+    if mark is None:
+        return [], 0
+    return list(mark.args), int(mark.kwargs.get("stage", 0))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{SHARED_MARK}(*keys, stage=0): shared clusters used")
+    config.pluginmanager.register(_SharedOrder(), "nestkube-e2e-shared-order")
+
+
+class _SharedOrder:
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        _order_shared(items)
+
+
+def _order_shared(items: list[pytest.Item]) -> None:
+    """The tests of one engine's shared clusters run together, where the first of them
+    would run, in their stages (support.SHARED_MARK), so that one engine's clusters are up at
+    a time; each cluster is deleted after the last test that uses it."""
+    groups: dict[str, list[tuple[int, int, pytest.Item]]] = {}
+    for index, item in enumerate(items):
+        keys, stage = _shared_keys(item)
+        if keys:
+            groups.setdefault(keys[0].split("-")[0], []).append((stage, index, item))
+    placed: set[str] = set()
+    ordered: list[pytest.Item] = []
+    for item in items:
+        keys, _ = _shared_keys(item)
+        if not keys:
+            ordered.append(item)
+            continue
+        group = keys[0].split("-")[0]
+        if group not in placed:
+            placed.add(group)
+            ordered.extend(i for _, _, i in sorted(groups[group], key=lambda t: t[:2]))
+    items[:] = ordered
+    _RELEASE_AFTER.clear()
+    last: dict[str, str] = {}
+    for item in ordered:
+        for key in _shared_keys(item)[0]:
+            last[key] = item.nodeid
+    for key, nodeid in last.items():
+        _RELEASE_AFTER.setdefault(nodeid, []).append(key)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -120,6 +174,39 @@ def nerdctl_node_image(
     nerdctl: NerdctlProvider, kit: KubernetesBinaries, progress: Status
 ) -> NodeImage:
     return build_node_image(nerdctl, kit, pull_missing=False, status=progress)
+
+
+@pytest.fixture(scope="session")
+def crio_kit(progress: Status) -> KubernetesBinaries:
+    return build_from_modules(CRIO_KUBERNETES, progress)
+
+
+@pytest.fixture(scope="session")
+def crio_image(crio_kit: KubernetesBinaries, progress: Status) -> NodeImage:
+    """The CRI-O node image, built in Podman."""
+    return build_node_image(
+        ensure_podman(), crio_kit, pull_missing=False, runtime="cri-o", status=progress
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedClusters]:
+    """The clusters tests of several modules share (support.SharedClusters)."""
+    shared = SharedClusters(tmp_path_factory.mktemp("shared-kube") / "config")
+    _SHARED.append(shared)
+    yield shared
+    _SHARED.remove(shared)
+    shared.release_all()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    # Before the test's fixtures are torn down: after the last test, the session's (the
+    # nerdctl fixture's PATH, say) go too, and deleting a cluster needs its engine.
+    for shared in _SHARED:
+        for key in _RELEASE_AFTER.get(item.nodeid, []):
+            shared.release(key)
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """Engine harness for the end-to-end tests: make Podman, Docker and nerdctl usable here.
 
 No systemd runs on the test machines, so dockerd is started here when `docker info` does not
-answer. Its default runtime is tests/e2e/capfilter-runc, a runc wrapper that drops the
-capabilities missing from the host's bounding set: without it `docker run --privileged`
+answer. Its default runtime is nestkube's runc wrapper (src/nestkube/images/nestkube-runc), which
+drops the capabilities missing from the host's bounding set: without it `docker run --privileged`
 fails on these hosts ("unable to apply caps"). That is a test-host fix; the product only
 detects and explains the condition (DockerProvider -> HostError).
 
@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from nestkube.images import runc_wrapper
 from nestkube.kit.host_nerdctl import (
     HostNerdctl,
     build_host_nerdctl,
@@ -39,7 +40,7 @@ from nestkube.providers.podman import PodmanProvider, probe_podman
 from nestkube.status import Status
 
 HERE = Path(__file__).resolve().parent
-CAPFILTER = HERE / "capfilter-runc"
+CAPFILTER = runc_wrapper.PATH
 CAPFILTER_RUNTIME = "nestkube-capfilter"
 DOCKERD_LOG = Path("/tmp/nestkube-e2e-dockerd.log")
 NERDCTL_ROOT = Path("/var/lib/nestkube-e2e-nerdctl")
@@ -83,7 +84,7 @@ def host_nerdctl(status: Status, timeout: float = 60.0) -> Iterator[NerdctlProvi
     never meets a containerd the host may run; nerdctl finds it through $NERDCTL_TOML, and only
     nerdctl joins $PATH (the kit's runc must not shadow the one Podman uses). The root is kept
     between sessions: the node image built there is reused while its build key holds. The
-    shim calls `runc` from containerd's PATH, which here is capfilter-runc around the kit's
+    shim calls `runc` from containerd's PATH, which here is nestkube's runc wrapper around the kit's
     runc: nerdctl's --privileged asks for every capability as dockerd's does.
     """
     host = build_host_nerdctl(status)
@@ -139,9 +140,9 @@ def _start_containerd(
         raise HarnessError("rootful nerdctl needs root to start its containerd")
     env = {
         **os.environ,
-        # The shim looks runc up on this PATH; capfilter-runc hands over to the kit's runc.
+        # The shim looks runc up on this PATH; the wrapper hands over to the kit's runc.
         "PATH": f"{shim_dir}:{host.containerd_dir}:{os.environ.get('PATH', '')}",
-        "CAPFILTER_RUNC": str(host.runc),
+        "NESTKUBE_RUNC": str(host.runc),
     }
     with CONTAINERD_LOG.open("ab") as log:
         proc = subprocess.Popen(

@@ -11,15 +11,25 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
+import nestkube
 from nestkube import _exec
 from nestkube.cache import cache_root, content_key, file_sha256
+from nestkube.config import ClusterConfig, NodeConfig, default_config
+from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kit.toolchain import modules_toolchain
 from nestkube.oci.archive import ImageSpec, Layer, write_image_archive
 from nestkube.providers.base import LABEL_CLUSTER, Provider
+from nestkube.status import Status
+from nestkube.testing import temporary_cluster
 from nestkube.testing.wheelhouse import build_wheelhouse, install_argv
 
 BUSYBOX = Path("/bin/busybox")
@@ -350,3 +360,206 @@ def nestkube_as(user: str, home: Path) -> list[str]:
     env = ["env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
     in_home = ["sh", "-c", 'cd "$HOME" && exec "$@"', "sh"]
     return [RUNUSER, "-u", user, "--", *env, *in_home, str(user_venv(user) / "bin" / "nestkube")]
+
+
+# --- the nestkube CLI and a cluster's nodes and pods ----------------------------------------
+def nk(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``nestkube ARGS`` as a user runs it; with ``check``, a failure is the test's."""
+    proc = subprocess.run(
+        [nestkube_cli(), *args], capture_output=True, text=True, check=False, timeout=600
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nestkube {' '.join(args)} failed:\n{proc.stderr}{proc.stdout}")
+    return proc
+
+
+def ready_nodes(kubectl: Kubectl) -> list[str]:
+    """The names of the cluster's Ready nodes, sorted."""
+    return sorted(
+        n["metadata"]["name"]
+        for n in kubectl.json("get", "nodes")["items"]
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+    )
+
+
+def run_pod_never_pull(kubectl: Kubectl, image: str, node: str, timeout: float = 120) -> str:
+    """Run `cat /marker` from ``image`` on ``node`` without pulling; returns its output."""
+    name = f"marker-{uuid.uuid4().hex[:6]}"
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeName": node,
+            "restartPolicy": "Never",
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "command": ["cat", "/marker"],
+                }
+            ],
+        },
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    deadline = time.monotonic() + timeout
+    pod: dict[str, Any] = {}
+    phase = ""
+    while time.monotonic() < deadline:
+        pod = kubectl.json("get", "pod", name)
+        phase = pod["status"].get("phase", "")
+        if phase in ("Succeeded", "Failed"):
+            break
+        time.sleep(1)
+    logs = kubectl("logs", name, check=False).stdout
+    assert phase == "Succeeded", f"pod {name} on {node}: {phase}\n{json.dumps(pod.get('status'))}"
+    return logs
+
+
+# --- engines as test parameters, and the clusters the tests share ---------------------------
+@dataclass(frozen=True)
+class Variant:
+    """An engine (and node runtime) the scenario tests run on: the fixtures that give its
+    engine, node image and Kubernetes binaries, and the names of its shared clusters."""
+
+    id: str
+    engine: str
+    engine_fixture: str
+    image_fixture: str
+    single: str
+    multi: str
+    workers: int = 2
+    runtime: str = "containerd"
+    kit_fixture: str = "kit"
+
+
+VARIANTS = {
+    v.id: v
+    for v in (
+        Variant("podman", "podman", "podman", "podman_node_image", "e2e-single", "e2e-multi"),
+        Variant("docker", "docker", "docker", "docker_node_image", "e2e-dk-single", "e2e-dk-multi"),
+        Variant(
+            "nerdctl", "nerdctl", "nerdctl", "nerdctl_node_image", "e2e-nc-single", "e2e-nc-multi"
+        ),
+        # CRI-O nodes on Podman, at the newest release with a CRI-O served (CRIO_KUBERNETES).
+        Variant(
+            "crio",
+            "podman",
+            "podman_engine",
+            "crio_image",
+            "e2e-crio-single",
+            "e2e-crio-multi",
+            workers=1,
+            runtime="cri-o",
+            kit_fixture="crio_kit",
+        ),
+    )
+}
+SHAPES = ("single", "multi")
+# Marks a test that uses shared clusters: shared_clusters("docker-single", ..., stage=N). Tests
+# of one engine run together (conftest.py orders them), in stages: 0, then 1 (tests that leave
+# a cluster changed, a broken kubelet say), then 2 (tests that delete them); a shared cluster
+# is deleted after the last test that named it.
+SHARED_MARK = "shared_clusters"
+
+
+def variants(*shapes: str, only: tuple[str, ...] = tuple(VARIANTS), stage: int = 0) -> list[Any]:
+    """pytest parameters for a scenario run on each engine in ``only``, using its shared
+    clusters of ``shapes``."""
+    return [
+        pytest.param(
+            VARIANTS[v],
+            id=v,
+            marks=getattr(pytest.mark, SHARED_MARK)(*(f"{v}-{s}" for s in shapes), stage=stage),
+        )
+        for v in only
+    ]
+
+
+def uses(*keys: str, stage: int = 0) -> pytest.MarkDecorator:
+    """Marks a test of one engine that uses its shared clusters ``keys`` ("docker-single")."""
+    mark: pytest.MarkDecorator = getattr(pytest.mark, SHARED_MARK)(*keys, stage=stage)
+    return mark
+
+
+class SharedClusters:
+    """The clusters several test modules share, one per engine and shape, made on first use
+    and deleted after their last (the order and the last uses come from conftest.py)."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.made: dict[str, nestkube.Cluster] = {}
+        self.last_user: dict[str, str] = {}
+        self._exits: dict[str, ExitStack] = {}
+
+    def get(self, request: pytest.FixtureRequest, variant: Variant, shape: str) -> nestkube.Cluster:
+        key = f"{variant.id}-{shape}"
+        mark = request.node.get_closest_marker(SHARED_MARK)
+        if mark is None or key not in mark.args:
+            raise AssertionError(f"{request.node.nodeid} uses {key} without marking it")
+        if key not in self.made:
+            self.made[key] = self._make(request, variant, shape)
+        return self.made[key]
+
+    def _make(
+        self, request: pytest.FixtureRequest, variant: Variant, shape: str
+    ) -> nestkube.Cluster:
+        provider: Provider = request.getfixturevalue(variant.engine_fixture)
+        request.getfixturevalue(variant.image_fixture)
+        name = variant.single if shape == "single" else variant.multi
+        workers = 0 if shape == "single" else variant.workers
+        if variant.runtime == "cri-o":
+            nodes = [NodeConfig(runtime="cri-o")]
+            nodes += [NodeConfig(role="worker", runtime="cri-o") for _ in range(workers)]
+            config = ClusterConfig(name=name, nodes=nodes)
+        else:
+            config = default_config(name, workers=workers)
+        nestkube.delete_cluster(name, provider=variant.engine, kubeconfig_path=str(self.kubeconfig))
+        stack = ExitStack()
+        start = time.monotonic()
+        if variant.id == "podman" and shape == "single":
+            # Built on the public pytest helper users get, so that helper is exercised for real.
+            cluster = stack.enter_context(
+                temporary_cluster(config, provider=variant.engine, kubeconfig_path=self.kubeconfig)
+            )
+        else:
+            cluster = nestkube.create_cluster(
+                config,
+                provider=variant.engine,
+                kubeconfig_path=str(self.kubeconfig),
+                status=Status(verbosity=1),
+            )
+            stack.callback(
+                nestkube.delete_cluster,
+                name,
+                provider=variant.engine,
+                kubeconfig_path=str(self.kubeconfig),
+            )
+        self._exits[f"{variant.id}-{shape}"] = stack
+        print(f"created {name} on {variant.id} in {time.monotonic() - start:.0f}s")
+        if variant.id == "podman":
+            # Podman's clusters hold the workload image from the start.
+            workload: Path = request.getfixturevalue("workload")
+            import_into_nodes(provider, [n.name for n in cluster.nodes], workload)
+        return cluster
+
+    def release(self, key: str) -> None:
+        """Delete ``key``'s cluster if it was made (a test may have deleted it already)."""
+        self.made.pop(key, None)
+        stack = self._exits.pop(key, None)
+        if stack is not None:
+            stack.close()
+
+    def release_all(self) -> None:
+        for key in list(self._exits):
+            self.release(key)
+
+
+def scenario_kubectl(
+    request: pytest.FixtureRequest, variant: Variant, cluster: nestkube.Cluster, kubeconfig: Path
+) -> Kubectl:
+    """kubectl of ``variant``'s Kubernetes release for ``cluster``."""
+    kit: KubernetesBinaries = request.getfixturevalue(variant.kit_fixture)
+    return Kubectl(str(kit.path("kubectl")), kubeconfig, cluster.context)

@@ -1,40 +1,47 @@
 """The cluster lifecycle on real rootful Podman with the default Kubernetes release (v1.37.2),
-built from Go modules: containerd 2 on every node and CoreDNS answering Service names."""
+built from Go modules: containerd 2 on every node and CoreDNS answering Service names.
+
+What only Podman's clusters are checked for: pod traffic and a Service across three nodes,
+`get clusters` as JSON and YAML, failed creates (with and without --retain), a second create
+of a cluster that exists. Podman's clusters are the shared ones (support.SharedClusters,
+variant "podman"; the single node is made with nestkube.testing.temporary_cluster); the
+scenarios every engine runs (a Service by DNS name, a loaded image, delete leaving nothing)
+are in their own modules."""
 
 from __future__ import annotations
 
 import functools
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from support import (
+    VARIANTS,
     WORKLOAD_IMAGE,
     Kubectl,
+    SharedClusters,
     assert_cluster_dns,
     assert_current_cluster,
     engine_leftovers,
     eventually,
-    import_into_nodes,
     nestkube_cli,
+    scenario_kubectl,
+    uses,
     web_manifest,
 )
 
 import nestkube
 from nestkube import kubeconfig
-from nestkube.config import default_config, load_config
+from nestkube.config import load_config
 from nestkube.images.node_image import NodeImage
-from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kit.releases import DEFAULT_KUBERNETES_VERSION
-from nestkube.kubeadm.version import KUBEADM_V1BETA4, kubeadm_api_version
 from nestkube.providers.base import Provider
-from nestkube.testing import temporary_cluster
 
-SINGLE = "e2e-single"
-MULTI = "e2e-multi"
+PODMAN = VARIANTS["podman"]
+SINGLE = PODMAN.single
+MULTI = PODMAN.multi
 
 SERVER = web_manifest(replicas=2)
 
@@ -55,89 +62,18 @@ spec:
 """
 
 
-def make_cluster(
-    name: str,
-    workers: int,
-    kubeconfig_path: Path,
-    podman: Provider,
-    workload: Path,
-) -> nestkube.Cluster:
-    cluster = nestkube.create_cluster(
-        default_config(name, workers=workers),
-        provider="podman",
-        kubeconfig_path=str(kubeconfig_path),
-        status=nestkube.Status(verbosity=1),
-    )
-    import_into_nodes(podman, [n.name for n in cluster.nodes], workload)
-    return cluster
+def kubectl_for(
+    request: pytest.FixtureRequest, shared: SharedClusters, shape: str
+) -> tuple[nestkube.Cluster, Kubectl]:
+    cluster = shared.get(request, PODMAN, shape)
+    return cluster, scenario_kubectl(request, PODMAN, cluster, shared.kubeconfig)
 
 
-@pytest.fixture(scope="module")
-def kubeconfig_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("kube") / "config"
-
-
-@pytest.fixture(scope="module")
-def single(
-    podman: Provider, podman_node_image: NodeImage, kubeconfig_file: Path, workload: Path
-) -> Iterator[nestkube.Cluster]:
-    # Built on the public pytest helper users get, so that helper is exercised for real.
-    with temporary_cluster(
-        default_config(SINGLE), provider="podman", kubeconfig_path=kubeconfig_file
-    ) as cluster:
-        import_into_nodes(podman, [n.name for n in cluster.nodes], workload)
-        yield cluster
-    assert engine_leftovers("podman", SINGLE) == {"containers": [], "volumes": [], "networks": []}
-
-
-@pytest.fixture(scope="module")
-def multi(
-    podman: Provider, podman_node_image: NodeImage, kubeconfig_file: Path, workload: Path
-) -> Iterator[nestkube.Cluster]:
-    nestkube.delete_cluster(MULTI, provider="podman", kubeconfig_path=str(kubeconfig_file))
-    cluster = make_cluster(MULTI, 2, kubeconfig_file, podman, workload)
-    yield cluster
-    nestkube.delete_cluster(MULTI, provider="podman", kubeconfig_path=str(kubeconfig_file))
-
-
-def kubectl_for(cluster: nestkube.Cluster, kit: KubernetesBinaries, path: Path) -> Kubectl:
-    return Kubectl(str(kit.path("kubectl")), path, cluster.context)
-
-
-def test_single_node_serves_a_deployment_by_dns_name(
-    single: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig_file: Path, podman: Provider
-) -> None:
-    kubectl = kubectl_for(single, kit, kubeconfig_file)
-    node = f"{SINGLE}-control-plane"
-    nodes = kubectl.json("get", "nodes")["items"]
-    assert [n["metadata"]["name"] for n in nodes] == [node]
-    ready = {c["type"]: c["status"] for c in nodes[0]["status"]["conditions"]}
-    assert ready["Ready"] == "True"
-    assert_current_cluster(kubectl, DEFAULT_KUBERNETES_VERSION)
-    # The default release is initialised by its own kubeadm through the v1beta4 config band.
-    rendered = podman.exec(node, ["cat", "/etc/nestkube/kubeadm.yaml"]).stdout
-    api_versions = {d["apiVersion"] for d in yaml.safe_load_all(rendered) if d}
-    assert kubeadm_api_version(DEFAULT_KUBERNETES_VERSION) == KUBEADM_V1BETA4
-    assert KUBEADM_V1BETA4 in api_versions, api_versions
-
-    kubectl.apply(SERVER)
-    kubectl.wait_pods_ready("app=web")
-    kubectl.apply(pinned_pod("client", node, "sleep 3600"))
-    kubectl.wait_pods_ready("role=client")
-    svc_ip = kubectl.json("get", "service", "web")["spec"]["clusterIP"]
-    backends = {
-        kubectl("exec", "client", "--", "wget", "-q", "-O-", f"http://{svc_ip}").stdout.strip()
-        for _ in range(12)
-    }
-    pods = {p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]}
-    assert backends <= pods and backends, f"service answered from {backends}, pods {pods}"
-    assert_cluster_dns(kubectl, podman, {"client": node}, "web", pods)
-
-
+@uses("podman-multi")
 def test_multi_node_pod_network_and_service(
-    multi: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig_file: Path, podman: Provider
+    request: pytest.FixtureRequest, shared_clusters: SharedClusters, podman: Provider
 ) -> None:
-    kubectl = kubectl_for(multi, kit, kubeconfig_file)
+    _, kubectl = kubectl_for(request, shared_clusters, "multi")
     names = sorted(n["metadata"]["name"] for n in kubectl.json("get", "nodes")["items"])
     assert names == [f"{MULTI}-control-plane", f"{MULTI}-worker", f"{MULTI}-worker2"]
     cidrs = {n["spec"]["podCIDR"] for n in kubectl.json("get", "nodes")["items"]}
@@ -166,10 +102,10 @@ def test_multi_node_pod_network_and_service(
     # The Service answers from every node (kube-proxy's rules in each node's namespace). Polled:
     # a node's kube-proxy programs a just-made Service a moment after its pods are Ready, and
     # until then the address leaves the node and this sandbox's egress proxy answers.
-    request = f"exec 3<>/dev/tcp/{svc_ip}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"
+    http_get = f"exec 3<>/dev/tcp/{svc_ip}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"
 
     def body_from(node: str) -> str:
-        answer = podman.exec(node, ["timeout", "10", "bash", "-c", request], check=False)
+        answer = podman.exec(node, ["timeout", "10", "bash", "-c", http_get], check=False)
         return answer.stdout.strip().splitlines()[-1] if answer.stdout.strip() else ""
 
     for node in names:
@@ -193,7 +129,12 @@ def test_multi_node_pod_network_and_service(
     assert_cluster_dns(kubectl, podman, clients, "web", web_pods)
 
 
-def test_two_clusters_listed_as_json(single: nestkube.Cluster, multi: nestkube.Cluster) -> None:
+@uses("podman-single", "podman-multi")
+def test_two_clusters_listed_as_json(
+    request: pytest.FixtureRequest, shared_clusters: SharedClusters
+) -> None:
+    kubectl_for(request, shared_clusters, "single")
+    kubectl_for(request, shared_clusters, "multi")
     out = subprocess.run(
         [nestkube_cli(), "get", "clusters", "-o", "json", "--provider", "podman"],
         capture_output=True,
@@ -212,31 +153,6 @@ def test_two_clusters_listed_as_json(single: nestkube.Cluster, multi: nestkube.C
         check=True,
     ).stdout
     assert {c["name"] for c in yaml.safe_load(yaml_out)} >= {SINGLE, MULTI}
-
-
-def test_delete_leaves_nothing(
-    podman: Provider, podman_node_image: NodeImage, tmp_path: Path, workload: Path
-) -> None:
-    name = "e2e-delete"
-    path = tmp_path / "config"
-    make_cluster(name, 0, path, podman, workload)
-    assert kubeconfig.has_entries(name, str(path))
-    assert engine_leftovers("podman", name)["containers"]
-    result = subprocess.run(
-        [nestkube_cli(), "delete", "cluster", "--name", name, "--kubeconfig", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert engine_leftovers("podman", name) == {"containers": [], "volumes": [], "networks": []}
-    assert not kubeconfig.has_entries(name, str(path))
-    # Deleting a cluster that does not exist succeeds.
-    again = subprocess.run(
-        [nestkube_cli(), "delete", "cluster", "--name", name, "--kubeconfig", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert again.returncode == 0
 
 
 BAD_PATCH = """\
@@ -297,9 +213,12 @@ def test_failed_create_with_retain_keeps_nodes(
     assert engine_leftovers("podman", name) == {"containers": [], "volumes": [], "networks": []}
 
 
+@uses("podman-single")
 def test_existing_cluster_is_not_touched_by_a_second_create(
-    single: nestkube.Cluster, kubeconfig_file: Path
+    request: pytest.FixtureRequest, shared_clusters: SharedClusters
 ) -> None:
+    kubectl_for(request, shared_clusters, "single")
+    kubeconfig_file = shared_clusters.kubeconfig
     result = subprocess.run(
         [
             nestkube_cli(),

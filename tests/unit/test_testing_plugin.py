@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -132,3 +133,32 @@ def test_the_fixture_takes_its_options_from_flags_and_variables(
     result = pytester.runpytest("--nestkube-cluster", "itest", "--nestkube-keep")
     result.assert_outcomes(passed=1)
     assert [(s["name"], s["keep"], s["reuse"]) for s in seen] == [("itest", True, True)]
+
+
+def test_the_engine_is_resolved_once_from_the_config_and_handed_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = _Engine([])
+    asked: list[str | None] = []
+    handed: list[object] = []
+
+    def get_provider(name: str | None = None, *args: Any, **kwargs: Any) -> _Engine:
+        asked.append(name)
+        return engine
+
+    def record(result: Any = None) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            handed.append(kwargs.get("engine"))
+            assert "provider" not in kwargs
+            return result
+
+        return call
+
+    monkeypatch.setattr(providers, "get_provider", get_provider)
+    monkeypatch.setattr(api, "delete_cluster", record(True))
+    monkeypatch.setattr(api, "create_cluster", record(api.Cluster("t", "docker")))
+    config = dataclasses.replace(default_config("t"), provider="docker")
+    with temporary_cluster(config):
+        pass
+    assert asked == ["docker"]
+    assert handed == [engine, engine, engine]

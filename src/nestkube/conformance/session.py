@@ -24,6 +24,7 @@ from nestkube.kit.releases import kubernetes_build
 from nestkube.kit.toolchain import modules_toolchain
 from nestkube.names import cluster_name
 from nestkube.providers import get_provider
+from nestkube.providers.base import Provider
 from nestkube.status import SILENT, Status
 
 
@@ -58,14 +59,15 @@ def run_conformance(opts: Options, status: Status = SILENT) -> Outcome:
         config = default_config(opts.name, workers=opts.workers, image=opts.image)
         facade.create_cluster(config, engine=engine, image=opts.image, status=status)
     try:
-        return _run_on(opts, engine.info.name, created, status)
+        return _run_on(opts, engine, created, status)
     finally:
         if created and not opts.keep:
             facade.delete_cluster(opts.name, engine=engine, status=status)
 
 
-def _run_on(opts: Options, provider: str, created: bool, status: Status) -> Outcome:
-    nodes = facade.list_nodes(opts.name, provider=provider)
+def _run_on(opts: Options, engine: Provider, created: bool, status: Status) -> Outcome:
+    """The suite on the engine ``run_conformance`` resolved, handed down (never its name)."""
+    nodes = facade.list_nodes(opts.name, engine=engine)
     version = nodes[0].labels.get(LABEL_K8S_VERSION, "")
     if not version:
         raise ConformanceError(f"cluster {opts.name!r} has no {LABEL_K8S_VERSION} label")
@@ -76,10 +78,12 @@ def _run_on(opts: Options, provider: str, created: bool, status: Status) -> Outc
     with status.step("Building the test images"):
         images = build_test_images(module_source(version, toolchain), agnhost)
     for archive in images.archives:
-        load.load_archive(archive, cluster=opts.name, provider=provider, status=status)
+        load.load_archive(
+            archive, cluster=opts.name, provider=engine.info.name, engines=[engine], status=status
+        )
     opts.report_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = opts.report_dir / "kubeconfig"
-    kubeconfig.write_text(facade.get_kubeconfig(opts.name, provider=provider))
+    kubeconfig.write_text(facade.get_kubeconfig(opts.name, engine=engine))
     os.chmod(kubeconfig, 0o600)
     summary = run_passes(
         suite,

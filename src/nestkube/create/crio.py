@@ -17,7 +17,7 @@ from nestkube.kubeadm.config import CONTAINERD_SOCKET
 
 CRIO = "cri-o"
 DROP_IN = "/etc/crio/crio.conf.d/20-nestkube-create.conf"
-# Installed in every CRI-O node image (images/node/crio/nestkube-runc; -oom is a link).
+# Installed in every CRI-O node image (images/nestkube-runc, the runc wrapper; -oom is a link).
 RUNC_OOM = "/usr/local/bin/nestkube-runc-oom"
 RUNC = "/usr/local/bin/nestkube-runc"
 

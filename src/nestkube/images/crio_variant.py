@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from nestkube.cache import content_key, file_sha256
+from nestkube.images import runc_wrapper
 from nestkube.kit.crio import CrioKit
 from nestkube.providers.base import ImageProvider
 
@@ -27,6 +28,7 @@ CRIO_SOCKET = "/var/run/crio/crio.sock"
 def key(base_key: str, crio: CrioKit) -> str:
     """The node image's build key with CRI-O's binaries and files folded in."""
     files = sorted((p.name, file_sha256(p)) for p in CRIO_FILES.iterdir() if p.is_file())
+    files.append((runc_wrapper.PATH.name, file_sha256(runc_wrapper.PATH)))
     binaries = [("crio", file_sha256(crio.crio)), ("pinns", file_sha256(crio.pinns))]
     return content_key([base_key, "cri-o", crio.version, CRIO_PACKAGES, files, binaries])
 
@@ -35,6 +37,8 @@ def stage(in_dir: Path, crio: CrioKit, pause_image: str | None) -> None:
     """CRI-O's part of /nestkube-in: binaries, files, packages, and the pause image to use."""
     dest = in_dir / "crio"
     shutil.copytree(CRIO_FILES, dest)
+    # CRI-O's runtime: nestkube's runc wrapper (installed by crio.sh, with its -oom link).
+    shutil.copy2(runc_wrapper.PATH, dest / runc_wrapper.PATH.name)
     (dest / "bin").mkdir()
     shutil.copy2(crio.crio, dest / "bin" / "crio")
     shutil.copy2(crio.pinns, dest / "bin" / "pinns")

@@ -12,7 +12,9 @@ component images) with what kind v0.33.0 expects of a node image added on top:
 
 kindnetd, kind's own CNI, cannot be built here: its module (``sigs.k8s.io/kind/images/kindnetd``,
 a nested module of kind's repository) is not served by the module proxy. The CNI manifest runs
-nestkube's pod network instead (``kind/pod-network.sh``); the image's labels say so. The storage
+nestkube's pod network agent instead (the node image's ``nestkube-netd``, started by
+``kind/pod-network.sh`` with the pod CIDR kind's controller manager assigns); the image's
+labels say so. The storage
 manifest is nestkube's local-path provisioner (:mod:`nestkube.storage`), the same default
 StorageClass ``standard`` kind installs.
 
@@ -53,7 +55,7 @@ from nestkube.status import SILENT, Status
 
 KIND_FILES = Path(__file__).with_name("kind")
 # Bump when what this module adds to a node image changes.
-RECIPE = "kind-1"
+RECIPE = "kind-2"
 # The kind release whose node-image contract these images meet.
 KIND_CONTRACT = "v0.33.0"
 LABEL_FORMAT = "io.nestkube.image-format"
@@ -99,7 +101,10 @@ def cni_manifest() -> str:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": {"name": name},
-            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}],
+            # nestkube-netd lists Nodes and watches them for changes.
+            "rules": [
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
+            ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -48,8 +48,10 @@ def temporary_cluster(
 
     report = status or Status()
     path = str(kubeconfig_path) if kubeconfig_path is not None else None
+    # Resolved once (as create resolves it: the argument, else the config's provider key) and
+    # handed to every call below, which would each resolve the name again.
+    engine = get_provider(provider or config.provider)
     if reuse:
-        engine = get_provider(provider)
         nodes = engine.list_nodes(config.name)
         if nodes:
             if cluster_state(nodes) != "running":
@@ -59,10 +61,10 @@ def temporary_cluster(
             written = api.export_kubeconfig(config.name, kubeconfig_path=path, engine=engine)
             yield api.Cluster(config.name, engine.info.name, tuple(nodes), written)
             return
-    api.delete_cluster(config.name, provider=provider, kubeconfig_path=path)
-    cluster = api.create_cluster(config, provider=provider, kubeconfig_path=path, status=report)
+    api.delete_cluster(config.name, engine=engine, kubeconfig_path=path)
+    cluster = api.create_cluster(config, engine=engine, kubeconfig_path=path, status=report)
     try:
         yield cluster
     finally:
         if not keep:
-            api.delete_cluster(config.name, provider=provider, kubeconfig_path=path)
+            api.delete_cluster(config.name, engine=engine, kubeconfig_path=path)

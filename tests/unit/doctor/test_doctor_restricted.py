@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 from pathlib import Path
 
@@ -58,13 +59,16 @@ def test_missing_capability_with_docker_wrapper_runtime_warns(tmp_path: Path) ->
 
 
 def test_capability_filter_script_drops_caps(tmp_path: Path) -> None:
-    """The wrapper really removes the capability and then runs the runtime it wraps."""
+    """The wrapper really removes the capability the bounding set lacks and then runs the
+    runtime it names."""
     fake_runc = tmp_path / "runc"
     fake_runc.write_text('#!/bin/sh\necho "runc $*"\n')
     fake_runc.chmod(0o755)
     wrapper = tmp_path / "wrapper"
-    wrapper.write_text(capability_filter(str(fake_runc), ["CAP_SYS_RESOURCE"]))
+    wrapper.write_text(capability_filter(str(fake_runc)))
     wrapper.chmod(0o755)
+    status = tmp_path / "status"
+    status.write_text(f"CapBnd:\t{NO_SYS_RESOURCE}\n")
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     caps = ["CAP_CHOWN", "CAP_SYS_RESOURCE", "CAP_SYS_ADMIN"]
@@ -73,11 +77,14 @@ def test_capability_filter_script_drops_caps(tmp_path: Path) -> None:
     (bundle / "config.json").write_text(
         json.dumps({"process": {"capabilities": {"bounding": caps, "effective": caps}}})
     )
+    env = {**os.environ, "NESTKUBE_PROC_STATUS": str(status)}
+    env.pop("NESTKUBE_RUNC", None)
     out = subprocess.run(
         [str(wrapper), "create", "--bundle", str(bundle), "c1"],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     assert out.stdout.strip() == f"runc create --bundle {bundle} c1"
     spec = json.loads((bundle / "config.json").read_text())

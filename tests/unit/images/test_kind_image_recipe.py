@@ -28,6 +28,7 @@ from nestkube.images.kind_format import (
     cni_manifest,
     is_kind_format,
 )
+from nestkube.images.node_image import NODE_FILES
 from nestkube.kit.kind_tool import CGROUP_V1_KUBELET_PATCH, kind_build, kind_setup
 from nestkube.providers.base import ProviderInfo
 from nestkube.providers.facts import EngineFacts
@@ -48,7 +49,10 @@ def test_cni_manifest_is_templated_by_kind_and_names_only_the_preloaded_image() 
     kinds = [d["kind"] for d in docs]
     assert kinds == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet"]
     role = docs[1]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}]
+    # nestkube-netd lists Nodes and watches them.
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
+    ]
     spec = docs[3]["spec"]["template"]["spec"]  # type: ignore[index]
     assert spec["hostNetwork"] is True
     (container,) = spec["containers"]
@@ -106,6 +110,9 @@ def test_format_label() -> None:
 
 
 # --- node scripts ------------------------------------------------------------------------------
+NETD = NODE_FILES / "nestkube-netd"
+
+
 def _fake(bin_dir: Path, name: str, body: str) -> None:
     path = bin_dir / name
     path.write_text("#!/bin/sh\n" + body)
@@ -160,15 +167,19 @@ def test_kubelet_cgroups_on_v2_delegates_controllers(tmp_path: Path) -> None:
         assert (tmp_path / group / "cgroup.subtree_control").read_text() == "+pids\n"
 
 
-def test_pod_network_writes_cni_routes_and_masquerade(tmp_path: Path) -> None:
+def test_pod_network_runs_netd_on_the_assigned_pod_cidr(tmp_path: Path) -> None:
+    """The kind-format pod network is nestkube-netd: the launcher makes its inputs from the
+    pod CIDR the controller manager assigned, and one pass of netd writes the CNI config, a
+    route to each peer that has a CIDR and an address, and the masquerade rule once."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls"
-    nodes = "cp 10.244.0.0/24 10.89.0.2\nw1 10.244.1.0/24 10.89.0.3\nw2  \n"
+    table = "cp||10.244.0.0/24|10.89.0.2\nw1||10.244.1.0/24|10.89.0.3\nw2|||\n"
     _fake(
         bin_dir,
         "kubectl",
-        'case "$*" in *"config view"*) echo x ;; *) printf "%s" "$NODES" ;; esac\n',
+        'case "$*" in *"config view"*) echo x ;; *" get node cp "*) printf 10.244.0.0/24 ;;\n'
+        '  *" get nodes "*) printf "%b" "$NODES" ;; esac\n',
     )
     _fake(bin_dir, "ip", f'echo "ip $*" >>{calls}\n')
     # -C (check) fails: the rule is not there yet, so it is appended.
@@ -176,17 +187,18 @@ def test_pod_network_writes_cni_routes_and_masquerade(tmp_path: Path) -> None:
     template = tmp_path / "bridge.conflist"
     template.write_text(json.dumps({"subnet": CIDR_PLACEHOLDER}))
     conf = tmp_path / "net.d/10.conflist"
-    conf.parent.mkdir()
+    run = tmp_path / "run"
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "NODE_NAME": "cp",
         "POD_SUBNET": "10.244.0.0/16",
         "TOKEN": "t",
-        "NODES": nodes,
-        "KUBECONFIG": str(tmp_path / "run/kubeconfig"),
+        "NODES": table,
+        "RUN": str(run),
         "TEMPLATE": str(template),
         "PLACEHOLDER": CIDR_PLACEHOLDER,
         "CONF": str(conf),
+        "NETD": str(NETD),
         "ONCE": "1",
     }
     subprocess.run(["sh", str(KIND_FILES / "pod-network.sh")], env=env, timeout=30, check=True)
@@ -196,7 +208,10 @@ def test_pod_network_writes_cni_routes_and_masquerade(tmp_path: Path) -> None:
     assert not any("w2" in line for line in lines)
     appended = [line for line in lines if " -A " in line]
     assert len(appended) == 1 and "-s 10.244.0.0/24 ! -d 10.244.0.0/16" in appended[0]
-    assert 'token: "t"' in (tmp_path / "run/kubeconfig").read_text()
+    assert "    token: t" in (run / "netd.kubeconfig").read_text().splitlines()
+    assert (run / "pod-network.env").read_text() == (
+        "NODE_NAME=cp\nPOD_CIDR=10.244.0.0/24\nPOD_SUBNET=10.244.0.0/16\n"
+    )
 
 
 # --- kind itself -------------------------------------------------------------------------------

@@ -4,11 +4,10 @@ hide them."""
 
 from __future__ import annotations
 
-import shlex
-
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
+from nestkube.images import runc_wrapper
 from nestkube.kubeadm import proxy
 from nestkube.providers.base import ProviderInfo, rlimit_args
 from nestkube.providers.podman import crun_refuses
@@ -37,53 +36,22 @@ def check_proxy(ctx: DoctorContext) -> Finding:
     return ok("host.proxy", f"nodes' proxy: {proxy.describe(found)}")
 
 
-def capability_filter(runc: str, drop: list[str]) -> str:
-    """An OCI runtime wrapper: remove ``drop`` from the capability lists, then exec runc.
+def capability_filter(runc: str) -> str:
+    """The capability filter for ``runc``: nestkube's runc wrapper (images/nestkube-runc),
+    which removes the capabilities outside its bounding set, then execs ``runc``.
 
     `docker run --privileged` asks runc for every capability the daemon knows; runc fails
     ("unable to apply caps") when one is outside the bounding set. Podman asks only for what
     the bounding set holds, so it needs no wrapper.
     """
-    caps = " ".join(shlex.quote(c) for c in drop)
-    return f"""#!/bin/sh
-# Written from `nestkube doctor` (check host.capabilities). To undo: remove this file and the
-# {CAPFILTER_RUNTIME} runtime from the daemon's configuration.
-set -eu
-filter() {{
-	python3 - "$1" {caps} <<'PY'
-import json, sys
-path, drop = sys.argv[1], set(sys.argv[2:])
-with open(path) as f:
-    spec = json.load(f)
-# config.json nests them under process; an exec's process.json holds them at the top.
-caps = spec.get("process", spec).get("capabilities") or {{}}
-for kind, names in list(caps.items()):
-    caps[kind] = [n for n in names if n not in drop]
-with open(path, "w") as f:
-    json.dump(spec, f)
-PY
-}}
-bundle=.
-process=
-prev=
-for arg in "$@"; do
-	case "$prev" in
-	--bundle | -b) bundle=$arg ;;
-	--process | -p) process=$arg ;;
-	esac
-	case "$arg" in
-	--bundle=*) bundle=${{arg#--bundle=}} ;;
-	--process=*) process=${{arg#--process=}} ;;
-	esac
-	prev=$arg
-done
-if [ -f "$bundle/config.json" ]; then filter "$bundle/config.json"; fi
-if [ -n "$process" ] && [ -f "$process" ]; then filter "$process"; fi
-exec {runc} "$@"
-"""
+    header = (
+        "# Written from `nestkube doctor` (check host.capabilities). To undo: remove this file\n"
+        f"# and the {CAPFILTER_RUNTIME} runtime from the daemon's configuration.\n"
+    )
+    return runc_wrapper.text(runc, header)
 
 
-def _capfilter_fix(ctx: DoctorContext, drop: list[str]) -> Fix:
+def _capfilter_fix(ctx: DoctorContext) -> Fix:
     runc = ctx.binary("runc") or "/usr/bin/runc"
     if ctx.provider == "docker":
         then = (
@@ -97,7 +65,7 @@ def _capfilter_fix(ctx: DoctorContext, drop: list[str]) -> Fix:
     else:
         then = f"chmod 0755 {CAPFILTER_PATH}"
         note = f"then give nerdctl --runtime {CAPFILTER_PATH} (nestkube passes no such flag)"
-    return fixes.root_file(ctx, CAPFILTER_PATH, capability_filter(runc, drop), then=then, note=note)
+    return fixes.root_file(ctx, CAPFILTER_PATH, capability_filter(runc), then=then, note=note)
 
 
 def check_capabilities(ctx: DoctorContext) -> Finding:
@@ -136,7 +104,7 @@ def check_capabilities(ctx: DoctorContext) -> Finding:
         "host.capabilities",
         f"{what}: `{ctx.provider} run --privileged` fails here with 'unable to apply caps'"
         f"{unknown}; {ctx.provider} needs a runtime wrapper that drops them",
-        _capfilter_fix(ctx, missing),
+        _capfilter_fix(ctx),
     )
 
 

@@ -5,6 +5,11 @@
 set -eu
 IN=/nestkube-in
 
+# The pod network's launcher runs the node image's own agent.
+if [ ! -x /usr/local/bin/nestkube-netd ]; then
+  echo "install.sh: the base image has no /usr/local/bin/nestkube-netd (rebuild the node image)" >&2
+  exit 1
+fi
 mkdir -p /kind/bin /kind/manifests /kind/pod-network
 # kind reads the Kubernetes release from /kind/version; the node image records it here.
 cp /etc/nestkube/version /kind/version

@@ -7,7 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 OUT=/nestkube-out
 
 apt-get update -qq
-# shellcheck disable=SC2086
+# The package list is one package a word: split on purpose.
+# shellcheck disable=SC2046
 apt-get install -y -qq --no-install-recommends $(cat /nestkube-in/packages) >/dev/null
 
 # The files a binary needs: itself and the shared libraries the loader resolves for it.
