@@ -115,6 +115,7 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         # nestkube plans the pod CIDRs (see kubeadm.pod_cidrs); a CNI of the user's own may
         # want the controller manager's.
         allocate_node_cidrs=spec.name not in ctx.pod_cidrs,
+        leader_election=len(ctx.control_planes) > 1,
         token=ctx.token,
         control_plane=spec.role == "control-plane",
         untainted=not ctx.workers,

@@ -107,6 +107,11 @@ class KubeadmParams:
     # False when nestkube plans each node's pod CIDR itself (see kubeadm.pod_cidrs): the
     # controller manager then hands out none, so it cannot disagree with the plan.
     allocate_node_cidrs: bool = True
+    # With one control plane there is nothing to elect, and the leases the controller
+    # manager and scheduler renew every 2 s with a 5 s limit are what kills them on a slow
+    # host: in the cgroup-v2 test guest under TCG both exited on "leaderelection lost" again
+    # and again, so no Deployment got a pod. Several control planes keep kubeadm's election.
+    leader_election: bool = True
     # Kubelets from 1.35 on refuse cgroup v1 unless told otherwise (failCgroupV1).
     host_cgroup_v1: bool = False
     # The node runtime's CRI socket: containerd's, or CRI-O's on a CRI-O node image.
@@ -295,6 +300,9 @@ def cluster_configuration(p: KubeadmParams) -> Doc:
     if gates:
         controller_manager_args["feature-gates"] = gates
         scheduler_args["feature-gates"] = gates
+    if not p.leader_election:
+        controller_manager_args["leader-elect"] = "false"
+        scheduler_args["leader-elect"] = "false"
 
     api_server: Doc = {"certSANs": list(p.api_server_cert_sans)}
     if api_server_args:

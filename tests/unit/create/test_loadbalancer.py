@@ -122,6 +122,9 @@ def test_kubeadm_configs_point_at_the_load_balancer_and_share_the_certificate_ke
     # Every join discovers the cluster through the load balancer.
     for spec in [*ctx.control_planes[1:], *ctx.workers]:
         assert plan.node_params(ctx, spec).control_plane_endpoint == f"{lb_ip}:6443"
+    # Several control planes elect their controller manager and scheduler, as kubeadm does.
+    assert "leader-elect" not in str(cluster_cfg)
+    assert plan.node_params(ctx, ctx.specs[0]).leader_election
 
 
 def test_a_single_control_plane_keeps_its_own_endpoint_and_no_key(tmp_path: Path) -> None:

@@ -105,6 +105,17 @@ def test_the_controller_manager_allocates_no_cidrs_when_nestkube_plans_them() ->
     assert "allocate-node-cidrs" not in controller_manager_args()
 
 
+def test_one_control_plane_runs_its_controller_manager_and_scheduler_without_election() -> None:
+    assert controller_manager_args(leader_election=False)["leader-elect"] == "false"
+    assert "leader-elect" not in controller_manager_args()
+    ctx = planned()
+    params = plan.node_params(ctx, ctx.specs[0])
+    assert not params.leader_election
+    docs = list(yaml.safe_load_all(render_init_config(params)))
+    cluster = next(d for d in docs if d["kind"] == "ClusterConfiguration")
+    assert {"name": "leader-elect", "value": "false"} in cluster["scheduler"]["extraArgs"]
+
+
 def planned(disable_default_cni: bool = False) -> CreateContext:
     config = default_config("c", workers=2)
     networking = replace(config.networking, disable_default_cni=disable_default_cni)
