@@ -318,7 +318,7 @@ def test_rootless_two_nodes_pod_traffic_across_nodes(
     pods = {p["metadata"]["name"]: p for p in kubectl_json(guest, PAIR, "get", "pods")["items"]}
     for src, dst in (("server-a", "server-b"), ("server-b", "server-a")):
         ip = pods[dst]["status"]["podIP"]
-        got = kubectl(guest, PAIR, "exec", src, "--", "wget", "-q", "-O-", f"http://{ip}:8080")
+        got = kubectl(guest, PAIR, "exec", src, "--", "fetch", f"http://{ip}:8080")
         assert got.stdout.strip() == dst, (src, dst, got.stdout)
     nestkube(guest, "delete", "cluster", "--name", PAIR)
     assert not any(leftovers(guest, "podman", PAIR).values())

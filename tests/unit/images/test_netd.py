@@ -53,8 +53,11 @@ def scratch(tmp_path: Path) -> dict[str, Path]:
     return {"root": tmp_path, "etc": etc, "bin": fakes}
 
 
-def run_once(scratch: dict[str, Path], nodes: str, routes: str, *, admin: bool) -> list[str]:
+def run_once(
+    scratch: dict[str, Path], nodes: str, routes: str, *, admin: bool, bridge_nf: str = "1\n"
+) -> list[str]:
     root = scratch["root"]
+    (root / "bridge-nf-call-iptables").write_text(bridge_nf)
     (root / "nodes").write_text(nodes)
     (root / "routes").write_text(routes)
     env = {
@@ -68,6 +71,7 @@ def run_once(scratch: dict[str, Path], nodes: str, routes: str, *, admin: bool) 
         "NESTKUBE_CNI_TARGET": str(root / "net.d" / "10-nestkube.conflist"),
         "NESTKUBE_KUBECONFIG": str(root / "netd.kubeconfig"),
         "NESTKUBE_ADMIN_CONF": str(root / ("admin.conf" if admin else "absent")),
+        "NESTKUBE_BRIDGE_NF": str(root / "bridge-nf-call-iptables"),
     }
     (root / "admin.conf").write_text("")
     done = subprocess.run(
@@ -88,6 +92,25 @@ def test_agent_inputs_are_the_env_the_cni_config_and_the_masquerade_argv() -> No
     argv = files["/etc/nestkube/masquerade.args"].splitlines()
     assert argv[:5] == ["iptables", "-w", "-t", "nat", "-A"]
     assert argv[5:10] == ["POSTROUTING", "-s", "10.244.1.0/24", "!", "-d"]
+
+
+@pytest.mark.parametrize("bridge_nf", ["0\n", ""])
+def test_without_bridge_netfilter_service_traffic_between_local_pods_is_masqueraded(
+    scratch: dict[str, Path], bridge_nf: str
+) -> None:
+    nodes = node_line("c-worker", "10.244.1.0/24", "", "10.89.0.253")
+    calls = run_once(scratch, nodes, "", admin=False, bridge_nf=bridge_nf)
+    added = [c for c in calls if c.startswith("iptables -w -t nat -A POSTROUTING")]
+    assert added[1:] == [
+        "iptables -w -t nat -A POSTROUTING -s 10.244.1.0/24 -d 10.244.1.0/24 -m conntrack "
+        "--ctstate DNAT -m comment --comment nestkube: masquerade Service traffic between pods "
+        "of this node -j MASQUERADE"
+    ]
+    # Present already: checked, not added twice.
+    (scratch["root"] / "masq-present").write_text("")
+    (scratch["root"] / "calls").unlink()
+    calls = run_once(scratch, nodes, "", admin=False, bridge_nf=bridge_nf)
+    assert not [c for c in calls if " -A " in c]
 
 
 def test_one_pass_routes_peers_drops_the_gone_and_keeps_cni_and_masquerade(
