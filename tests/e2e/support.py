@@ -118,8 +118,11 @@ class Kubectl:
         self("apply", "-f", "-", input=manifest)
 
     def wait_pods_ready(
-        self, selector: str, timeout: int = 180, namespace: str = "default"
+        self, selector: str, timeout: int = 180, namespace: str = "default", count: int = 1
     ) -> None:
+        """Until at least ``count`` pods match and every one that matches is Ready: `kubectl
+        wait` alone returns as soon as the pods that exist are Ready, before a Deployment has
+        made the rest."""
         deadline = time.monotonic() + timeout
         while True:
             proc = self(
@@ -134,13 +137,22 @@ class Kubectl:
                 check=False,
                 timeout=60,
             )
-            if proc.returncode == 0:
+            if proc.returncode == 0 and self.ready_pods(selector, namespace) >= count:
                 return
             if time.monotonic() > deadline:
                 pods = self("-n", namespace, "get", "pods", "-o", "wide", check=False).stdout
                 events = self("get", "events", "--sort-by=.lastTimestamp", check=False).stdout
                 raise AssertionError(f"pods {selector} not Ready:\n{pods}\n{events[-3000:]}")
             time.sleep(2)
+
+    def ready_pods(self, selector: str, namespace: str = "default") -> int:
+        """How many pods match, or 0 while any that matches is not Ready."""
+        pods = self.json("-n", namespace, "get", "pods", "-l", selector)["items"]
+        ready = [
+            any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+            for conditions in (p.get("status", {}).get("conditions", []) for p in pods)
+        ]
+        return len(ready) if all(ready) else 0
 
 
 def web_manifest(replicas: int, service: bool = True) -> str:

@@ -94,7 +94,7 @@ def test_multi_node_pod_network_and_service(
     assert got_a.strip() == "server-a"
 
     kubectl.apply(SERVER)
-    kubectl.wait_pods_ready("app=web")
+    kubectl.wait_pods_ready("app=web", count=2)
     svc_ip = kubectl.json("get", "service", "web")["spec"]["clusterIP"]
     web_pods = {
         p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]

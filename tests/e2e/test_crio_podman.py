@@ -91,7 +91,7 @@ def test_crio_two_nodes_serve_a_service_to_every_node(
     # Names resolve once CoreDNS is Ready (it serves only after syncing with the API).
     kubectl.wait_pods_ready("k8s-app=kube-dns", namespace="kube-system")
     kubectl.apply(web_manifest(replicas=2) + clients(nodes))
-    kubectl.wait_pods_ready("app=web")
+    kubectl.wait_pods_ready("app=web", count=2)
     kubectl.wait_pods_ready("role=client")
     pods = {p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]}
     assert_cluster_dns(

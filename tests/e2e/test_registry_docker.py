@@ -76,6 +76,6 @@ def test_an_image_pushed_with_docker_runs_on_every_node(
 ) -> None:
     kubectl = Kubectl(str(kit.path("kubectl")), kubeconfig_file, cluster.context)
     kubectl.apply(spread("app", APP, len(NODES)))
-    kubectl.wait_pods_ready("app=app")
+    kubectl.wait_pods_ready("app=app", count=len(NODES))
     pods = kubectl.json("get", "pods", "-l", "app=app")["items"]
     assert sorted(p["spec"]["nodeName"] for p in pods) == NODES

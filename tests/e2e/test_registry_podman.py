@@ -148,7 +148,7 @@ def kubectl(cluster: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig_file:
 
 def test_an_image_pushed_on_the_host_runs_on_every_node(kubectl: Kubectl) -> None:
     kubectl.apply(spread("app", APP, len(NODES)))
-    kubectl.wait_pods_ready("app=app")
+    kubectl.wait_pods_ready("app=app", count=len(NODES))
     pods = kubectl.json("get", "pods", "-l", "app=app")["items"]
     assert sorted(p["spec"]["nodeName"] for p in pods) == NODES
     assert {p["status"]["phase"] for p in pods} == {"Running"}

@@ -120,6 +120,6 @@ def test_the_whole_cluster_is_back_within_a_minute_of_start(
     took = wait_back(kubectl, podman, NODES, since, began)
     print(f"stop + start: start returned after {started:.1f}s, everything back in {took:.1f}s")
     assert took <= BACK_WITHIN, f"back only after {took:.0f}s (start took {started:.0f}s)"
-    kubectl.wait_pods_ready("app=web", timeout=int(BACK_WITHIN))
+    kubectl.wait_pods_ready("app=web", timeout=int(BACK_WITHIN), count=2)
     pods = kubectl.json("get", "pods", "-l", "app=web")["items"]
     assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods), pods

@@ -78,7 +78,7 @@ def test_a_single_node_serves_a_service_by_dns_name(
         assert KUBEADM_V1BETA4 in api_versions, api_versions
 
     kubectl.apply(web_manifest(replicas=2) + client(node))
-    kubectl.wait_pods_ready("app=web")
+    kubectl.wait_pods_ready("app=web", count=2)
     kubectl.wait_pods_ready("role=client")
     pods = {p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]}
     svc_ip = kubectl.json("get", "service", "web")["spec"]["clusterIP"]
