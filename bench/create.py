@@ -313,7 +313,7 @@ def sigint_ignored() -> Iterator[None]:
 def delete(provider: Provider, name: str, kubeconfig: str, status: Status) -> float:
     with sigint_ignored():
         start = time.monotonic()
-        delete_cluster(name, kubeconfig_path=kubeconfig, engine=provider, status=status)
+        delete_cluster(name, kubeconfig_path=kubeconfig, provider=provider, status=status)
         return time.monotonic() - start
 
 
@@ -348,7 +348,7 @@ def one_run(
                 kubeconfig_path=kubeconfig,
                 wait=wait,
                 status=status,
-                engine=provider,
+                provider=provider,
             )
         finally:
             run.steps = dict(status.timings)

@@ -227,7 +227,7 @@ def nestkube_run(provider: Provider, run: Run, shape: Shape, image: str, tmp: Pa
         try:
             cluster = create_cluster(
                 config, image=image, kubeconfig_path=str(kubeconfig), wait=READY_TIMEOUT,
-                status=status, engine=provider,
+                status=status, provider=provider,
             )  # fmt: skip
         finally:
             run.steps = {k: round(v, 2) for k, v in status.timings.items()}
@@ -240,7 +240,7 @@ def nestkube_run(provider: Provider, run: Run, shape: Shape, image: str, tmp: Pa
         run.ok = True
     finally:
         with contextlib.suppress(Exception):
-            delete_cluster(run.cluster, kubeconfig_path=str(kubeconfig), engine=provider,
+            delete_cluster(run.cluster, kubeconfig_path=str(kubeconfig), provider=provider,
                            status=Status(quiet=True))  # fmt: skip
 
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
         list_nodes,
         list_registries,
         registry_logs,
+        resolve_engine,
+        start_cluster,
+        stop_cluster,
     )
     from nestkube.config import ClusterConfig, default_config, load_config
     from nestkube.status import Status
@@ -49,6 +52,9 @@ _LAZY = {
     "delete_registry": "nestkube.cluster",
     "list_registries": "nestkube.cluster",
     "registry_logs": "nestkube.cluster",
+    "resolve_engine": "nestkube.cluster",
+    "start_cluster": "nestkube.cluster",
+    "stop_cluster": "nestkube.cluster",
     "ClusterConfig": "nestkube.config",
     "default_config": "nestkube.config",
     "load_config": "nestkube.config",
@@ -91,4 +97,7 @@ __all__ = [
     "list_registries",
     "load_config",
     "registry_logs",
+    "resolve_engine",
+    "start_cluster",
+    "stop_cluster",
 ]

@@ -78,20 +78,28 @@ def parse_duration(text: str) -> float:
     return sum(float(a) * scale[b] for a, b in parts)
 
 
-def _provider(config_provider: str | None, explicit: str | None) -> Provider:
-    return get_provider(explicit or config_provider)
+# Which engine a facade function uses: a handle the caller already has (resolved and probed
+# once, then passed down), or an engine's name, or None for the first engine that answers.
+EngineChoice = Provider | str | None
+
+
+def resolve_engine(choice: EngineChoice, configured: str | None = None) -> Provider:
+    """The handle ``choice`` names; a name (or none) is resolved, ``configured`` (a config's
+    ``provider``) standing in when the caller named no engine."""
+    if choice is None or isinstance(choice, str):
+        return get_provider(choice or configured)
+    return choice
 
 
 def create_cluster(
     config: ClusterConfig,
     *,
-    provider: str | None = None,
+    provider: EngineChoice = None,
     image: str | None = None,
     kubeconfig_path: str | None = None,
     wait: float = 300.0,
     retain: bool = False,
     status: Status = SILENT,
-    engine: Provider | None = None,
 ) -> Cluster:
     """Create the cluster ``config`` describes; on failure nothing is left unless ``retain``."""
     from nestkube import kubeconfig
@@ -99,7 +107,7 @@ def create_cluster(
     from nestkube.create.context import CreateContext
 
     cluster_name(config.name)
-    prov = engine or _provider(config.provider, provider)
+    prov = resolve_engine(provider, config.provider)
     ctx = CreateContext(
         config=config,
         provider=prov,
@@ -120,13 +128,13 @@ def create_cluster(
 
 
 def plan_cluster(
-    config: ClusterConfig, *, provider: str | None = None, image: str | None = None
+    config: ClusterConfig, *, provider: EngineChoice = None, image: str | None = None
 ) -> CreateContext:
     """What create would do, without touching the engine beyond probing it (for --dry-run)."""
     from nestkube.create import plan
     from nestkube.create.context import CreateContext
 
-    prov = _provider(config.provider, provider)
+    prov = resolve_engine(provider, config.provider)
     ctx = CreateContext(config=config, provider=prov, status=SILENT)
     plan.plan_nodes(ctx, image or _default_image(), chosen=image is not None)
     return ctx
@@ -135,9 +143,8 @@ def plan_cluster(
 def delete_cluster(
     name: str,
     *,
-    provider: str | None = None,
+    provider: EngineChoice = None,
     kubeconfig_path: str | None = None,
-    engine: Provider | None = None,
     status: Status = SILENT,
 ) -> bool:
     """Delete a cluster's nodes, volumes, network and kubeconfig entries.
@@ -147,7 +154,7 @@ def delete_cluster(
     from nestkube import kubeconfig
 
     cluster_name(name)
-    prov, nodes = _lazily(provider, engine, lambda p: p.list_nodes(name))
+    prov, nodes = _lazily(provider, lambda p: p.list_nodes(name))
     networks = {node_network(n) for n in nodes}
     networks.add(f"nestkube-{name}")
 
@@ -175,15 +182,14 @@ def create_registry(
     port: int = 5001,
     address: str = "127.0.0.1",
     proxy_remote_url: str | None = None,
-    provider: str | None = None,
-    engine: Provider | None = None,
+    provider: EngineChoice = None,
     status: Status = SILENT,
 ) -> Registry:
     """Run a local registry published on ``address:port`` (see :mod:`nestkube.registry`)."""
     from nestkube import registry
 
     return registry.create_registry(
-        engine or get_provider(provider),
+        resolve_engine(provider),
         name,
         port=port,
         address=address,
@@ -195,44 +201,37 @@ def create_registry(
 def delete_registry(
     name: str,
     *,
-    provider: str | None = None,
-    engine: Provider | None = None,
+    provider: EngineChoice = None,
     status: Status = SILENT,
 ) -> bool:
     """Remove a registry and its storage; False when there was none."""
     from nestkube import registry
 
-    return registry.delete_registry(engine or get_provider(provider), name, status=status)
+    return registry.delete_registry(resolve_engine(provider), name, status=status)
 
 
-def list_registries(
-    *, provider: str | None = None, engine: Provider | None = None
-) -> list[Registry]:
+def list_registries(*, provider: EngineChoice = None) -> list[Registry]:
     from nestkube import registry
 
-    return registry.list_registries(engine or get_provider(provider))
+    return registry.list_registries(resolve_engine(provider))
 
 
-def registry_logs(name: str, *, provider: str | None = None) -> str:
+def registry_logs(name: str, *, provider: EngineChoice = None) -> str:
     from nestkube import registry
 
-    return registry.registry_logs(get_provider(provider), name)
+    return registry.registry_logs(resolve_engine(provider), name)
 
 
-def list_clusters(*, provider: str | None = None, engine: Provider | None = None) -> list[str]:
-    return list(cluster_nodes(provider=provider, engine=engine))
+def list_clusters(*, provider: EngineChoice = None) -> list[str]:
+    return list(cluster_nodes(provider=provider))
 
 
-def cluster_nodes(
-    *, provider: str | None = None, engine: Provider | None = None
-) -> dict[str, list[Node]]:
+def cluster_nodes(*, provider: EngineChoice = None) -> dict[str, list[Node]]:
     """Every cluster's nodes by name, from one engine call: listing needs no engine facts."""
-    return _lazily(provider, engine, lambda p: p.cluster_nodes())[1]
+    return _lazily(provider, lambda p: p.cluster_nodes())[1]
 
 
-def _lazily(
-    provider: str | None, engine: Provider | None, ask: Callable[[Provider], _T]
-) -> tuple[Provider, _T]:
+def _lazily(choice: EngineChoice, ask: Callable[[Provider], _T]) -> tuple[Provider, _T]:
     """The engine and what ``ask`` gets from it, asking the first engine found unprobed:
     listing and reading nodes needs no engine facts, so they are probed only when used.
 
@@ -240,42 +239,36 @@ def _lazily(
     command (so another one that answers is used, and the error is the same); a hung engine
     is not asked twice.
     """
-    if engine is not None:
-        return engine, ask(engine)
-    prov = get_provider(provider, probe=False)
+    if choice is not None and not isinstance(choice, str):
+        return choice, ask(choice)
+    prov = get_provider(choice, probe=False)
     try:
         return prov, ask(prov)
     except CommandTimeout:
         raise
     except CommandError:
-        prov = get_provider(provider)
+        prov = get_provider(choice)
         return prov, ask(prov)
 
 
-def list_nodes(
-    name: str, *, provider: str | None = None, engine: Provider | None = None
-) -> list[Node]:
+def list_nodes(name: str, *, provider: EngineChoice = None) -> list[Node]:
     cluster_name(name)
-    nodes = _lazily(provider, engine, lambda p: p.list_nodes(name))[1]
+    nodes = _lazily(provider, lambda p: p.list_nodes(name))[1]
     if not nodes:
         raise ClusterError(f"no cluster named {name!r}")
     return nodes
 
 
-def cluster_info(
-    name: str, *, provider: str | None = None, engine: Provider | None = None
-) -> dict[str, object]:
+def cluster_info(name: str, *, provider: EngineChoice = None) -> dict[str, object]:
     """A summary of one cluster for `get clusters -o json`."""
     cluster_name(name)
-    prov, nodes = _lazily(provider, engine, lambda p: p.list_nodes(name))
+    prov, nodes = _lazily(provider, lambda p: p.list_nodes(name))
     return _summary(prov, name, nodes)
 
 
-def clusters_info(
-    *, provider: str | None = None, engine: Provider | None = None
-) -> list[dict[str, object]]:
+def clusters_info(*, provider: EngineChoice = None) -> list[dict[str, object]]:
     """:func:`cluster_info` of every cluster, from one listing of the engine's containers."""
-    prov, listed = _lazily(provider, engine, lambda p: p.cluster_nodes())
+    prov, listed = _lazily(provider, lambda p: p.cluster_nodes())
     return [_summary(prov, name, nodes) for name, nodes in listed.items()]
 
 
@@ -313,14 +306,13 @@ def get_kubeconfig(
     name: str,
     *,
     internal: bool = False,
-    provider: str | None = None,
-    engine: Provider | None = None,
+    provider: EngineChoice = None,
 ) -> str:
     """The cluster's kubeconfig text; ``internal`` addresses the API server inside the network."""
     from nestkube import kubeconfig
 
     cluster_name(name)
-    prov, node = _lazily(provider, engine, lambda p: _control_plane(p, name))
+    prov, node = _lazily(provider, lambda p: _control_plane(p, name))
     admin, server = _admin_and_server(prov, node, internal)
     return kubeconfig.build_kubeconfig(admin, name, server)
 
@@ -330,14 +322,13 @@ def export_kubeconfig(
     *,
     kubeconfig_path: str | None = None,
     internal: bool = False,
-    provider: str | None = None,
-    engine: Provider | None = None,
+    provider: EngineChoice = None,
 ) -> Path:
     """Merge the cluster's entries into the kubeconfig; ``internal`` as for get_kubeconfig."""
     from nestkube import kubeconfig
 
     cluster_name(name)
-    prov, node = _lazily(provider, engine, lambda p: _control_plane(p, name))
+    prov, node = _lazily(provider, lambda p: _control_plane(p, name))
     admin, server = _admin_and_server(prov, node, internal)
     return kubeconfig.merge_cluster(admin, name, server, kubeconfig_path)
 
@@ -372,7 +363,7 @@ def _control_plane(prov: Provider, name: str) -> Node:
 
 
 def dry_run_plan(
-    config: ClusterConfig, *, provider: str | None = None, image: str | None = None
+    config: ClusterConfig, *, provider: EngineChoice = None, image: str | None = None
 ) -> dict[str, object]:
     """The resolved plan as data: config, each node's engine argv, the kubeadm configs.
 
@@ -446,22 +437,20 @@ def dry_run_plan(
 def stop_cluster(
     name: str,
     *,
-    provider: str | None = None,
-    engine: Provider | None = None,
+    provider: EngineChoice = None,
     status: Status = SILENT,
 ) -> None:
     """Stop a cluster's nodes; containers, volumes and kubeconfig entries all stay."""
     from nestkube import lifecycle
 
     cluster_name(name)
-    lifecycle.stop(engine or get_provider(provider), name, status)
+    lifecycle.stop(resolve_engine(provider), name, status)
 
 
 def start_cluster(
     name: str,
     *,
-    provider: str | None = None,
-    engine: Provider | None = None,
+    provider: EngineChoice = None,
     wait: float = 300.0,
     status: Status = SILENT,
 ) -> None:
@@ -469,4 +458,4 @@ def start_cluster(
     from nestkube import lifecycle
 
     cluster_name(name)
-    lifecycle.start(engine or get_provider(provider), name, wait=wait, status=status)
+    lifecycle.start(resolve_engine(provider), name, wait=wait, status=status)

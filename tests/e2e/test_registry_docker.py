@@ -37,14 +37,14 @@ def kubeconfig_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def registry(docker: DockerProvider, workload: Path) -> Iterator[str]:
-    nestkube.delete_registry(REGISTRY, engine=docker)
-    nestkube.create_registry(REGISTRY, port=PORT, engine=docker)
+    nestkube.delete_registry(REGISTRY, provider=docker)
+    nestkube.create_registry(REGISTRY, port=PORT, provider=docker)
     docker_cli("load", "--input", str(workload))
     docker_cli("tag", WORKLOAD_IMAGE, APP)
     docker_cli("push", APP)
     yield REGISTRY
     subprocess.run(["docker", "rmi", APP], capture_output=True, check=False)  # the tag only
-    assert nestkube.delete_registry(REGISTRY, engine=docker)
+    assert nestkube.delete_registry(REGISTRY, provider=docker)
     left = docker_cli("ps", "-a", "-q", "--filter", f"name=^{REGISTRY}$").stdout.split()
     volumes = docker_cli("volume", "ls", "-q", "--filter", f"name={REGISTRY}-data").stdout
     assert (left, volumes.split()) == ([], [])
@@ -67,7 +67,7 @@ def cluster(
     yield made
     nestkube.delete_cluster(CLUSTER, provider="docker", kubeconfig_path=str(kubeconfig_file))
     assert engine_leftovers("docker", CLUSTER) == {"containers": [], "volumes": [], "networks": []}
-    (entry,) = [r for r in nestkube.list_registries(engine=docker) if r.name == registry]
+    (entry,) = [r for r in nestkube.list_registries(provider=docker) if r.name == registry]
     assert entry.clusters == ()
 
 

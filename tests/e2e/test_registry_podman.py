@@ -81,8 +81,8 @@ def kubeconfig_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def registry(podman: Provider, workload: Path) -> Iterator[str]:
-    nestkube.delete_registry(REGISTRY, engine=podman)
-    made = nestkube.create_registry(REGISTRY, port=PORT, engine=podman)
+    nestkube.delete_registry(REGISTRY, provider=podman)
+    made = nestkube.create_registry(REGISTRY, port=PORT, provider=podman)
     assert made.host == HOST
     # An image built on the host (the tests' busybox image) pushed as a user would.
     engine("load", "--input", str(workload))
@@ -90,7 +90,7 @@ def registry(podman: Provider, workload: Path) -> Iterator[str]:
     engine("push", "--tls-verify=false", APP)
     yield REGISTRY
     engine("rmi", APP, check=False)  # the tag only: the image stays as it was loaded
-    nestkube.delete_registry(REGISTRY, engine=podman)
+    nestkube.delete_registry(REGISTRY, provider=podman)
     assert registry_leftovers() == {"containers": [], "volumes": []}
 
 
@@ -137,7 +137,7 @@ def cluster(
     nestkube.delete_cluster(CLUSTER, provider="podman", kubeconfig_path=str(kubeconfig_file))
     assert engine_leftovers("podman", CLUSTER) == {"containers": [], "volumes": [], "networks": []}
     # The registry outlives the cluster, back on its own network only.
-    (entry,) = [r for r in nestkube.list_registries(engine=podman) if r.name == registry]
+    (entry,) = [r for r in nestkube.list_registries(provider=podman) if r.name == registry]
     assert entry.clusters == ()
 
 

@@ -122,7 +122,7 @@ def _engine(monkeypatch: pytest.MonkeyPatch, labels: dict[str, str] | None) -> N
     )
     monkeypatch.setattr(engine, "image_exists", lambda image: labels is not None)
     monkeypatch.setattr(engine, "image_labels", lambda image: dict(labels or {}))
-    monkeypatch.setattr(cluster, "_provider", lambda config, explicit: engine)
+    monkeypatch.setattr(cluster, "resolve_engine", lambda choice, configured=None: engine)
 
 
 @pytest.mark.parametrize(

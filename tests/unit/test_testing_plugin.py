@@ -148,8 +148,9 @@ def test_the_engine_is_resolved_once_from_the_config_and_handed_down(
 
     def record(result: Any = None) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
-            handed.append(kwargs.get("engine"))
-            assert "provider" not in kwargs
+            # The handle itself, never an engine's name to resolve again.
+            handed.append(kwargs.get("provider"))
+            assert not isinstance(kwargs.get("provider"), str)
             return result
 
         return call

@@ -29,8 +29,10 @@ def _stop(names: list[str], all_clusters: bool, provider: str | None) -> None:
     from nestkube import cluster as api
 
     status = groups.status()
-    for target in _targets(names, all_clusters, provider):
-        api.stop_cluster(target, provider=provider, status=status)
+    targets = _targets(names, all_clusters, provider)
+    engine = api.resolve_engine(provider)  # probed once for every target
+    for target in targets:
+        api.stop_cluster(target, provider=engine, status=status)
         status.info(f"Cluster {target!r} stopped; `nestkube start cluster -n {target}` resumes it")
 
 
@@ -39,8 +41,10 @@ def _start(names: list[str], all_clusters: bool, provider: str | None, wait: str
 
     wait_seconds = options.duration(wait)
     status = groups.status()
-    for target in _targets(names, all_clusters, provider):
-        api.start_cluster(target, provider=provider, wait=wait_seconds, status=status)
+    targets = _targets(names, all_clusters, provider)
+    engine = api.resolve_engine(provider)  # probed once for every target
+    for target in targets:
+        api.start_cluster(target, provider=engine, wait=wait_seconds, status=status)
         status.info(f"Cluster {target!r} is running again")
 
 

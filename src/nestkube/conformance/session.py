@@ -57,17 +57,17 @@ def run_conformance(opts: Options, status: Status = SILENT) -> Outcome:
     created = not engine.list_nodes(opts.name)
     if created:
         config = default_config(opts.name, workers=opts.workers, image=opts.image)
-        facade.create_cluster(config, engine=engine, image=opts.image, status=status)
+        facade.create_cluster(config, provider=engine, image=opts.image, status=status)
     try:
         return _run_on(opts, engine, created, status)
     finally:
         if created and not opts.keep:
-            facade.delete_cluster(opts.name, engine=engine, status=status)
+            facade.delete_cluster(opts.name, provider=engine, status=status)
 
 
 def _run_on(opts: Options, engine: Provider, created: bool, status: Status) -> Outcome:
     """The suite on the engine ``run_conformance`` resolved, handed down (never its name)."""
-    nodes = facade.list_nodes(opts.name, engine=engine)
+    nodes = facade.list_nodes(opts.name, provider=engine)
     version = nodes[0].labels.get(LABEL_K8S_VERSION, "")
     if not version:
         raise ConformanceError(f"cluster {opts.name!r} has no {LABEL_K8S_VERSION} label")
@@ -83,7 +83,7 @@ def _run_on(opts: Options, engine: Provider, created: bool, status: Status) -> O
         )
     opts.report_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = opts.report_dir / "kubeconfig"
-    kubeconfig.write_text(facade.get_kubeconfig(opts.name, engine=engine))
+    kubeconfig.write_text(facade.get_kubeconfig(opts.name, provider=engine))
     os.chmod(kubeconfig, 0o600)
     summary = run_passes(
         suite,

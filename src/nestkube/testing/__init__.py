@@ -55,16 +55,16 @@ def temporary_cluster(
         nodes = engine.list_nodes(config.name)
         if nodes:
             if cluster_state(nodes) != "running":
-                api.start_cluster(config.name, engine=engine, status=report)
+                api.start_cluster(config.name, provider=engine, status=report)
                 nodes = engine.list_nodes(config.name)
             report.info(f"Reusing cluster {config.name!r}; it is left in place afterwards")
-            written = api.export_kubeconfig(config.name, kubeconfig_path=path, engine=engine)
+            written = api.export_kubeconfig(config.name, kubeconfig_path=path, provider=engine)
             yield api.Cluster(config.name, engine.info.name, tuple(nodes), written)
             return
-    api.delete_cluster(config.name, engine=engine, kubeconfig_path=path)
-    cluster = api.create_cluster(config, engine=engine, kubeconfig_path=path, status=report)
+    api.delete_cluster(config.name, provider=engine, kubeconfig_path=path)
+    cluster = api.create_cluster(config, provider=engine, kubeconfig_path=path, status=report)
     try:
         yield cluster
     finally:
         if not keep:
-            api.delete_cluster(config.name, engine=engine, kubeconfig_path=path)
+            api.delete_cluster(config.name, provider=engine, kubeconfig_path=path)

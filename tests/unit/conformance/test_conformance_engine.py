@@ -57,6 +57,6 @@ def test_the_engine_is_resolved_once_and_handed_down(
     assert not outcome.created
     assert resolved == ["docker"]
     handed = {what: kwargs for what, kwargs in rec.calls}
-    assert handed["list_nodes"] == {"engine": engine}
-    assert handed["get_kubeconfig"] == {"engine": engine}
+    assert handed["list_nodes"] == {"provider": engine}
+    assert handed["get_kubeconfig"] == {"provider": engine}
     assert handed["load_archive"]["engines"] == [engine]

@@ -80,7 +80,7 @@ def test_a_node_removed_by_hand_makes_the_cluster_degraded(tmp_path: Path) -> No
     nodes = engine.list_nodes("dev")
     assert missing_nodes(nodes) == ["dev-worker"]
     assert cluster_state(nodes) == DEGRADED
-    info = cluster.cluster_info("dev", engine=engine)
+    info = cluster.cluster_info("dev", provider=engine)
     assert info["state"] == DEGRADED and info["missingNodes"] == ["dev-worker"]
 
 
@@ -144,7 +144,7 @@ def test_start_cluster_exits_1_naming_the_node_and_get_clusters_says_degraded(
 def test_delete_cleans_up_a_degraded_cluster(tmp_path: Path) -> None:
     engine = _made(tmp_path)
     del engine.nodes["dev-worker"]
-    assert cluster.delete_cluster("dev", engine=engine, kubeconfig_path=str(tmp_path / "config"))
+    assert cluster.delete_cluster("dev", provider=engine, kubeconfig_path=str(tmp_path / "config"))
     assert not engine.list_nodes("dev") and not engine.cluster_volumes("dev")
     assert "nestkube-dev" not in engine.networks
     assert not kubeconfig.has_entries("dev", str(tmp_path / "config"))
@@ -154,7 +154,7 @@ def test_a_stopped_cluster_deletes_cleanly(tmp_path: Path) -> None:
     engine = _made(tmp_path)
     lifecycle.stop(engine, "dev")
     assert cluster_state(engine.list_nodes("dev")) == STOPPED
-    assert cluster.delete_cluster("dev", engine=engine, kubeconfig_path=str(tmp_path / "config"))
+    assert cluster.delete_cluster("dev", provider=engine, kubeconfig_path=str(tmp_path / "config"))
     assert not engine.list_nodes("dev") and not engine.cluster_volumes("dev")
     assert not engine.networks
 
@@ -209,7 +209,7 @@ def test_a_create_in_progress_is_not_called_degraded(tmp_path: Path) -> None:
         assert claim.in_progress("dev")
         assert not claim.in_progress("ev") and not claim.in_progress("x-dev")
         assert cluster_state(nodes, creating=claim.in_progress("dev")) == RUNNING
-        assert cluster.cluster_info("dev", engine=engine)["state"] == RUNNING
+        assert cluster.cluster_info("dev", provider=engine)["state"] == RUNNING
     # The claim's file stays, unheld: the create is over (here, killed).
     assert not claim.in_progress("dev")
-    assert cluster.cluster_info("dev", engine=engine)["state"] == DEGRADED
+    assert cluster.cluster_info("dev", provider=engine)["state"] == DEGRADED

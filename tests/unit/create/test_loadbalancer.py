@@ -198,7 +198,7 @@ def test_the_dry_run_plan_shows_the_load_balancer(monkeypatch: pytest.MonkeyPatc
 
     engine = podman()
     monkeypatch.setattr(engine, "image_exists", lambda image: False)
-    monkeypatch.setattr(cluster, "_provider", lambda config, explicit: engine)
+    monkeypatch.setattr(cluster, "resolve_engine", lambda choice, configured=None: engine)
     plan = cluster.dry_run_plan(default_config("dry", control_planes=2))
     nodes = plan["nodes"]
     assert isinstance(nodes, list)
@@ -246,8 +246,8 @@ def test_kubeconfigs_go_through_the_load_balancer(tmp_path: Path) -> None:
     for spec in ha_context(engine, tmp_path).containers:
         engine.create_node(spec)
     lb_ip = engine.node_ip("ha-external-load-balancer", "nestkube-ha")
-    external = yaml.safe_load(cluster.get_kubeconfig("ha", engine=engine))
-    internal = yaml.safe_load(cluster.get_kubeconfig("ha", internal=True, engine=engine))
+    external = yaml.safe_load(cluster.get_kubeconfig("ha", provider=engine))
+    internal = yaml.safe_load(cluster.get_kubeconfig("ha", internal=True, provider=engine))
     assert external["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:40443"
     assert internal["clusters"][0]["cluster"]["server"] == f"https://{lb_ip}:6443"
 
