@@ -314,7 +314,8 @@ def test_rootless_two_nodes_pod_traffic_across_nodes(
         guest.user(
             "kubectl", f"--context=nestkube-{PAIR}", "apply", "-f", "-", stdin=json.dumps(pod)
         )
-    wait_pods(guest, PAIR, "role=server")
+    # Two kubelets, etcd and the API server share two emulated CPUs: pods start slowly.
+    wait_pods(guest, PAIR, "role=server", timeout=1500)
     pods = {p["metadata"]["name"]: p for p in kubectl_json(guest, PAIR, "get", "pods")["items"]}
     for src, dst in (("server-a", "server-b"), ("server-b", "server-a")):
         ip = pods[dst]["status"]["podIP"]
@@ -330,13 +331,17 @@ def test_rootless_two_nodes_pod_traffic_across_nodes(
 @pytest.mark.guest_cluster
 def test_rootless_docker_single_node(guest: Guest, podman_node_image: NodeImage) -> None:
     # Docker's rootless mode as Docker documents it, with Debian's docker.io and rootlesskit.
-    guest.user(
-        "sh", "-c",
-        # Debian ships Docker's rootless scripts outside PATH; the tool looks for its twin there.
-        "PATH=/usr/share/docker.io/contrib:$PATH "
-        "dockerd-rootless-setuptool.sh install --skip-iptables",
+    # Debian ships Docker's rootless scripts outside PATH, in a folder without the docker CLI.
+    # The setup tool takes the folder where it finds dockerd-rootless.sh on PATH for Docker's
+    # own (it runs `<that folder>/docker` and writes it into the user unit's PATH), so both are
+    # linked into one folder on the user's PATH first.
+    contrib = "/usr/share/docker.io/contrib"
+    guest.sh(
+        f"ln -sf {contrib}/dockerd-rootless.sh ~/bin/ && ln -sf /usr/bin/docker ~/bin/docker"
+        f" && {contrib}/dockerd-rootless-setuptool.sh install --skip-iptables",
+        user=USER,
         timeout=300,
-    )  # fmt: skip
+    )
     uid = guest.uid()
     env = {"DOCKER_HOST": f"unix:///run/user/{uid}/docker.sock"}
     guest.user("docker", "load", "-i", f"{PAYLOAD_MOUNT}/images/node.tar", env=env, timeout=1200)
