@@ -3,7 +3,10 @@
 `nestkube conformance` builds e2e.test, ginkgo and the test images from the release's
 ``k8s.io/kubernetes`` module (cached by content: a warm run only runs specs), loads the images
 and runs this subset: Pods, Services (ClusterIP, NodePort, by DNS name), DNS, ConfigMap and
-Secret volumes and environment, a Deployment rollout, and pod-to-pod and node-to-pod traffic.
+Secret volumes and environment, a Deployment rollout, and pod-to-pod and node-to-pod traffic,
+and the two specs that pull with ``imagePullPolicy: Always`` (ImageVolume, PodCertificate mTLS):
+the cluster pulls ``registry.k8s.io`` through a local registry, which the run fills with the test
+images, so those pulls succeed offline.
 """
 
 from __future__ import annotations
@@ -38,8 +41,14 @@ SUBSET = [
     r"\[sig-apps\] Deployment RollingUpdateDeployment should delete old pods and create new ",
     r"\[sig-network\] Networking Granular Checks: Pods should function for "
     r"(intra|node)-pod communication: http ",
+    # Both pull with imagePullPolicy: Always, so they need the registry.
+    r"\[sig-node\] ImageVolume should succeed with pod and pull policy of Always",
+    r"\[sig-auth\] .*PodCertificate.* should allow server and client pods to establish an mTLS "
+    r"connection",
 ]
-SUBSET_SPECS = 15
+SUBSET_SPECS = 17
+REGISTRY = "e2e-conformance-reg"
+REGISTRY_PORT = 5028
 SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped of (\d+)$", re.M)
 
 
@@ -48,11 +57,19 @@ def conformance_cluster(
     podman_node_image: NodeImage, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[nestkube.Cluster]:
     kubeconfig = tmp_path_factory.mktemp("kube") / "config"
-    # Deleted at the end even when the specs fail; `conformance` never deletes a given cluster.
-    with temporary_cluster(
-        default_config(NAME), provider="podman", kubeconfig_path=kubeconfig
-    ) as cluster:
-        yield cluster
+    nestkube.delete_registry(REGISTRY, provider="podman")
+    nestkube.create_registry(REGISTRY, port=REGISTRY_PORT, provider="podman")
+    # As `create cluster --registry R --registry-mirror registry.k8s.io=http://R:5000` makes it.
+    config = default_config(NAME).with_overrides(
+        registries=[REGISTRY], registry_mirrors={"registry.k8s.io": f"http://{REGISTRY}:5000"}
+    )
+    try:
+        # Deleted at the end even when the specs fail; `conformance` never deletes a given
+        # cluster (nor its registry).
+        with temporary_cluster(config, provider="podman", kubeconfig_path=kubeconfig) as cluster:
+            yield cluster
+    finally:
+        nestkube.delete_registry(REGISTRY, provider="podman")
     assert engine_leftovers("podman", NAME) == {"containers": [], "volumes": [], "networks": []}
 
 
@@ -80,4 +97,7 @@ def test_conformance_subset_passes(conformance_cluster: nestkube.Cluster, tmp_pa
     assert proc.returncode == 0, output
     assert (tmp_path / "junit.xml").is_file()
     assert (tmp_path / "summary.txt").read_text().splitlines()[0] == match.group(0)
+    # The Always pulls went through the registry the run filled.
+    log = nestkube.registry_logs(REGISTRY, provider="podman")
+    assert "ns=registry.k8s.io" in log, log[-2000:]
     print(f"conformance subset: {match.group(0)} in {time.monotonic() - started:.0f}s")

@@ -28,6 +28,13 @@ def conformance(
     ),
     timeout: str = typer.Option("6h", "--timeout", help="Limit for each pass, e.g. 90m."),
     keep: bool = typer.Option(False, "--keep", help="Keep a cluster this command created."),
+    registry: str | None = typer.Option(
+        None,
+        "--registry",
+        help="A registry (`nestkube registry create`) a new cluster pulls registry.k8s.io "
+        "through; the test images are pushed to the registry of any cluster that has one, so "
+        "specs that pull with imagePullPolicy Always run offline.",
+    ),
     provider: options.Engine = None,
 ) -> None:
     """Run the [Conformance] specs: parallel ones first, then [Serial]; [Disruptive] never.
@@ -57,6 +64,7 @@ def conformance(
         provider=provider,
         keep=keep,
         timeout=limit,
+        registry=registry,
     )
     outcome = run_conformance(opts, groups.status())
     for line in outcome.summary.lines():

@@ -22,10 +22,15 @@ from nestkube.images.node_image import LABEL_K8S_VERSION
 from nestkube.kit.gomod import build_module
 from nestkube.kit.releases import kubernetes_build
 from nestkube.kit.toolchain import modules_toolchain
+from nestkube.kubeadm.registries import REGISTRY_PORT
 from nestkube.names import cluster_name
+from nestkube.oci.push import push_archive
 from nestkube.providers import get_provider
 from nestkube.providers.base import Provider
 from nestkube.status import SILENT, Status
+
+# Where every image of Kubernetes' test manifest comes from.
+TEST_IMAGES_REGISTRY = "registry.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class Options:
     provider: str | None = None
     keep: bool = False  # keep a cluster this run created
     timeout: float = 6 * 3600.0
+    # A registry (made with `nestkube registry create`) a cluster this run creates pulls the
+    # test images' registry through: the specs that pull with `Always` then run offline.
+    registry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,12 +65,34 @@ def run_conformance(opts: Options, status: Status = SILENT) -> Outcome:
     created = not engine.list_nodes(opts.name)
     if created:
         config = default_config(opts.name, workers=opts.workers, image=opts.image)
+        if opts.registry:
+            config = config.with_overrides(
+                registries=[opts.registry],
+                registry_mirrors={TEST_IMAGES_REGISTRY: f"http://{opts.registry}:{REGISTRY_PORT}"},
+            )
         facade.create_cluster(config, provider=engine, image=opts.image, status=status)
     try:
         return _run_on(opts, engine, created, status)
     finally:
         if created and not opts.keep:
             facade.delete_cluster(opts.name, provider=engine, status=status)
+
+
+def push_to_registry(name: str, engine: Provider, archives: list[Path], status: Status) -> None:
+    """The test images pushed to the registry the cluster uses, under their upstream paths: with
+    the cluster's nodes pulling ``registry.k8s.io`` through it (``registryMirrors``), a spec that
+    pulls with ``imagePullPolicy: Always`` gets the image it would get online."""
+    attached = [r for r in facade.list_registries(provider=engine) if name in r.clusters]
+    if not attached:
+        status.info(
+            "no registry attached: specs that pull with imagePullPolicy Always will fail "
+            "(see `nestkube conformance --registry`)"
+        )
+        return
+    registry = attached[0]
+    with status.step(f"Pushing the test images to registry {registry.name!r}"):
+        for archive in archives:
+            push_archive(archive, registry.host)
 
 
 def _run_on(opts: Options, engine: Provider, created: bool, status: Status) -> Outcome:
@@ -81,6 +111,7 @@ def _run_on(opts: Options, engine: Provider, created: bool, status: Status) -> O
         load.load_archive(
             archive, cluster=opts.name, provider=engine.info.name, engines=[engine], status=status
         )
+    push_to_registry(opts.name, engine, images.archives, status)
     opts.report_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = opts.report_dir / "kubeconfig"
     kubeconfig.write_text(facade.get_kubeconfig(opts.name, provider=engine))
