@@ -9,7 +9,8 @@ cluster is made with an HTTPS proxy that does not exist (from the environment, i
 and a real HTTP one (tiny_proxy, from the config): containerd and the kubelet carry both,
 everything the cluster does works only because the computed NO_PROXY sends its own traffic
 direct, and an image mirrored to an address off the cluster's network is pulled through the
-HTTP proxy, which logs it.
+HTTP proxy, which logs it. A CRI-O node of a second cluster pulls through the same registry
+and mirror (a registries.conf drop-in where containerd has hosts files).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from support import WORKLOAD_IMAGE, Kubectl, engine_leftovers, nestkube_cli
 from tiny_proxy import TinyProxy
 
 import nestkube
-from nestkube.config import default_config
+from nestkube.config import ClusterConfig, NodeConfig, default_config
 from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kubeadm.proxy import Proxy
 from nestkube.providers.base import Provider
 
 CLUSTER = "nk25-reg-c"
+CRIO_CLUSTER = "nk25-reg-crio"
 REGISTRY = "nk25-reg"
 PORT = 5025
 HOST = f"localhost:{PORT}"
@@ -154,7 +156,8 @@ def test_an_image_pushed_on_the_host_runs_on_every_node(kubectl: Kubectl) -> Non
     assert {p["status"]["phase"] for p in pods} == {"Running"}
     hosting = kubectl.json("-n", "kube-public", "get", "configmap", "local-registry-hosting")
     assert f'host: "{HOST}"' in hosting["data"]["localRegistryHosting.v1"]
-    assert [r.clusters for r in nestkube.list_registries(provider="podman")] == [(CLUSTER,)]
+    (entry,) = [r for r in nestkube.list_registries(provider="podman") if r.name == REGISTRY]
+    assert entry.clusters == (CLUSTER,)
 
 
 def test_a_mirror_serves_a_registry_name_that_does_not_resolve(kubectl: Kubectl) -> None:
@@ -240,3 +243,45 @@ def test_a_restarted_node_still_pulls_through_the_mirror(
     podman.exec(node, ["timeout", "60", "crictl", "pull", image])
     after = nestkube.registry_logs(REGISTRY, provider="podman").count(f"ns={MIRRORED}")
     assert after > before
+
+
+@pytest.fixture(scope="module")
+def crio_kubectl(
+    podman: Provider,
+    crio_image: NodeImage,
+    crio_kit: KubernetesBinaries,
+    kubeconfig_file: Path,
+    registry: str,
+    cluster: nestkube.Cluster,  # deleted after this one, which shares its registry
+) -> Iterator[Kubectl]:
+    nestkube.delete_cluster(CRIO_CLUSTER, provider=podman, kubeconfig_path=str(kubeconfig_file))
+    config = ClusterConfig(name=CRIO_CLUSTER, nodes=[NodeConfig(runtime="cri-o")]).with_overrides(
+        registries=[registry], registry_mirrors={MIRRORED: f"http://{registry}:5000"}
+    )
+    made = nestkube.create_cluster(
+        config, provider=podman, kubeconfig_path=str(kubeconfig_file), status=nestkube.Status()
+    )
+    yield Kubectl(str(crio_kit.path("kubectl")), kubeconfig_file, made.context)
+    nestkube.delete_cluster(CRIO_CLUSTER, provider=podman, kubeconfig_path=str(kubeconfig_file))
+    assert engine_leftovers("podman", CRIO_CLUSTER) == {
+        "containers": [],
+        "volumes": [],
+        "networks": [],
+    }
+
+
+def test_crio_nodes_pull_through_the_registry_and_its_mirror(crio_kubectl: Kubectl) -> None:
+    """The same registry and mirror for a CRI-O node (a registries.conf drop-in, not
+    containerd's hosts files): the pushed image by its host name, the mirrored name with
+    `Always`; both requests reach the registry."""
+    pulls = nestkube.registry_logs(REGISTRY, provider="podman").count("/v2/nk25/app/manifests/1")
+    crio_kubectl.apply(spread("crio-app", APP, 1))
+    crio_kubectl.apply(spread("crio-mirrored", f"{MIRRORED}/nk25/app:1", 1, policy="Always"))
+    crio_kubectl.wait_pods_ready("app=crio-app")
+    crio_kubectl.wait_pods_ready("app=crio-mirrored")
+    node = crio_kubectl.json("get", "nodes")["items"][0]
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("cri-o://")
+    log = nestkube.registry_logs(REGISTRY, provider="podman")
+    assert log.count("/v2/nk25/app/manifests/1") >= pulls + 2, log[-2000:]
+    (entry,) = [r for r in nestkube.list_registries(provider="podman") if r.name == REGISTRY]
+    assert sorted(entry.clusters) == sorted((CLUSTER, CRIO_CLUSTER))

@@ -49,6 +49,7 @@ def node_setup(ctx: CreateContext, spec: NodeSpec) -> tuple[node_setup_module.No
         )
         # CRI-O's first start waits for its images to be copied into its store.
         unit, limit = "crio", engine_timeout(LONG)
+        files |= registries.crio_node_files(ctx)
     else:
         files[CONTAINERD_CONF] = render_containerd_config(
             restrict_oom_score_adj=_restrict_oom(ctx),

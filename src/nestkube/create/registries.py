@@ -1,6 +1,7 @@
 """Registries and mirrors at create: the registries the config names joined to the cluster's
 network, and every node's containerd told where to pull from (``config_path`` and one
-``hosts.toml`` per registry name, :mod:`nestkube.kubeadm.registries`).
+``hosts.toml`` per registry name, :mod:`nestkube.kubeadm.registries`), or CRI-O (a
+registries.conf drop-in).
 
 The hosts files live in the node's own filesystem, so a node's restart keeps them.
 """
@@ -13,7 +14,9 @@ from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.kubeadm.registries import (
     CONFIG_PATH_PATCH,
+    CRIO_REGISTRIES,
     REGISTRY_PORT,
+    crio_registries_conf,
     hosts_files,
     local_registry_hosting,
 )
@@ -83,7 +86,14 @@ def containerd_patches(ctx: CreateContext) -> list[str]:
 
 
 def node_files(ctx: CreateContext) -> dict[str, str]:
+    """containerd's hosts files: one per registry name."""
     return hosts_files(registry_hosts(ctx))
+
+
+def crio_node_files(ctx: CreateContext) -> dict[str, str]:
+    """The same registries for CRI-O, in one registries.conf drop-in."""
+    hosts = registry_hosts(ctx)
+    return {CRIO_REGISTRIES: crio_registries_conf(hosts)} if hosts else {}
 
 
 def manifest(ctx: CreateContext) -> list[str]:

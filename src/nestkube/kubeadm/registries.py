@@ -80,6 +80,30 @@ def hosts_files(hosts: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+# CRI-O reads registries from containers-registries.conf(5); a drop-in adds to the image's.
+CRIO_REGISTRIES = "/etc/containers/registries.conf.d/50-nestkube-registries.conf"
+
+
+def crio_registries_conf(hosts: Mapping[str, str]) -> str:
+    """What :func:`hosts_files` tells containerd, for CRI-O: one ``[[registry]]`` per name
+    with its endpoint as the mirror tried first (plain HTTP endpoints marked insecure)."""
+    out = []
+    for name, url in hosts.items():
+        parts = urlsplit(url)
+        mirror = parts.netloc + parts.path.rstrip("/")
+        out += [
+            "[[registry]]",
+            f"prefix = {json.dumps(name)}",
+            f"location = {json.dumps(name)}",
+            "",
+            "[[registry.mirror]]",
+            f"location = {json.dumps(mirror)}",
+            f"insecure = {'true' if parts.scheme == 'http' else 'false'}",
+            "",
+        ]
+    return "\n".join(out)
+
+
 def local_registry_hosting(host: str, in_cluster: str) -> str:
     """KEP-1755's ConfigMap: where users push (``host``) and where nodes pull from."""
     body = (

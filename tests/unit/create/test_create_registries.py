@@ -10,10 +10,11 @@ import pytest
 from memory_engine import MemoryEngine
 
 from nestkube.config import default_config
-from nestkube.create import configure, objects, plan, registries
+from nestkube.create import configure, crio, objects, plan, registries
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
 from nestkube.kubeadm.proxy import Proxy
+from nestkube.kubeadm.registries import CRIO_REGISTRIES
 from nestkube.nodeops.files import CONTAINERD_CONF
 from nestkube.nodeops.node_setup import setup_script
 from nestkube.providers.base import (
@@ -73,6 +74,21 @@ def test_a_registry_joins_the_network_below_the_nodes_and_the_nodes_pull_through
     cri = tomllib.loads(setup.files[CONTAINERD_CONF])["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri["registry"]["config_path"] == "/etc/containerd/certs.d"
     assert "local-registry-hosting" in objects.cluster_manifest(ctx)
+
+
+def test_a_crio_node_gets_the_registries_in_a_registries_conf_drop_in() -> None:
+    engine = RegistryEngine()
+    ctx = make(engine, registries=["reg"], registry_mirrors={"registry.example": "http://reg:5000"})
+    registries.attach_registries(ctx)
+    node = ctx.specs[0].name
+    ctx.node_runtimes[node] = crio.CRIO
+    setup, _ = configure.node_setup(ctx, ctx.specs[0])
+    conf = tomllib.loads(setup.files[CRIO_REGISTRIES])
+    assert [(r["prefix"], r["mirror"]) for r in conf["registry"]] == [
+        ("localhost:5001", [{"location": "10.89.0.252:5000", "insecure": True}]),
+        ("registry.example", [{"location": "10.89.0.252:5000", "insecure": True}]),
+    ]
+    assert not any(path.startswith("/etc/containerd/") for path in setup.files)
 
 
 def test_a_registry_that_does_not_exist_fails_before_anything_is_made() -> None:

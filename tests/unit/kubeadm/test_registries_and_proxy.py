@@ -13,6 +13,7 @@ from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.kubeadm.registries import (
     CONFIG_PATH_PATCH,
     check_mirror_url,
+    crio_registries_conf,
     hosts_files,
     local_registry_hosting,
 )
@@ -26,6 +27,25 @@ def test_hosts_files_send_each_name_to_its_endpoint() -> None:
     # Docker Hub's images are served from registry-1.docker.io when the mirror fails.
     assert hub["server"] == "https://registry-1.docker.io"
     assert list(hub["host"]) == ["http://m:5000"]
+
+
+def test_crio_gets_the_same_endpoints_as_mirrors_tried_first() -> None:
+    text = crio_registries_conf(
+        {"localhost:5001": "http://10.89.0.250:5000", "ghcr.io": "https://m.example/ghcr"}
+    )
+    registries = tomllib.loads(text)["registry"]
+    assert registries == [
+        {
+            "prefix": "localhost:5001",
+            "location": "localhost:5001",
+            "mirror": [{"location": "10.89.0.250:5000", "insecure": True}],
+        },
+        {
+            "prefix": "ghcr.io",
+            "location": "ghcr.io",
+            "mirror": [{"location": "m.example/ghcr", "insecure": False}],
+        },
+    ]
 
 
 def test_the_config_path_patch_gives_containerd_its_hosts_directory() -> None:
