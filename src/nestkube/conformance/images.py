@@ -21,6 +21,10 @@ Nothing is pulled: the names come from ``test/utils/image/manifest.go`` of the s
   foreground like upstream's image, plus busybox for a shell; the packages are fetched with
   ``apt-get download`` once per candidate version and kept in the cache.
 - pause: nestkube's own static pause program.
+- nonewprivs: the module's ``test/images/nonewprivs``, static, setuid root as
+  ``/usr/local/bin/nnp`` like upstream's, with busybox for a shell.
+- sample-apiserver: ``k8s.io/sample-apiserver`` at the release's own tag, static, as
+  ``/sample-apiserver`` (the entrypoint), with busybox.
 
 Two tags of one image (agnhost's current and previous, nginx's two) are written as two images
 that differ by a label: containerd reports one image's first tag for every tag of it, and specs
@@ -105,6 +109,8 @@ BUILT = {
     "Nginx": "Debian nginx 1.22 + busybox-static",
     "NginxNew": "Debian nginx 1.22 + busybox-static",
     "Pause": "nestkube's static pause.c",
+    "Nonewprivs": "test/images/nonewprivs of the module (static, setuid) + busybox-static",
+    "APIServer": "k8s.io/sample-apiserver at the release's tag (static) + busybox-static",
 }
 
 
@@ -323,7 +329,49 @@ def pause_archive(ref: str) -> Path:
         return _cached_archive("pause", [ref, digest], write)
 
 
-def build_test_images(module_dir: Path, agnhost: Path) -> TestImages:
+def nonewprivs_archive(ref: str, nnp: Path) -> Path:
+    """Upstream's: Alpine with ``nnp`` setuid root; it prints its effective uid, which stays the
+    caller's when privilege escalation is off."""
+
+    def write(dest: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="nestkube-nnp-") as tmp:
+            layer = Layer().add_file("/usr/local/bin/nnp", nnp, 0o4755)
+            _busybox_layer(layer)
+            _etc_files(Path(tmp), layer)
+            spec = ImageSpec(tags=[ref], layers=[layer], cmd=["nnp"], labels={LABEL_REF: ref})
+            write_image_archive(spec, dest)
+
+    return _cached_archive("nonewprivs", [ref, file_sha256(nnp), file_sha256(BUSYBOX)], write)
+
+
+def sample_apiserver_archive(ref: str, server: Path) -> Path:
+    def write(dest: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="nestkube-sample-apiserver-") as tmp:
+            layer = Layer().add_file("/sample-apiserver", server)
+            _busybox_layer(layer)
+            _etc_files(Path(tmp), layer)
+            spec = ImageSpec(
+                tags=[ref],
+                layers=[layer],
+                entrypoint=["/sample-apiserver"],
+                labels={LABEL_REF: ref},
+            )
+            write_image_archive(spec, dest)
+
+    inputs: list[object] = [ref, file_sha256(server), file_sha256(BUSYBOX)]
+    return _cached_archive("sample-apiserver", inputs, write)
+
+
+@dataclass(frozen=True)
+class TestPrograms:
+    """The Go programs the test images carry, built from their modules for the release."""
+
+    agnhost: Path
+    nnp: Path
+    sample_apiserver: Path
+
+
+def build_test_images(module_dir: Path, programs: TestPrograms) -> TestImages:
     """Archives of every image the runnable conformance tests use, named as the release asks."""
     manifest = (module_dir / "test" / "utils" / "image" / "manifest.go").read_text()
     images = manifest_images(manifest)
@@ -333,6 +381,7 @@ def build_test_images(module_dir: Path, agnhost: Path) -> TestImages:
     out = TestImages()
     for image_id, source in BUILT.items():
         ref = images[image_id]
+        agnhost = programs.agnhost
         if image_id.startswith("Agnhost"):
             out.archives.append(agnhost_archive(ref, agnhost, module_dir))
         elif image_id in ("Kitten", "Nautilus"):
@@ -340,6 +389,10 @@ def build_test_images(module_dir: Path, agnhost: Path) -> TestImages:
             out.archives.append(
                 agnhost_archive(ref, agnhost, module_dir, html_of=html_of, cmd="test-webserver")
             )
+        elif image_id == "Nonewprivs":
+            out.archives.append(nonewprivs_archive(ref, programs.nnp))
+        elif image_id == "APIServer":
+            out.archives.append(sample_apiserver_archive(ref, programs.sample_apiserver))
         elif image_id.startswith("Nginx"):
             out.archives.append(nginx_archive(ref))
         elif image_id == "GlibcDnsTesting":

@@ -14,10 +14,16 @@ from pathlib import Path
 from nestkube import cluster as facade
 from nestkube import load
 from nestkube.config import default_config
-from nestkube.conformance.images import build_test_images
+from nestkube.conformance.images import TestPrograms, build_test_images
 from nestkube.conformance.report import Summary
 from nestkube.conformance.run import ConformanceError, run_passes
-from nestkube.conformance.suite import agnhost_build, build_suite, module_source
+from nestkube.conformance.suite import (
+    agnhost_build,
+    build_suite,
+    module_source,
+    nonewprivs_build,
+    sample_apiserver_build,
+)
 from nestkube.images.node_image import LABEL_K8S_VERSION
 from nestkube.kit.gomod import build_module
 from nestkube.kit.releases import kubernetes_build
@@ -104,9 +110,15 @@ def _run_on(opts: Options, engine: Provider, created: bool, status: Status) -> O
     toolchain = modules_toolchain()
     suite = build_suite(version, toolchain, status)
     kubectl = build_module(kubernetes_build(version), toolchain, status).path("kubectl")
-    agnhost = build_module(agnhost_build(version), toolchain, status).path("agnhost")
+    programs = TestPrograms(
+        agnhost=build_module(agnhost_build(version), toolchain, status).path("agnhost"),
+        nnp=build_module(nonewprivs_build(version), toolchain, status).path("nnp"),
+        sample_apiserver=build_module(sample_apiserver_build(version), toolchain, status).path(
+            "sample-apiserver"
+        ),
+    )
     with status.step("Building the test images"):
-        images = build_test_images(module_source(version, toolchain), agnhost)
+        images = build_test_images(module_source(version, toolchain), programs)
     for archive in images.archives:
         load.load_archive(
             archive, cluster=opts.name, provider=engine.info.name, engines=[engine], status=status

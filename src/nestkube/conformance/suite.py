@@ -20,11 +20,14 @@ from nestkube.errors import CommandError, ImageBuildError
 from nestkube.kit.gomod import GoModuleBuild, build_module
 from nestkube.kit.releases import kubernetes_build
 from nestkube.kit.toolchain import GoToolchain
+from nestkube.kubeadm.version import as_version
 from nestkube.status import SILENT, Status
 
 E2E_PACKAGE = "k8s.io/kubernetes/test/e2e"
 GINKGO_PACKAGE = "github.com/onsi/ginkgo/v2/ginkgo"
 AGNHOST_PACKAGE = "k8s.io/kubernetes/test/images/agnhost"
+NONEWPRIVS_PACKAGE = "k8s.io/kubernetes/test/images/nonewprivs"
+SAMPLE_APISERVER = "k8s.io/sample-apiserver"
 
 
 def e2e_build(version: str) -> GoModuleBuild:
@@ -50,6 +53,29 @@ def agnhost_build(version: str) -> GoModuleBuild:
         name="agnhost",
         commands={"agnhost": AGNHOST_PACKAGE},
         variables={},
+    )
+
+
+def nonewprivs_build(version: str) -> GoModuleBuild:
+    # Upstream's image installs it setuid as /usr/local/bin/nnp.
+    return dataclasses.replace(
+        kubernetes_build(version),
+        name="nonewprivs",
+        commands={"nnp": NONEWPRIVS_PACKAGE},
+        variables={},
+    )
+
+
+def sample_apiserver_build(version: str) -> GoModuleBuild:
+    """The aggregator spec's API server: upstream builds its image from the
+    ``k8s.io/sample-apiserver`` repository at some release's tag (1.29's for the image v1.37
+    asks for); here the module the release itself publishes (v0.37.2 for v1.37.2), static."""
+    v = as_version(version)
+    return GoModuleBuild(
+        name="sample-apiserver",
+        module=SAMPLE_APISERVER,
+        version=f"v0.{v.minor}.{v.patch}",
+        commands={"sample-apiserver": SAMPLE_APISERVER},
     )
 
 

@@ -160,3 +160,34 @@ def test_kitten_is_agnhost_with_its_html_and_test_webserver(
     config, files = image_config_and_files(archive)
     assert config["Entrypoint"] == ["/agnhost"] and config["Cmd"] == ["test-webserver"]
     assert "data.json" in files and "agnhost" in files
+
+
+def test_nonewprivs_is_nnp_setuid_root_like_upstreams(tmp_path: Path) -> None:
+    nnp = tmp_path / "nnp"
+    nnp.write_text("nnp")
+    archive = images.nonewprivs_archive("registry.k8s.io/e2e-test-images/nonewprivs:1.4", nnp)
+    config, files = image_config_and_files(archive)
+    assert config["Cmd"] == ["nnp"]
+    binary = files["usr/local/bin/nnp"]
+    assert binary.mode == 0o4755 and binary.uid == 0
+    assert files["bin/sh"].linkname == "busybox"
+
+
+def test_sample_apiserver_runs_its_server_as_the_entrypoint(tmp_path: Path) -> None:
+    server = tmp_path / "sample-apiserver"
+    server.write_text("server")
+    ref = "registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2"
+    archive = images.sample_apiserver_archive(ref, server)
+    assert read_archive_images(archive)[0].tags == (ref,)
+    config, files = image_config_and_files(archive)
+    assert config["Entrypoint"] == ["/sample-apiserver"] and "sample-apiserver" in files
+
+
+def test_the_programs_come_from_the_releases_own_modules() -> None:
+    from nestkube.conformance import suite
+
+    server = suite.sample_apiserver_build("v1.37.2")
+    assert (server.module, server.version) == ("k8s.io/sample-apiserver", "v0.37.2")
+    nnp = suite.nonewprivs_build("v1.34.3")
+    assert (nnp.module, nnp.version) == ("k8s.io/kubernetes", "v1.34.3")
+    assert nnp.commands == {"nnp": "k8s.io/kubernetes/test/images/nonewprivs"}
