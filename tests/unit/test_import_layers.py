@@ -36,7 +36,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("node config", ("nestkube.kubeadm",)),
     (
         "node ops, kit, config",
-        ("nestkube.nodeops", "nestkube.kit", "nestkube.storage", "nestkube.config"),
+        (
+            "nestkube.nodeops",
+            "nestkube.kit",
+            "nestkube.storage",
+            "nestkube.metrics_server",
+            "nestkube.config",
+        ),
     ),
     ("images, doctor", ("nestkube.images", "nestkube.doctor")),
     ("create", ("nestkube.create",)),

@@ -45,7 +45,10 @@ def _config(
     image: str | None,
     registries: list[str] | None = None,
     mirrors: list[str] | None = None,
+    metrics_server: bool = False,
 ) -> ClusterConfig:
+    from dataclasses import replace
+
     from nestkube.config import default_config, load_config
 
     if name is not None:
@@ -64,6 +67,8 @@ def _config(
         )
     if registries or mirrors:
         cfg = cfg.with_overrides(registries=registries, registry_mirrors=_mirrors(mirrors or []))
+    if metrics_server:
+        cfg = replace(cfg, metrics_server=True)
     return cfg
 
 
@@ -114,13 +119,18 @@ def create_cluster(
         "--registry-mirror",
         help="NAME=URL: pull registry NAME's images through URL first; repeatable.",
     ),
+    metrics_server: bool = typer.Option(
+        False,
+        "--metrics-server",
+        help="Install metrics-server (kubectl top); as metricsServer: true in the config.",
+    ),
 ) -> None:
     """Create a local Kubernetes cluster whose nodes are containers."""
     import yaml
 
     from nestkube import cluster as api
 
-    cfg = _config(config, name, workers, image, registry, registry_mirror)
+    cfg = _config(config, name, workers, image, registry, registry_mirror, metrics_server)
     wait_seconds = options.duration(wait)
     if dry_run:
         plan = api.dry_run_plan(cfg, provider=provider, image=image)

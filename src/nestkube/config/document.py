@@ -277,6 +277,12 @@ class NestkubeClusterDoc(_ClusterDocBase):
         description='Install the local-path provisioner as the default StorageClass "standard" '
         "(default true).",
     )
+    metrics_server: bool | None = Field(
+        None,
+        alias="metricsServer",
+        description="Install metrics-server so `kubectl top` answers (default false); the "
+        "kubelets then get serving certificates the cluster CA signs, which it verifies.",
+    )
     proxy: ProxyDoc | None = None
     registries: list[str] | None = Field(
         None,

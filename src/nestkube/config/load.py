@@ -352,6 +352,7 @@ def _resolve(
         drop_capabilities=list(doc.drop_capabilities or []),
         dns_addon=doc.dns_addon is not False,
         default_storage_class=doc.default_storage_class is not False,
+        metrics_server=bool(doc.metrics_server),
         proxy=None
         if doc.proxy is None
         else Proxy(
@@ -484,6 +485,7 @@ def to_document(cfg: ClusterConfig) -> dict[str, Any]:
         "dropCapabilities": list(cfg.drop_capabilities),
         "dnsAddon": cfg.dns_addon,
         "defaultStorageClass": cfg.default_storage_class,
+        "metricsServer": cfg.metrics_server,
         "proxy": None
         if cfg.proxy is None
         else _compact(

@@ -193,6 +193,8 @@ class ClusterConfig:
     dns_addon: bool = True
     # The local-path provisioner as the default StorageClass (kind installs one too).
     default_storage_class: bool = True
+    # metrics-server (`kubectl top`), with kubelet serving certificates the cluster CA signs.
+    metrics_server: bool = False
     # nestkube registries (`nestkube registry create`) the nodes pull from, by name.
     registries: list[str] = field(default_factory=list)
     # The nodes' HTTP proxy; unset parts come from the environment at create.

@@ -33,8 +33,9 @@ def agent_authorized(ctx: CreateContext) -> bool:
 
 def cluster_manifest(ctx: CreateContext) -> str:
     """What create applies through the API: the agents' access, the default StorageClass
-    (local-path provisioner) unless the config turns it off, the default ServiceAccount."""
-    from nestkube import storage
+    (local-path provisioner) unless the config turns it off, metrics-server if it turns that
+    on, the default ServiceAccount."""
+    from nestkube import metrics_server, storage
 
     docs = [agent_access.RBAC] if agent_authorized(ctx) else []
     if ctx.config.default_storage_class:
@@ -45,6 +46,14 @@ def cluster_manifest(ctx: CreateContext) -> str:
             ctx.status.warn(
                 f"node image {ctx.specs[0].image} has no {storage.IMAGE}: no default "
                 "StorageClass (rebuild the image with `nestkube build node-image`)"
+            )
+    if ctx.config.metrics_server:
+        if metrics_server.IMAGE in ctx.preloaded_images:
+            docs.append(metrics_server.manifests())
+        else:
+            ctx.status.warn(
+                f"node image {ctx.specs[0].image} has no {metrics_server.IMAGE}: no "
+                "metrics-server (rebuild the image with `nestkube build node-image`)"
             )
     docs.append(DEFAULT_SERVICE_ACCOUNT)
     docs += registries.manifest(ctx)

@@ -22,6 +22,7 @@ from nestkube.create import (
     configure,
     finish,
     interrupts,
+    kubelet_certs,
     objects,
     provision,
     registries,
@@ -93,6 +94,7 @@ INIT = "Starting the control plane (kubeadm init)"
 OBJECTS = "Installing the cluster's objects"
 KUBECONFIG = "Writing kubeconfig"
 JOIN = "Joining nodes"
+SERVING_CERTS = "Approving the kubelets' serving certificates"
 READY = "Waiting for nodes to be Ready"
 # After the last step: create ends once every task it waits for there has.
 END = "the end of create"
@@ -123,6 +125,8 @@ def steps(ctx: CreateContext) -> list[Step]:
         Step(KUBECONFIG, finish.export_kubeconfig),
         # Waits for JOINS (or runs the joins, when init started none).
         Step(JOIN, bootstrap.join_nodes, _several_nodes),
+        # With metrics-server: every kubelet has asked once it has joined.
+        Step(SERVING_CERTS, kubelet_certs.approve_serving_certificates, kubelet_certs.wanted),
         Step(READY, finish.wait_ready),
     ]
 

@@ -129,6 +129,7 @@ def node_params(ctx: CreateContext, spec: NodeSpec) -> KubeadmParams:
         resolv_conf=ctx.pod_resolv_conf,
         host_cgroup_v1=not ctx.provider.info.cgroup_v2,
         cri_socket=crio.cri_socket(ctx.node_runtimes.get(spec.name, "containerd")),
+        kubelet_serving_certificates=cfg.metrics_server,
     )
 
 

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nestkube import storage
+from nestkube import metrics_server, storage
 from nestkube._version import __version__
 from nestkube.cache import content_key, file_sha256
 from nestkube.errors import CommandError, ImageBuildError
@@ -163,6 +163,9 @@ def build_node_image(
         provisioner = kit.image_binaries.get("local-path-provisioner")
         if provisioner is not None:
             storage.image_archive(out_dir / "images" / "local-path-provisioner.tar", provisioner)
+        metrics = kit.image_binaries.get(metrics_server.NAME)
+        if metrics is not None:
+            metrics_server.image_archive(out_dir / "images" / "metrics-server.tar", metrics)
         versions = {**kit.versions, **images.versions}
         if kit.debian_runtime:
             versions.update(_debian_runtime_versions(provider, container))

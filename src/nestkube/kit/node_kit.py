@@ -99,4 +99,8 @@ def gather(
     provisioner = releases.local_path_provisioner_build()
     image_binaries[provisioner.name] = build(provisioner).path(provisioner.name)
     versions[provisioner.name] = provisioner.version
+    # The metrics-server addon's, preloaded so that switching it on needs no build or pull.
+    metrics = releases.metrics_server_build()
+    image_binaries[metrics.name] = build(metrics).path(metrics.name)
+    versions[metrics.name] = metrics.version
     return NodeKit(kubernetes, runtime, image_binaries, versions, unavailable)

@@ -187,6 +187,23 @@ def local_path_provisioner_build() -> GoModuleBuild:
     )
 
 
+# The metrics-server addon's server, preloaded in every module-built node image. v0.8.1: the
+# newest whose go.mod this kit's Go 1.26.8 builds (v0.9.1 asks for Go 1.26.10).
+METRICS_SERVER = "v0.8.1"
+
+
+def metrics_server_build() -> GoModuleBuild:
+    module = "sigs.k8s.io/metrics-server"
+    return GoModuleBuild(
+        name="metrics-server",
+        module=module,
+        version=METRICS_SERVER,
+        commands={"metrics-server": f"{module}/cmd/metrics-server"},
+        # What `metrics-server --version` prints (its Makefile sets client-go's version).
+        variables={"k8s.io/client-go/pkg/version.gitVersion": METRICS_SERVER},
+    )
+
+
 # --- a host engine for the nerdctl provider (tests/e2e and scripts/install-nerdctl.sh) -----
 # nerdctl is not packaged for Debian; it runs on the containerd, runc and CNI plugins of the
 # default Kubernetes release's node runtime, so those builds are shared with the node image.

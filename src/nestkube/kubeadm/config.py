@@ -119,6 +119,9 @@ class KubeadmParams:
     # The resolv.conf the kubelet gives pods with dnsPolicy Default (CoreDNS among them);
     # None keeps the kubelet's default, the node's /etc/resolv.conf.
     resolv_conf: str | None = None
+    # Serving certificates the cluster CA signs (serverTLSBootstrap): each kubelet asks for
+    # one in a CSR, which create approves; what metrics-server verifies the kubelets against.
+    kubelet_serving_certificates: bool = False
 
     @property
     def version(self) -> KubeVersion:
@@ -377,6 +380,8 @@ def kubelet_configuration(p: KubeadmParams) -> Doc:
         doc["failCgroupV1"] = False
     if p.cluster_dns is not None:
         doc["clusterDNS"] = list(p.cluster_dns)
+    if p.kubelet_serving_certificates:
+        doc["serverTLSBootstrap"] = True
     return doc
 
 

@@ -146,6 +146,7 @@ def test_to_document_of_default_spells_out_defaults() -> None:
         },
         "dnsAddon": True,
         "defaultStorageClass": True,
+        "metricsServer": False,
     }
 
 
@@ -156,6 +157,7 @@ rootless: false
 restrictOOMScoreAdj: false
 ulimits: {nofile: 1048576}
 dnsAddon: false
+metricsServer: true
 nodes:
 - role: control-plane
   image: node:1
@@ -217,6 +219,7 @@ def test_from_document_errors_name_document() -> None:
 # --- schema -----------------------------------------------------------------------------
 TOP_LEVEL_KEYS = {
     "apiVersion",
+    "metricsServer",
     "proxy",
     "registries",
     "registryMirrors",

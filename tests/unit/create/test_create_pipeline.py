@@ -170,6 +170,12 @@ def test_the_join_step_is_left_out_by_its_predicate_for_one_node(tmp_path: Path)
     assert left_out == {
         "Attaching registries",
         "Joining nodes",
+        "Approving the kubelets' serving certificates",
         "Preparing the load balancer image",
         "Configuring the load balancer",
     }
+    addon = CreateContext(
+        config=replace(default_config("c9"), metrics_server=True), provider=engine, status=SILENT
+    )
+    plan.plan_nodes(addon, "localhost/nestkube/node:v1.20.2")
+    assert "Approving the kubelets' serving certificates" in needed(addon)

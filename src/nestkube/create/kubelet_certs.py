@@ -1,0 +1,76 @@
+"""The kubelets' serving certificates, signed by the cluster CA, for the metrics-server addon.
+
+With ``serverTLSBootstrap`` (:class:`nestkube.kubeadm.config.KubeadmParams`) each kubelet asks
+for its serving certificate in a CertificateSigningRequest of signer
+``kubernetes.io/kubelet-serving``, which nothing approves by itself (kubeadm leaves it to the
+cluster's owner). Create approves exactly one kind: a request of that signer made by
+``system:node:<name>`` for a node of this cluster; anything else is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+from nestkube.create.context import CreateContext
+from nestkube.errors import ClusterError
+from nestkube.nodeops.files import KUBECTL, quick
+
+SIGNER = "kubernetes.io/kubelet-serving"
+# A kubelet asks once it has joined; on a busy two-core host that is seconds.
+LIMIT = 180.0
+
+
+def wanted(ctx: CreateContext) -> bool:
+    return ctx.config.metrics_server
+
+
+def serving_requests(csr_list: str, nodes: Iterable[str]) -> tuple[list[str], set[str]]:
+    """From ``kubectl get csr -o json``: the pending requests to approve (by name), and the
+    nodes that already have an approved one."""
+    users = {f"system:node:{node}": node for node in nodes}
+    pending: list[str] = []
+    approved: set[str] = set()
+    for item in json.loads(csr_list).get("items", []):
+        spec = item.get("spec", {})
+        node = users.get(spec.get("username", ""))
+        if spec.get("signerName") != SIGNER or node is None:
+            continue
+        conditions = {c.get("type") for c in item.get("status", {}).get("conditions", [])}
+        if "Approved" in conditions:
+            approved.add(node)
+        elif not conditions & {"Denied", "Failed"}:
+            pending.append(item["metadata"]["name"])
+    return pending, approved
+
+
+def approve_serving_certificates(ctx: CreateContext) -> None:
+    """Approve each node's serving-certificate request, waiting for those not made yet."""
+    nodes = [spec.name for spec in ctx.specs]
+    deadline = time.monotonic() + LIMIT
+    while True:
+        listed = ctx.provider.exec(
+            ctx.bootstrap_node,
+            [*KUBECTL, "get", "csr", "-o", "json"],
+            what="listing certificate signing requests",
+            timeout=quick(),
+        ).stdout
+        pending, approved = serving_requests(listed, nodes)
+        if pending:
+            ctx.provider.exec(
+                ctx.bootstrap_node,
+                [*KUBECTL, "certificate", "approve", *pending],
+                what="approving the kubelets' serving certificates",
+                timeout=quick(),
+            )
+            continue
+        if approved >= set(nodes):
+            return
+        if time.monotonic() > deadline:
+            missing = ", ".join(sorted(set(nodes) - approved))
+            raise ClusterError(
+                f"no serving-certificate request from the kubelet of {missing} within "
+                f"{int(LIMIT)}s (metricsServer needs one per node)"
+            )
+        time.sleep(1)
