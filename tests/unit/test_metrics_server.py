@@ -14,7 +14,6 @@ import yaml
 from nestkube import metrics_server
 from nestkube.cli.cluster_cmds import _config
 from nestkube.create.kubelet_certs import SIGNER, serving_requests
-from nestkube.kubeadm.config import KubeadmParams, kubelet_configuration
 from nestkube.load import read_archive_images
 
 
@@ -49,20 +48,6 @@ def test_the_manifests_run_the_preloaded_image_and_verify_the_kubelets() -> None
     node_rules = docs["ClusterRole/system:metrics-server"]["rules"]
     assert {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]} in node_rules
     assert "Service/metrics-server" in docs and "ServiceAccount/metrics-server" in docs
-
-
-def test_kubelets_ask_for_serving_certificates_only_with_the_addon() -> None:
-    base = KubeadmParams(
-        kubernetes_version="v1.37.2",
-        cluster_name="m",
-        node_name="m-control-plane",
-        node_ip="10.89.0.2",
-        control_plane_endpoint="10.89.0.2:6443",
-        api_server_cert_sans=(),
-    )
-    assert "serverTLSBootstrap" not in kubelet_configuration(base)
-    on = KubeadmParams(**{**base.__dict__, "kubelet_serving_certificates": True})
-    assert kubelet_configuration(on)["serverTLSBootstrap"] is True
 
 
 def _csr(name: str, user: str, signer: str = SIGNER, *conditions: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ by "Installing the cluster's objects"), and the network agents' kubeconfigs."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from nestkube.create import registries
@@ -39,25 +40,26 @@ def cluster_manifest(ctx: CreateContext) -> str:
 
     docs = [agent_access.RBAC] if agent_authorized(ctx) else []
     if ctx.config.default_storage_class:
-        if storage.IMAGE in ctx.preloaded_images:
-            docs.append(storage.manifests())
-        else:
-            # Debian's v1.20.2 images and images built before the provisioner was preloaded.
-            ctx.status.warn(
-                f"node image {ctx.specs[0].image} has no {storage.IMAGE}: no default "
-                "StorageClass (rebuild the image with `nestkube build node-image`)"
-            )
+        docs += _preloaded(ctx, storage.IMAGE, storage.manifests, "no default StorageClass")
     if ctx.config.metrics_server:
-        if metrics_server.IMAGE in ctx.preloaded_images:
-            docs.append(metrics_server.manifests())
-        else:
-            ctx.status.warn(
-                f"node image {ctx.specs[0].image} has no {metrics_server.IMAGE}: no "
-                "metrics-server (rebuild the image with `nestkube build node-image`)"
-            )
+        docs += _preloaded(ctx, metrics_server.IMAGE, metrics_server.manifests, "no metrics-server")
     docs.append(DEFAULT_SERVICE_ACCOUNT)
     docs += registries.manifest(ctx)
     return "---\n".join(doc if doc.endswith("\n") else doc + "\n" for doc in docs)
+
+
+def _preloaded(
+    ctx: CreateContext, image: str, manifests: Callable[[], str], without: str
+) -> list[str]:
+    """An addon's manifests when the node image preloads its image; otherwise a warning (Debian's
+    v1.20.2 images, and images built before the addon was preloaded)."""
+    if image in ctx.preloaded_images:
+        return [manifests()]
+    ctx.status.warn(
+        f"node image {ctx.specs[0].image} has no {image}: {without} "
+        "(rebuild the image with `nestkube build node-image`)"
+    )
+    return []
 
 
 def apply_cluster_objects(ctx: CreateContext) -> str:

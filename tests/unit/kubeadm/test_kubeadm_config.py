@@ -490,3 +490,9 @@ def test_the_discovery_kubeconfig_is_an_unnamed_cluster_with_the_ca_and_no_crede
 def test_a_discovery_kubeconfig_needs_a_pem_ca() -> None:
     with pytest.raises(ConfigError, match="no PEM certificate"):
         render_discovery_kubeconfig("10.89.0.2:6443", "")
+
+
+def test_kubelets_ask_for_serving_certificates_only_when_told() -> None:
+    assert "serverTLSBootstrap" not in init_docs(params("v1.37.2"))["KubeletConfiguration"]
+    on = params("v1.37.2", kubelet_serving_certificates=True)
+    assert init_docs(on)["KubeletConfiguration"]["serverTLSBootstrap"] is True
