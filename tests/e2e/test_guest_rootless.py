@@ -21,6 +21,7 @@ from support import REPO, WORKLOAD_IMAGE, web_manifest, workload_archive
 
 from nestkube import _exec
 from nestkube.cache import cache_root
+from nestkube.doctor.checks.engine import rootless_docker_setup
 from nestkube.images.node_image import NodeImage
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.status import Status
@@ -331,17 +332,10 @@ def test_rootless_two_nodes_pod_traffic_across_nodes(
 @pytest.mark.guest_cluster
 def test_rootless_docker_single_node(guest: Guest, podman_node_image: NodeImage) -> None:
     # Docker's rootless mode as Docker documents it, with Debian's docker.io and rootlesskit.
-    # Debian ships Docker's rootless scripts outside PATH, in a folder without the docker CLI.
-    # The setup tool takes the folder where it finds dockerd-rootless.sh on PATH for Docker's
-    # own (it runs `<that folder>/docker` and writes it into the user unit's PATH), so both are
-    # linked into one folder on the user's PATH first.
-    contrib = "/usr/share/docker.io/contrib"
-    guest.sh(
-        f"ln -sf {contrib}/dockerd-rootless.sh ~/bin/ && ln -sf /usr/bin/docker ~/bin/docker"
-        f" && {contrib}/dockerd-rootless-setuptool.sh install --skip-iptables",
-        user=USER,
-        timeout=300,
-    )
+    # What `nestkube doctor` tells a Debian user to run (Debian keeps Docker's rootless
+    # scripts off PATH, apart from the docker CLI), with iptables left alone.
+    setup = rootless_docker_setup({"ID": "debian"})
+    guest.sh(f"{setup} --skip-iptables", user=USER, timeout=300)
     uid = guest.uid()
     env = {"DOCKER_HOST": f"unix:///run/user/{uid}/docker.sock"}
     guest.user("docker", "load", "-i", f"{PAYLOAD_MOUNT}/images/node.tar", env=env, timeout=1200)

@@ -243,3 +243,16 @@ def test_home_comes_from_environment(tmp_path: Path) -> None:
 )
 def test_parse_version(text: str, want: tuple[int, ...] | None) -> None:
     assert parse_version(text) == want
+
+
+def test_rootless_docker_setup_links_debians_scripts_next_to_the_cli() -> None:
+    from nestkube.doctor.checks.engine import DEBIAN_CONTRIB, rootless_docker_setup
+
+    for os_release in ({"ID": "debian"}, {"ID": "linuxmint", "ID_LIKE": "ubuntu debian"}):
+        setup = rootless_docker_setup(os_release)
+        assert f"ln -sf {DEBIAN_CONTRIB}/dockerd-rootless.sh ~/bin/" in setup
+        assert "ln -sf /usr/bin/docker ~/bin/docker" in setup
+        assert setup.endswith(
+            f"PATH=$HOME/bin:$PATH {DEBIAN_CONTRIB}/dockerd-rootless-setuptool.sh install"
+        )
+    assert rootless_docker_setup({"ID": "fedora"}) == "dockerd-rootless-setuptool.sh install"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from nestkube.doctor import fixes
 from nestkube.doctor.context import DoctorContext
 from nestkube.doctor.model import Finding, Fix, fail, ok, skip, warn
@@ -21,6 +23,26 @@ def _fmt(version: tuple[int, ...]) -> str:
     return ".".join(str(v) for v in version)
 
 
+# Debian's and Ubuntu's docker.io keep Docker's rootless scripts here, off PATH and apart from
+# the docker CLI; the setup tool takes the folder it finds dockerd-rootless.sh in for Docker's
+# own (it runs `<folder>/docker` and writes the folder into the user unit's PATH), so run as
+# it is from there it fails on `<folder>/docker` (seen in the cgroup-v2 Debian 12 test guest).
+DEBIAN_CONTRIB = "/usr/share/docker.io/contrib"
+
+
+def rootless_docker_setup(os_release: Mapping[str, str]) -> str:
+    """The command that sets rootless Docker up for the user on this distribution."""
+    family = {os_release.get("ID", ""), *os_release.get("ID_LIKE", "").split()}
+    if family & {"debian", "ubuntu"}:
+        links = (
+            f"mkdir -p ~/bin && ln -sf {DEBIAN_CONTRIB}/dockerd-rootless.sh ~/bin/ && "
+            "ln -sf /usr/bin/docker ~/bin/docker"
+        )
+        tool = f"{DEBIAN_CONTRIB}/dockerd-rootless-setuptool.sh"
+        return f"{links} && PATH=$HOME/bin:$PATH {tool} install"
+    return "dockerd-rootless-setuptool.sh install"
+
+
 def _start_daemon(ctx: DoctorContext) -> Fix:
     e = ctx.engine
     if e.provider == "docker":
@@ -29,7 +51,7 @@ def _start_daemon(ctx: DoctorContext) -> Fix:
                 ctx,
                 "systemctl --user start docker",
                 root=False,
-                note="first time: dockerd-rootless-setuptool.sh install",
+                note=f"first time: {rootless_docker_setup(ctx.os_release)}",
             )
         if ctx.nixos:
             return fixes.nix("virtualisation.docker.enable = true;")
@@ -100,7 +122,7 @@ def _rootless_switch(ctx: DoctorContext) -> Fix:
             "export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/docker.sock",
             root=False,
             note="or `docker context use rootless`; install rootless Docker first with "
-            "dockerd-rootless-setuptool.sh install",
+            f"`{rootless_docker_setup(ctx.os_release)}`",
         )
     if p == "nerdctl":
         return fixes.command(ctx, "containerd-rootless-setuptool.sh install", root=False)
