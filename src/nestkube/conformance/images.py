@@ -79,6 +79,14 @@ PASSWD = (
     "user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 )
+# Upstream's agnhost (and kitten and nautilus, built on it) is Alpine Linux; the ImageVolume
+# specs read the mounted image's /etc/os-release and look for those words. This image is not
+# Alpine, and its os-release says what it is and what it stands in for.
+AGNHOST_OS_RELEASE = (
+    'NAME="nestkube e2e test image"\n'
+    "ID=nestkube-e2e\n"
+    "PRETTY_NAME=\"nestkube's agnhost test image, in place of upstream's Alpine Linux one\"\n"
+)
 GROUP = (
     "root:x:0:\nuser-defined-in-image:x:1000:\n"
     "group-defined-in-image:x:50000:user-defined-in-image\nnogroup:x:65534:\n"
@@ -216,7 +224,7 @@ def agnhost_archive(
     ]
     inputs: list[object] = [ref, file_sha256(agnhost), tool_sources, file_sha256(BUSYBOX)]
     inputs.append(_sha_or_missing(Path("/bin/bash")))
-    inputs += [cmd, [(f.name, file_sha256(f)) for f in html]]
+    inputs += [cmd, [(f.name, file_sha256(f)) for f in html], AGNHOST_OS_RELEASE]
 
     def write(dest: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="nestkube-agnhost-") as tmp:
@@ -226,6 +234,9 @@ def agnhost_archive(
                 layer.add_file(f"/{name}", porter / name, 0o644)
             _shell_and_tools(layer, AGNHOST_TOOLS)
             _etc_files(Path(tmp), layer)
+            os_release = Path(tmp) / "os-release"
+            os_release.write_text(AGNHOST_OS_RELEASE)
+            layer.add_file("/etc/os-release", os_release, 0o644)
             # A layer of its own, as upstream's COPY: the agnhost layer stays shared content.
             layers = [layer]
             if html:

@@ -160,6 +160,8 @@ def test_kitten_is_agnhost_with_its_html_and_test_webserver(
     config, files = image_config_and_files(archive)
     assert config["Entrypoint"] == ["/agnhost"] and config["Cmd"] == ["test-webserver"]
     assert "data.json" in files and "agnhost" in files
+    # The ImageVolume specs read it from the mounted image and look for "Alpine Linux".
+    assert files["etc/os-release"].size > 0
 
 
 def test_nonewprivs_is_nnp_setuid_root_like_upstreams(tmp_path: Path) -> None:
