@@ -70,7 +70,7 @@ def test_only_the_clusters_kubelets_serving_requests_are_approved() -> None:
     pending, approved = serving_requests(
         json.dumps({"items": items}), ["m-control-plane", "m-worker"]
     )
-    assert pending == ["a"]
+    assert pending == {"a": "m-control-plane"}
     assert approved == {"m-worker"}
 
 
