@@ -40,7 +40,12 @@ from nestkube.providers.podman import PodmanProvider, probe_podman
 from nestkube.status import Status
 
 HERE = Path(__file__).resolve().parent
-CAPFILTER = runc_wrapper.PATH
+# The runc wrapper the e2e daemons run, copied out of the checkout: dockerd and the nerdctl
+# containerd outlive the test run that started them, and a later run (another clone: CI's,
+# after the first one is deleted) uses them as they are. Pointed at the checkout's file, such a
+# daemon ran a runtime that no longer existed and every container failed to start.
+RUNTIME_DIR = Path("/run/nestkube-e2e-runtime")
+CAPFILTER = RUNTIME_DIR / "nestkube-runc"
 CAPFILTER_RUNTIME = "nestkube-capfilter"
 DOCKERD_LOG = Path("/tmp/nestkube-e2e-dockerd.log")
 NERDCTL_ROOT = Path("/var/lib/nestkube-e2e-nerdctl")
@@ -93,7 +98,7 @@ def host_nerdctl(status: Status, timeout: float = 60.0) -> Iterator[NerdctlProvi
     for d in (bin_dir, shim_dir, NERDCTL_ROOT / "cni" / "net.d"):
         d.mkdir(parents=True, exist_ok=True)
     _relink(bin_dir / "nerdctl", host.nerdctl)
-    _relink(shim_dir / "runc", CAPFILTER)
+    _relink(shim_dir / "runc", install_capfilter())
     address = NERDCTL_STATE / "containerd.sock"
     config = NERDCTL_STATE / "containerd.toml"
     config.write_text(
@@ -210,6 +215,19 @@ def _pin_api_version(stderr: str) -> bool:
     return True
 
 
+def install_capfilter() -> Path:
+    """This checkout's runc wrapper at :data:`CAPFILTER`, replaced whole (a daemon running it
+    picks the new one up at its next container)."""
+    if os.geteuid() != 0:
+        return CAPFILTER
+    RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = CAPFILTER.with_name(f".{CAPFILTER.name}.{os.getpid()}")
+    shutil.copyfile(runc_wrapper.PATH, tmp)
+    tmp.chmod(0o755)
+    tmp.replace(CAPFILTER)
+    return CAPFILTER
+
+
 def _dockerd_command() -> list[str]:
     return [
         "dockerd",
@@ -228,6 +246,7 @@ def ensure_dockerd(timeout: float = 60.0) -> DockerProvider:
     """
     if not shutil.which("docker"):
         raise HarnessError("docker client missing: run scripts/install-system-deps.sh")
+    install_capfilter()
     info, stderr = _docker_info()
     if info is None and _pin_api_version(stderr):
         info, stderr = _docker_info()
