@@ -1,8 +1,8 @@
 """nestkube-runc, the one runc wrapper (its header says what it adapts and who runs it).
 
 CRI-O node images install the file as it is; ``nestkube doctor`` writes a copy that names the
-host's runc; the e2e tests make a copy of the file, outside the checkout, the runtime of the daemons they
-start (tests/e2e/engines.py).
+host's runc; the e2e tests make a copy of the file, outside the checkout, the runtime of the
+daemons they start (tests/e2e/engines.py).
 """
 
 from __future__ import annotations
