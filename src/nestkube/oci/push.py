@@ -120,19 +120,19 @@ def push_archive(archive: Path, registry: str, rename: dict[str, str] | None = N
     it. Blobs the registry has are not sent again. Returns the references pushed."""
     base = f"http://{registry}/v2/"
     pushed = []
-    for tags, manifest, blobs in manifests(archive):
-        for ref in tags:
-            repo, tag = repository_and_tag((rename or {}).get(ref, ref))
-            with tarfile.open(archive) as tar:
+    with tarfile.open(archive) as tar:
+        for tags, manifest, blobs in manifests(archive):
+            for ref in tags:
+                repo, tag = repository_and_tag((rename or {}).get(ref, ref))
                 for blob in blobs:
                     _push_blob(tar, base, repo, blob)
-            _request(
-                "PUT",
-                urljoin(base, f"{repo}/manifests/{tag}"),
-                manifest,
-                {"Content-Type": MANIFEST},
-            )
-            pushed.append(f"{registry}/{repo}:{tag}")
+                _request(
+                    "PUT",
+                    urljoin(base, f"{repo}/manifests/{tag}"),
+                    manifest,
+                    {"Content-Type": MANIFEST},
+                )
+                pushed.append(f"{registry}/{repo}:{tag}")
     return pushed
 
 
