@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from nestkube.cluster_state import cluster_state, missing_nodes, node_network
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError, CommandError, CommandTimeout
-from nestkube.names import cluster_name
+from nestkube.names import cluster_name, network_name
 from nestkube.providers import get_provider
 from nestkube.providers.base import LABEL_ROOTLESS, Node, Provider
 from nestkube.status import SILENT, Status
@@ -156,7 +156,7 @@ def delete_cluster(
     cluster_name(name)
     prov, nodes = _lazily(provider, lambda p: p.list_nodes(name))
     networks = {node_network(n) for n in nodes}
-    networks.add(f"nestkube-{name}")
+    networks.add(network_name(name))
 
     def remove() -> None:
         prov.delete_nodes(nodes)

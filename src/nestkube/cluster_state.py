@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nestkube.names import network_name
 from nestkube.providers.base import LABEL_NETWORK, LABEL_NODES, Node
 
 RUNNING, STOPPED, PARTIAL = "running", "stopped", "partial"
@@ -13,7 +14,7 @@ DEGRADED = "degraded"
 
 def node_network(node: Node) -> str:
     """The engine network the node runs on (nodes made before the label: nestkube-<cluster>)."""
-    return node.labels.get(LABEL_NETWORK, f"nestkube-{node.cluster}")
+    return node.labels.get(LABEL_NETWORK, network_name(node.cluster))
 
 
 def is_running(node: Node) -> bool:

@@ -21,3 +21,8 @@ def cluster_name(name: str) -> str:
             f"invalid cluster name {name!r}: leading or trailing whitespace is not allowed"
         )
     return name
+
+
+def network_name(cluster: str) -> str:
+    """The engine network a cluster's nodes share (kind's are all on one, "kind")."""
+    return f"nestkube-{cluster}"

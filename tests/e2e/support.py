@@ -569,6 +569,18 @@ class SharedClusters:
             self.release(key)
 
 
+def ensure_workload(
+    variant: Variant, provider: Provider, cluster: nestkube.Cluster, nodes: list[str], archive: Path
+) -> None:
+    """The busybox workload image in ``nodes`` of a shared cluster: Podman's clusters hold it
+    from the start; CRI-O's nodes take it through `nestkube load archive` (skopeo into CRI-O's
+    store); the other engines' straight into containerd."""
+    if variant.runtime == "cri-o":
+        nk("load", "archive", str(archive), "--name", cluster.name)
+    elif variant.engine != "podman":
+        import_into_nodes(provider, nodes, archive)
+
+
 def scenario_kubectl(
     request: pytest.FixtureRequest, variant: Variant, cluster: nestkube.Cluster, kubeconfig: Path
 ) -> Kubectl:

@@ -4,6 +4,7 @@ its effect in a running cluster or is refused with exit 1 and one line, leaving 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ kind: Cluster
 apiVersion: nestkube.io/v1alpha1
 name: {CLUSTER}
 ulimits: {{nofile: {NOFILE}, nproc: {NPROC}}}
+loadBalancerServices: false
 networking:
   dnsSearch: [{", ".join(DOMAINS)}]
 """
@@ -102,6 +104,32 @@ spec:
     pod_conf = kubectl("exec", "resolv", "--", "cat", "/etc/resolv.conf").stdout
     # dnsPolicy Default: the pod gets the node's resolver settings, search domains included.
     assert any(ln.split()[1:] == list(DOMAINS) for ln in pod_conf.splitlines()), pod_conf
+
+
+def test_load_balancer_services_off_installs_nothing_and_leaves_services_pending(
+    cluster: nestkube.Cluster, kit: KubernetesBinaries, kubeconfig_file: Path
+) -> None:
+    kubectl = Kubectl(str(kit.path("kubectl")), kubeconfig_file, cluster.context)
+    # Nothing of MetalLB's: no namespace, no CRD, no pod anywhere.
+    assert kubectl("get", "namespace", "metallb-system", check=False).returncode != 0
+    crds = kubectl("get", "crd", "-o", "name").stdout
+    assert "metallb.io" not in crds, crds
+    pods = kubectl("get", "pods", "-A", "-o", "name").stdout
+    assert "speaker" not in pods and "controller-" not in pods, pods
+    kubectl.apply("""
+apiVersion: v1
+kind: Service
+metadata: {name: lb-off}
+spec:
+  type: LoadBalancer
+  selector: {app: none}
+  ports: [{port: 80}]
+""")
+    # With MetalLB an address comes within seconds; without it, never.
+    time.sleep(10)
+    status = kubectl.json("get", "service", "lb-off")["status"]
+    assert not status.get("loadBalancer", {}).get("ingress"), status
+    kubectl("delete", "service", "lb-off")
 
 
 @pytest.mark.parametrize("key", sorted(REFUSED))

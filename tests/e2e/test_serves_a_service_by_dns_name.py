@@ -15,8 +15,7 @@ from support import (
     Variant,
     assert_cluster_dns,
     assert_current_cluster,
-    import_into_nodes,
-    nk,
+    ensure_workload,
     ready_nodes,
     scenario_kubectl,
     variants,
@@ -60,16 +59,13 @@ def test_a_single_node_serves_a_service_by_dns_name(
     node = f"{variant.single}-control-plane"
     assert cluster.provider == variant.engine
     assert ready_nodes(kubectl) == [node]
+    ensure_workload(variant, provider, cluster, [node], workload)
     if variant.runtime == "cri-o":
-        # Through `nestkube load archive`: skopeo into CRI-O's store.
-        nk("load", "archive", str(workload), "--name", cluster.name)
         runtime = kubectl.json("get", "node", node)["status"]["nodeInfo"]
         assert runtime["containerRuntimeVersion"].startswith("cri-o://1.34."), runtime
         # Names resolve once CoreDNS is Ready (it serves only after syncing with the API).
         kubectl.wait_pods_ready("k8s-app=kube-dns", namespace="kube-system")
     else:
-        if variant.engine != "podman":  # Podman's shared clusters hold it from the start
-            import_into_nodes(provider, [node], workload)
         assert_current_cluster(kubectl, DEFAULT_KUBERNETES_VERSION)
         # The default release is initialised by its own kubeadm through the v1beta4 band.
         rendered = provider.exec(node, ["cat", "/etc/nestkube/kubeadm.yaml"]).stdout

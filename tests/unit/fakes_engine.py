@@ -136,6 +136,9 @@ class UnusedEngine:
     def network_exists(self, name: str) -> bool:
         raise self._unexpected("network_exists")
 
+    def network_subnets(self, name: str) -> list[str]:
+        raise self._unexpected("network_subnets")
+
     # --- images and builds ------------------------------------------------------------
     def image_exists(self, image: str) -> bool:
         raise self._unexpected("image_exists")

@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nestkube.kit",
             "nestkube.storage",
             "nestkube.metrics_server",
+            "nestkube.metallb",
             "nestkube.config",
         ),
     ),

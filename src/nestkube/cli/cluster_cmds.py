@@ -46,6 +46,7 @@ def _config(
     registries: list[str] | None = None,
     mirrors: list[str] | None = None,
     metrics_server: bool = False,
+    load_balancer_services: bool = True,
 ) -> ClusterConfig:
     from dataclasses import replace
 
@@ -69,6 +70,8 @@ def _config(
         cfg = cfg.with_overrides(registries=registries, registry_mirrors=_mirrors(mirrors or []))
     if metrics_server:
         cfg = replace(cfg, metrics_server=True)
+    if not load_balancer_services:
+        cfg = replace(cfg, load_balancer_services=False)
     return cfg
 
 
@@ -124,13 +127,28 @@ def create_cluster(
         "--metrics-server",
         help="Install metrics-server (kubectl top); as metricsServer: true in the config.",
     ),
+    load_balancer_services: bool = typer.Option(
+        True,
+        "--load-balancer-services/--no-load-balancer-services",
+        help="Addresses for LoadBalancer Services (MetalLB), on by default; the --no form is "
+        "loadBalancerServices: false in the config.",
+    ),
 ) -> None:
     """Create a local Kubernetes cluster whose nodes are containers."""
     import yaml
 
     from nestkube import cluster as api
 
-    cfg = _config(config, name, workers, image, registry, registry_mirror, metrics_server)
+    cfg = _config(
+        config,
+        name,
+        workers,
+        image,
+        registry,
+        registry_mirror,
+        metrics_server,
+        load_balancer_services,
+    )
     wait_seconds = options.duration(wait)
     if dry_run:
         plan = api.dry_run_plan(cfg, provider=provider, image=image)

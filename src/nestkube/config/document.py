@@ -283,6 +283,12 @@ class NestkubeClusterDoc(_ClusterDocBase):
         description="Install metrics-server so `kubectl top` answers (default false); the "
         "kubelets then get serving certificates the cluster CA signs, which it verifies.",
     )
+    load_balancer_services: bool | None = Field(
+        None,
+        alias="loadBalancerServices",
+        description="Give each `type: LoadBalancer` Service an address on the cluster's "
+        "network (MetalLB; default true); false leaves them pending and installs nothing.",
+    )
     proxy: ProxyDoc | None = None
     registries: list[str] | None = Field(
         None,

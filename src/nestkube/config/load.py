@@ -353,6 +353,7 @@ def _resolve(
         dns_addon=doc.dns_addon is not False,
         default_storage_class=doc.default_storage_class is not False,
         metrics_server=bool(doc.metrics_server),
+        load_balancer_services=doc.load_balancer_services is not False,
         proxy=None
         if doc.proxy is None
         else Proxy(
@@ -486,6 +487,7 @@ def to_document(cfg: ClusterConfig) -> dict[str, Any]:
         "dnsAddon": cfg.dns_addon,
         "defaultStorageClass": cfg.default_storage_class,
         "metricsServer": cfg.metrics_server,
+        "loadBalancerServices": cfg.load_balancer_services,
         "proxy": None
         if cfg.proxy is None
         else _compact(

@@ -195,6 +195,8 @@ class ClusterConfig:
     default_storage_class: bool = True
     # metrics-server (`kubectl top`), with kubelet serving certificates the cluster CA signs.
     metrics_server: bool = False
+    # MetalLB: an address on the cluster's network for each LoadBalancer Service.
+    load_balancer_services: bool = True
     # nestkube registries (`nestkube registry create`) the nodes pull from, by name.
     registries: list[str] = field(default_factory=list)
     # The nodes' HTTP proxy; unset parts come from the environment at create.

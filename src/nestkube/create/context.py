@@ -95,6 +95,9 @@ class CreateContext:
     # The objects create applies through the API (objects.apply_cluster_objects): the
     # agents' kubeconfig. Started by the joins or the step after init, whichever is first.
     cluster_objects: Future[str] | None = None
+    # MetalLB and its address pool applied beside the last steps (create.service_lb): the
+    # pool's addresses, or None when LoadBalancer Services get none.
+    service_lb: Future[str | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     made: Made = field(default_factory=Made)
 

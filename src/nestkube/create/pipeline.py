@@ -26,6 +26,7 @@ from nestkube.create import (
     objects,
     provision,
     registries,
+    service_lb,
     workers,
 )
 from nestkube.create.context import CreateContext
@@ -103,6 +104,7 @@ END = "the end of create"
 WORKERS = "the workers (made, booted and set up)"
 JOINS = "the joins"
 CLUSTER_OBJECTS = "the cluster's objects (applied through the API)"
+SERVICE_LB = "LoadBalancer Services' MetalLB (applied through the API)"
 
 
 def steps(ctx: CreateContext) -> list[Step]:
@@ -151,6 +153,17 @@ def background(ctx: CreateContext) -> list[Background]:
             # Whichever comes first: each joining node is given the agents' kubeconfig.
             started_by=(JOINS, OBJECTS),
             awaited_by=(OBJECTS,),
+        ),
+        Background(
+            SERVICE_LB,
+            # Nothing waits for it but the end: it needs only the API, and a Service needs it
+            # only once the cluster is handed over.
+            started_by=(OBJECTS,),
+            awaited_by=(END,),
+            start=service_lb.start_applying,
+            raise_if_failed=service_lb.raise_if_failed,
+            finish=service_lb.applied,
+            stop=service_lb.stop,
         ),
     ]
 

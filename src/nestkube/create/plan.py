@@ -13,6 +13,7 @@ from nestkube.create.context import CreateContext, CreatePlan
 from nestkube.kubeadm import pod_cidrs
 from nestkube.kubeadm.config import KubeadmParams
 from nestkube.kubeadm.patches import apply_patches
+from nestkube.names import network_name
 from nestkube.nodeops import loadbalancer
 from nestkube.providers.base import LABEL_NODES, NodeSpec
 from nestkube.providers.engine import bracket_ipv6, client_address, free_port
@@ -23,7 +24,7 @@ def plan_nodes(ctx: CreateContext, default_image: str, *, chosen: bool = True) -
     serves every node that names none, CRI-O nodes too (their runtime is checked against its
     label); otherwise a CRI-O node gets the CRI-O default instead."""
     cfg = ctx.config
-    network = f"nestkube-{cfg.name}"
+    network = network_name(cfg.name)
     names = cfg.node_names()
     api_port = cfg.networking.api_server_port
     # Several control planes: the load balancer publishes the API port, they publish none.

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nestkube import metrics_server, storage
+from nestkube import metallb, metrics_server, storage
 from nestkube._version import __version__
 from nestkube.cache import content_key, file_sha256
 from nestkube.errors import CommandError, ImageBuildError
@@ -32,7 +32,7 @@ from nestkube.kit import node_kit
 from nestkube.kit.crio import gather_crio
 from nestkube.kit.kubernetes import KubernetesBinaries
 from nestkube.kit.node_kit import NodeKit, image_tag, repo_name
-from nestkube.kit.releases import CNI_PLUGINS
+from nestkube.kit.releases import CNI_PLUGINS, METALLB_MANIFEST
 from nestkube.kubeadm.containerd import render_containerd_config
 from nestkube.providers.base import ImageProvider, Mount
 from nestkube.status import SILENT, Status
@@ -87,9 +87,18 @@ def _build_key(kit: NodeKit, base_id: str, offline: bool) -> str:
     binaries = {f"k8s/{p.name}": p for p in kit.kubernetes.directory.iterdir() if p.is_file()}
     binaries |= {f"runtime/{name}": p for name, p in kit.runtime.items()}
     binaries |= {f"image/{name}": p for name, p in kit.image_binaries.items()}
+    binaries |= {f"manifest/{name}": p for name, p in kit.manifests.items()}
     bin_hashes = sorted((role, file_sha256(p)) for role, p in binaries.items())
     return content_key(
-        [RECIPE, base_id, sorted(kit.versions.items()), offline, script_hashes, bin_hashes]
+        [
+            RECIPE,
+            base_id,
+            sorted(kit.versions.items()),
+            offline,
+            script_hashes,
+            bin_hashes,
+            metallb.RECIPE if kit.manifests else None,
+        ]
     )
 
 
@@ -166,6 +175,7 @@ def build_node_image(
         metrics = kit.image_binaries.get(metrics_server.NAME)
         if metrics is not None:
             metrics_server.image_archive(out_dir / "images" / "metrics-server.tar", metrics)
+        _stage_metallb(kit, in_dir, out_dir)
         versions = {**kit.versions, **images.versions}
         if kit.debian_runtime:
             versions.update(_debian_runtime_versions(provider, container))
@@ -223,6 +233,20 @@ def build_node_image(
         provider.remove_container(container)
         shutil.rmtree(work, ignore_errors=True)
     return _describe(provider, target, reused=False)
+
+
+def _stage_metallb(kit: NodeKit, in_dir: Path, out_dir: Path) -> None:
+    """MetalLB's images to preload, and its manifest for finish.sh to install."""
+    upstream = kit.manifests.get(METALLB_MANIFEST)
+    controller = kit.image_binaries.get(metallb.CONTROLLER)
+    speaker = kit.image_binaries.get(metallb.SPEAKER)
+    if upstream is None or controller is None or speaker is None:
+        return
+    metallb.image_archives(out_dir / "images", controller, speaker)
+    manifest = in_dir / "files" / "manifests" / Path(metallb.NODE_MANIFEST).name
+    manifest.parent.mkdir(mode=0o755)
+    manifest.write_text(metallb.node_manifest(upstream.read_text()))
+    manifest.chmod(0o644)
 
 
 def _read_text(path: Path) -> str | None:

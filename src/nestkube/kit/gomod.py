@@ -52,6 +52,9 @@ class GoModuleBuild:
     # of containerd/nri that the proxy serves but the checksum database does not know. The
     # hashes come from the module, itself verified, and the binaries built stay the same.
     sums_from_module: bool = False
+    # Files of the module itself (not Go) kept beside the binaries: output name -> path in the
+    # module, e.g. MetalLB's own manifest, so they stay at the version the binaries are.
+    files: Mapping[str, str] = field(default_factory=dict)
 
     def key(self, toolchain: GoToolchain) -> str:
         parts: list[object] = [
@@ -68,6 +71,8 @@ class GoModuleBuild:
         if self.test_binaries:
             # Appended only when set, so the keys of existing command builds stay the same.
             parts.append("test-binaries")
+        if self.files:
+            parts.append(sorted(self.files.items()))
         return content_key(parts)
 
 
@@ -122,6 +127,12 @@ def build_module(
         out_bin.mkdir()
         with status.step(f"Building {build.name} {build.version} ({', '.join(build.commands)})"):
             _compile(build, toolchain, work, env, out_bin)
+        if build.files:
+            source = _module_dir(build, toolchain, work, env)
+            for name, inside in build.files.items():
+                if not (source / inside).is_file():
+                    raise ImageBuildError(f"{build.module}@{build.version} has no {inside}")
+                shutil.copyfile(source / inside, out_bin / name)
         (tmp / "manifest.json").write_text(
             json.dumps(
                 {

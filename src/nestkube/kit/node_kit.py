@@ -31,6 +31,8 @@ class NodeKit:
     versions: dict[str, str] = field(default_factory=dict)
     # Image references kubeadm asks for that have no source here, with the reason.
     unavailable: dict[str, str] = field(default_factory=dict)
+    # Manifests that come with a component's module, by file name (MetalLB's).
+    manifests: dict[str, Path] = field(default_factory=dict)
 
     @property
     def debian_runtime(self) -> bool:
@@ -103,4 +105,10 @@ def gather(
     metrics = releases.metrics_server_build()
     image_binaries[metrics.name] = build(metrics).path(metrics.name)
     versions[metrics.name] = metrics.version
-    return NodeKit(kubernetes, runtime, image_binaries, versions, unavailable)
+    # LoadBalancer Services' (on by default), with the manifest of the same release.
+    metallb = releases.metallb_build()
+    built = build(metallb)
+    image_binaries.update({command: built.path(command) for command in metallb.commands})
+    manifests = {name: built.path(name) for name in metallb.files}
+    versions[metallb.name] = metallb.version
+    return NodeKit(kubernetes, runtime, image_binaries, versions, unavailable, manifests)

@@ -204,6 +204,27 @@ def metrics_server_build() -> GoModuleBuild:
     )
 
 
+# LoadBalancer Services' controller and speaker (nestkube.metallb), preloaded in every
+# module-built node image with MetalLB's own manifest. v0.15.3: v0.16.x needs
+# github.com/metallb/frr-k8s v0.0.25 or later, which the module proxy does not serve.
+METALLB = "v0.15.3"
+METALLB_MANIFEST = "metallb-native.yaml"
+
+
+def metallb_build() -> GoModuleBuild:
+    module = "go.universe.tf/metallb"
+    return GoModuleBuild(
+        name="metallb",
+        module=module,
+        version=METALLB,
+        commands={
+            "metallb-controller": f"{module}/controller",
+            "metallb-speaker": f"{module}/speaker",
+        },
+        files={METALLB_MANIFEST: f"config/manifests/{METALLB_MANIFEST}"},
+    )
+
+
 # --- a host engine for the nerdctl provider (tests/e2e and scripts/install-nerdctl.sh) -----
 # nerdctl is not packaged for Debian; it runs on the containerd, runc and CNI plugins of the
 # default Kubernetes release's node runtime, so those builds are shared with the node image.

@@ -282,6 +282,10 @@ class NodeProvider(EngineAccess, Protocol):
 
     def network_exists(self, name: str) -> bool: ...
 
+    def network_subnets(self, name: str) -> list[str]:
+        """The network's subnets, as CIDRs."""
+        ...
+
 
 class ImageProvider(EngineAccess, Protocol):
     """Images in the engine's store, and image builds (a container committed to an image)."""

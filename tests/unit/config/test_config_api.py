@@ -147,6 +147,7 @@ def test_to_document_of_default_spells_out_defaults() -> None:
         "dnsAddon": True,
         "defaultStorageClass": True,
         "metricsServer": False,
+        "loadBalancerServices": True,
     }
 
 
@@ -220,6 +221,7 @@ def test_from_document_errors_name_document() -> None:
 TOP_LEVEL_KEYS = {
     "apiVersion",
     "metricsServer",
+    "loadBalancerServices",
     "proxy",
     "registries",
     "registryMirrors",

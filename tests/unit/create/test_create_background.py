@@ -134,7 +134,12 @@ def test_the_real_tasks_name_real_steps_and_tasks_and_start_in_step_order() -> N
         if task.start is not None:
             first = order.index(task.started_by[0])
             assert all(order.index(w) > first for w in task.awaited_by if w in order)
-    assert [t.name for t in tasks] == [pipeline.WORKERS, pipeline.JOINS, pipeline.CLUSTER_OBJECTS]
+    assert [t.name for t in tasks] == [
+        pipeline.WORKERS,
+        pipeline.JOINS,
+        pipeline.CLUSTER_OBJECTS,
+        pipeline.SERVICE_LB,
+    ]
     # The workers start after the control planes are set up, and before init.
     assert order.index(pipeline.BOOT) < order.index(pipeline.INIT)
     assert tasks[0].started_by == (pipeline.BOOT,)

@@ -41,6 +41,10 @@ sh "$IN/preload-images.sh" "$OUT/images"
 
 cp "$IN/files/version" /etc/nestkube/version
 cp "$IN/files/components" /etc/nestkube/components
+# Addon manifests create applies from the node (MetalLB's, of the release its images are).
+if [ -d "$IN/files/manifests" ]; then
+  install -D -m 0644 -t /etc/nestkube/manifests "$IN"/files/manifests/*
+fi
 apt-get clean
 rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
   /usr/share/locale/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old
