@@ -19,10 +19,12 @@ from nestkube.errors import (
 if TYPE_CHECKING:
     from nestkube.cluster import (
         Cluster,
+        add_node,
         cluster_info,
         create_cluster,
         create_registry,
         delete_cluster,
+        delete_node,
         delete_registry,
         export_kubeconfig,
         get_kubeconfig,
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 # file first, and the CLI must not pay for pydantic, rich and the create pipeline up front.
 _LAZY = {
     "Cluster": "nestkube.cluster",
+    "add_node": "nestkube.cluster",
+    "delete_node": "nestkube.cluster",
     "cluster_info": "nestkube.cluster",
     "create_cluster": "nestkube.cluster",
     "delete_cluster": "nestkube.cluster",
@@ -84,11 +88,13 @@ __all__ = [
     "ProviderError",
     "Status",
     "__version__",
+    "add_node",
     "cluster_info",
     "create_cluster",
     "create_registry",
     "default_config",
     "delete_cluster",
+    "delete_node",
     "delete_registry",
     "export_kubeconfig",
     "get_kubeconfig",

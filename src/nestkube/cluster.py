@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from nestkube.cluster_state import cluster_state, missing_nodes, node_network
+from nestkube.cluster_state import (
+    cluster_state,
+    is_running,
+    missing_nodes,
+    node_network,
+    removed_if_missing,
+)
 from nestkube.defaults import DEFAULT_KUBERNETES_VERSION
 from nestkube.errors import ClusterError, CommandError, CommandTimeout
 from nestkube.names import cluster_name, network_name
@@ -231,6 +237,20 @@ def cluster_nodes(*, provider: EngineChoice = None) -> dict[str, list[Node]]:
     return _lazily(provider, lambda p: p.cluster_nodes())[1]
 
 
+def cluster_states(*, provider: EngineChoice = None) -> dict[str, str]:
+    """Every cluster's state by name (see :func:`nestkube.cluster_state.cluster_state`): one
+    engine call, and one more per cluster a node of which is missing by its labels."""
+    from nestkube.create.claim import in_progress
+
+    prov, listed = _lazily(provider, lambda p: p.cluster_nodes())
+    states = {}
+    for name, nodes in listed.items():
+        creating = in_progress(name)
+        removed = [] if creating else removed_if_missing(prov, name, nodes)
+        states[name] = cluster_state(nodes, creating=creating, removed=removed)
+    return states
+
+
 def _lazily(choice: EngineChoice, ask: Callable[[Provider], _T]) -> tuple[Provider, _T]:
     """The engine and what ``ask`` gets from it, asking the first engine found unprobed:
     listing and reading nodes needs no engine facts, so they are probed only when used.
@@ -278,6 +298,7 @@ def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
     from nestkube.images.node_image import LABEL_K8S_VERSION
 
     creating = in_progress(name)
+    removed = [] if creating else removed_if_missing(prov, name, nodes)
     # Containers carry their image's labels, so the node image's version shows up here too.
     version = nodes[0].labels.get(LABEL_K8S_VERSION, "") if nodes else ""
     return {
@@ -286,10 +307,10 @@ def _summary(prov: Provider, name: str, nodes: list[Node]) -> dict[str, object]:
         "rootless": _rootless(prov, nodes),
         "kubernetesVersion": version,
         "context": kubeconfig.context_name(name),
-        "state": cluster_state(nodes, creating=creating),
+        "state": cluster_state(nodes, creating=creating, removed=removed),
         "nodes": [{"name": n.name, "role": n.role, "state": n.state} for n in nodes],
         # Containers the cluster was made with that no longer exist (state "degraded").
-        "missingNodes": [] if creating else missing_nodes(nodes),
+        "missingNodes": [] if creating else missing_nodes(nodes, removed),
     }
 
 
@@ -445,6 +466,83 @@ def stop_cluster(
 
     cluster_name(name)
     lifecycle.stop(resolve_engine(provider), name, status)
+
+
+def add_node(
+    name: str,
+    *,
+    role: str = "worker",
+    provider: EngineChoice = None,
+    wait: float = 300.0,
+    status: Status = SILENT,
+) -> str:
+    """Add a node to the running cluster ``name`` and wait for it to be Ready (``wait`` > 0);
+    its name. Only workers can be added."""
+    from nestkube.create import claim, resize
+
+    cluster_name(name)
+    if role != "worker":
+        raise ClusterError(
+            f"cannot add a {role!r} node: only workers can be added to a running cluster "
+            "(etcd's membership and the HA load balancer would have to change with a control "
+            "plane)"
+        )
+    prov = resolve_engine(provider)
+    with claim.claimed(prov.info, name):
+        containers = prov.list_nodes(name)
+        _check_running_whole(prov, name, containers)
+        return resize.add_worker(prov, name, containers, wait=wait, status=status)
+
+
+def _check_running_whole(prov: Provider, name: str, containers: list[Node]) -> None:
+    if not containers:
+        raise ClusterError(f"no cluster named {name!r}")
+    stopped = [c.name for c in containers if not is_running(c)]
+    if stopped:
+        raise ClusterError(
+            f"cluster {name!r} is not running ({', '.join(stopped)} stopped): "
+            f"start it first (nestkube start cluster --name {name})"
+        )
+    gone = missing_nodes(containers, prov.removed_nodes(name))
+    if gone:
+        raise ClusterError(f"cluster {name!r} is degraded ({', '.join(gone)} gone): nothing added")
+
+
+def delete_node(
+    name: str,
+    node: str,
+    *,
+    provider: EngineChoice = None,
+    status: Status = SILENT,
+) -> None:
+    """Drain a worker of ``name``, delete it from Kubernetes, remove its container and volume."""
+    from nestkube.create import claim, resize
+    from nestkube.nodeops import loadbalancer
+
+    cluster_name(name)
+    if not node or not node.strip():
+        raise ClusterError("invalid node name '': give the node's name (nestkube get nodes)")
+    prov = resolve_engine(provider)
+    with claim.claimed(prov.info, name):
+        containers = prov.list_nodes(name)
+        if not containers:
+            raise ClusterError(f"no cluster named {name!r}")
+        found = next((c for c in containers if c.name == node), None)
+        if found is None:
+            names = ", ".join(c.name for c in loadbalancer.kubernetes_nodes(containers))
+            raise ClusterError(f"cluster {name!r} has no node {node!r} (its nodes: {names})")
+        if found.role != "worker":
+            raise ClusterError(
+                f"node {node} is a {found.role}: only workers can be removed (a cluster keeps "
+                "the control planes its etcd was made with)"
+            )
+        control = next(c for c in containers if c.role == "control-plane")
+        if not is_running(control):
+            raise ClusterError(
+                f"cluster {name!r} is not running: start it first (nestkube start cluster "
+                f"--name {name})"
+            )
+        resize.remove_worker(prov, name, found, control.name, status=status)
 
 
 def start_cluster(

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 import yaml
 
-from nestkube.cluster_state import is_running, missing_nodes, node_network
+from nestkube.cluster_state import is_running, missing_nodes, node_network, removed_if_missing
 from nestkube.errors import ClusterError
 from nestkube.kubeadm import agent_access, pod_cidrs
 from nestkube.nodeops import loadbalancer
@@ -60,7 +61,7 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
     ``wait`` seconds for every node to be Ready with a kubelet that has reported since now.
     """
     containers = _nodes(provider, name)
-    check_whole(name, containers)
+    check_whole(name, containers, removed_if_missing(provider, name, containers))
     lb = loadbalancer.find(containers)
     nodes = loadbalancer.kubernetes_nodes(containers)
     bootstrap = next(n for n in nodes if n.role == "control-plane")
@@ -90,10 +91,10 @@ def start(provider: Provider, name: str, *, wait: float = 300.0, status: Status 
             wait_nodes_ready(provider, bootstrap.name, [n.name for n in nodes], since, wait)
 
 
-def check_whole(name: str, containers: list[Node]) -> None:
-    """Every container the cluster was made with still exists; else a one-line refusal that
-    names the missing ones, before anything is started."""
-    gone = missing_nodes(containers)
+def check_whole(name: str, containers: list[Node], removed: Sequence[str] = ()) -> None:
+    """Every container the cluster was made with still exists (but those `delete node`
+    removed); else a one-line refusal that names the missing ones, before anything starts."""
+    gone = missing_nodes(containers, removed)
     if not gone:
         return
     which = f"node {gone[0]} is" if len(gone) == 1 else f"nodes {', '.join(gone)} are"

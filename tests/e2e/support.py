@@ -155,6 +155,23 @@ class Kubectl:
         return len(ready) if all(ready) else 0
 
 
+def pinned_pod(name: str, node: str, command: str) -> str:
+    """A workload pod labelled ``role: name`` on ``node``, running ``command``."""
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{role: {name}}}}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: main
+    image: {WORKLOAD_IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "{command}"]
+    readinessProbe: {{exec: {{command: ["true"]}}, periodSeconds: 1}}
+"""
+
+
 def web_manifest(replicas: int, service: bool = True) -> str:
     """Deployment ``web`` (busybox httpd answering its pod's name on 8080), and Service ``web``
     on port 80 in front of it."""

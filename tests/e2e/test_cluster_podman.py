@@ -19,7 +19,6 @@ import pytest
 import yaml
 from support import (
     VARIANTS,
-    WORKLOAD_IMAGE,
     Kubectl,
     SharedClusters,
     assert_cluster_dns,
@@ -27,6 +26,7 @@ from support import (
     engine_leftovers,
     eventually,
     nestkube_cli,
+    pinned_pod,
     scenario_kubectl,
     uses,
     web_manifest,
@@ -44,22 +44,6 @@ SINGLE = PODMAN.single
 MULTI = PODMAN.multi
 
 SERVER = web_manifest(replicas=2)
-
-
-def pinned_pod(name: str, node: str, command: str) -> str:
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, labels: {{role: {name}}}}}
-spec:
-  nodeName: {node}
-  containers:
-  - name: main
-    image: {WORKLOAD_IMAGE}
-    imagePullPolicy: Never
-    command: ["sh", "-c", "{command}"]
-    readinessProbe: {{exec: {{command: ["true"]}}, periodSeconds: 1}}
-"""
 
 
 def kubectl_for(

@@ -139,6 +139,12 @@ class UnusedEngine:
     def network_subnets(self, name: str) -> list[str]:
         raise self._unexpected("network_subnets")
 
+    def record_removed_node(self, cluster: str, node: str) -> None:
+        raise self._unexpected("record_removed_node")
+
+    def removed_nodes(self, cluster: str) -> list[str]:
+        return []
+
     # --- images and builds ------------------------------------------------------------
     def image_exists(self, image: str) -> bool:
         raise self._unexpected("image_exists")

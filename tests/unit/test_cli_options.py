@@ -170,7 +170,7 @@ def test_ctrl_c_in_any_command_is_one_line_and_exit_130(
     def interrupted(**kwargs: object) -> object:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cluster, "cluster_nodes", interrupted)
+    monkeypatch.setattr(cluster, "cluster_states", interrupted)
     monkeypatch.setattr(sys, "argv", ["nestkube", "get", "clusters"])
     with pytest.raises(SystemExit) as exc:
         nestkube.cli.main.main()

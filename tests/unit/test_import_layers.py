@@ -170,9 +170,11 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 
 # What the rest of nestkube may import of create: the pipeline, the plan and their context,
-# the checks a dry run makes of a plan, and the name's claim (whether a create holds it).
+# the checks a dry run makes of a plan, the name's claim (whether a create holds it), and
+# the workers added to or removed from a running cluster.
 CREATE_API = (
     "nestkube.create.pipeline",
+    "nestkube.create.resize",
     "nestkube.create.plan",
     "nestkube.create.context",
     "nestkube.create.checks",

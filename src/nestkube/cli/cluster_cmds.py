@@ -220,14 +220,8 @@ def get_clusters(
     from nestkube import cluster as api
 
     if output is Output.text:
-        from nestkube.cluster_state import cluster_state
-        from nestkube.create.claim import in_progress
-
         # One engine call, and no probing of the engine: names and states are all it shows.
-        states = {
-            n: cluster_state(nodes, creating=in_progress(n))
-            for n, nodes in api.cluster_nodes(provider=provider).items()
-        }
+        states = api.cluster_states(provider=provider)
         if not states:
             print("No nestkube clusters found.", file=sys.stderr)
         _emit(None, output, _table(states))
@@ -242,6 +236,38 @@ def _table(states: dict[str, str]) -> str:
     width = max(len("NAME"), *(len(n) for n in states))
     rows = [("NAME", "STATE"), *states.items()]
     return "\n".join(f"{name:<{width}}   {state}" for name, state in rows)
+
+
+@groups.create_app.command("node")
+def create_node(
+    name: options.Name = options.DEFAULT_NAME,
+    role: str = typer.Option("worker", "--role", help="worker (only workers can be added)."),
+    wait: options.Wait = "5m",
+    provider: options.Engine = None,
+) -> None:
+    """Add a worker to a running cluster; prints the new node's name."""
+    from nestkube import cluster as api
+
+    added = api.add_node(
+        cluster_name(name),
+        role=role,
+        provider=provider,
+        wait=options.duration(wait),
+        status=groups.status(),
+    )
+    print(added)
+
+
+@groups.delete_app.command("node")
+def delete_node(
+    node: str = typer.Argument(..., help="The node to remove (nestkube get nodes)."),
+    name: options.Name = options.DEFAULT_NAME,
+    provider: options.Engine = None,
+) -> None:
+    """Remove a worker from a running cluster: drain, delete from Kubernetes, remove it."""
+    from nestkube import cluster as api
+
+    api.delete_node(cluster_name(name), node, provider=provider, status=groups.status())
 
 
 @groups.get_app.command("nodes")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import yaml
 
 from nestkube.create import joins
-from nestkube.create.configure import route_node_dns, write_file
+from nestkube.create.configure import route_node_dns, write_files
 from nestkube.create.context import CreateContext
 from nestkube.create.objects import start_applying_cluster_objects
 from nestkube.create.plan import dns_addon, init_skip_phases, node_params, patched_config
@@ -22,7 +25,7 @@ from nestkube.kubeadm.config import (
 )
 from nestkube.kubeadm.version import as_version
 from nestkube.nodeops import node_setup as node_setup_module
-from nestkube.nodeops.files import KUBEADM_CONF, KUBELET_CONF, quick
+from nestkube.nodeops.files import CLUSTER_RECORD, KUBEADM_CONF, KUBELET_CONF, quick
 from nestkube.providers.base import NodeSpec
 
 # Past kubeadm's own waits (the control plane's, 8 minutes, see KubeadmParams), so kubeadm
@@ -33,7 +36,7 @@ KUBEADM_EXEC_LIMIT = 900
 def kubeadm_init(ctx: CreateContext) -> None:
     spec = ctx.control_planes[0]
     text = patched_config(ctx, spec, render_init_config(node_params(ctx, spec)))
-    write_file(ctx, spec.name, KUBEADM_CONF, text)
+    write_files(ctx, spec.name, {KUBEADM_CONF: text, CLUSTER_RECORD: cluster_record(ctx)})
     if ctx.config.dns_addon and not dns_addon(ctx):
         ctx.status.warn(
             "CoreDNS is not in the node image (no offline source): the DNS addon is skipped "
@@ -64,6 +67,16 @@ def kubeadm_init(ctx: CreateContext) -> None:
         ctx.status.detail(
             f"nodes began joining {time.monotonic() - started:.1f}s before kubeadm init finished"
         )
+
+
+def cluster_record(ctx: CreateContext) -> str:
+    """The config as created, each node's image filled in: what `create node` plans from, so
+    a node it adds gets the name, pod CIDR and settings the create would have given it."""
+    from nestkube.config import to_document
+
+    cfg = ctx.config
+    nodes = [replace(n, image=s.image) for n, s in zip(cfg.nodes, ctx.specs, strict=True)]
+    return yaml.safe_dump(to_document(replace(cfg, nodes=nodes)), sort_keys=False)
 
 
 def join_nodes(ctx: CreateContext) -> None:
@@ -111,6 +124,24 @@ def discovery_kubeconfig(ctx: CreateContext, ca: str) -> str:
     return render_discovery_kubeconfig(endpoint, ca)
 
 
+def join_node(ctx: CreateContext, spec: NodeSpec, discovery: str, kubelet_conf: str | None) -> None:
+    """`kubeadm join` of ``spec`` with its config, the discovery file and (a worker's) signed
+    kubelet kubeconfig written first, in the same exec."""
+    params = node_params(ctx, spec)
+    text = patched_config(ctx, spec, render_join_config(params))
+    files = {params.discovery_file: discovery, KUBEADM_CONF: text}
+    if kubelet_conf is not None:
+        files[KUBELET_CONF] = kubelet_conf
+    join = ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"]
+    ctx.provider.exec(
+        spec.name,
+        ["sh", "-c", 'tar -x -C / -f - && exec "$@"', "sh", *join],
+        input=node_setup_module.tar_archive(files, private=[KUBELET_CONF]),
+        what=f"kubeadm join {spec.name}",
+        timeout=KUBEADM_EXEC_LIMIT,
+    )
+
+
 def join_all(ctx: CreateContext, material: joins.JoinMaterial | None = None) -> None:
     """Further control planes one at a time (etcd grows by one member at a time), and all
     workers at once beside them. ``material`` is what the waiter beside init read; without
@@ -131,20 +162,7 @@ def join_all(ctx: CreateContext, material: joins.JoinMaterial | None = None) -> 
         )
 
     def join(spec: NodeSpec) -> None:
-        params = node_params(ctx, spec)
-        text = patched_config(ctx, spec, render_join_config(params))
-        files = {params.discovery_file: discovery, KUBEADM_CONF: text}
-        if spec.name in material.kubelet_confs:
-            files[KUBELET_CONF] = material.kubelet_confs[spec.name]
-        join = ["kubeadm", "join", f"--config={KUBEADM_CONF}", "--skip-phases=preflight", "--v=2"]
-        # The files and the join in one exec.
-        ctx.provider.exec(
-            spec.name,
-            ["sh", "-c", 'tar -x -C / -f - && exec "$@"', "sh", *join],
-            input=node_setup_module.tar_archive(files, private=[KUBELET_CONF]),
-            what=f"kubeadm join {spec.name}",
-            timeout=KUBEADM_EXEC_LIMIT,
-        )
+        join_node(ctx, spec, discovery, material.kubelet_confs.get(spec.name))
 
     def control_planes() -> None:
         for spec in ctx.control_planes[1:]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from nestkube import kubeconfig
 from nestkube.create.context import CreateContext
@@ -18,13 +19,13 @@ def export_kubeconfig(ctx: CreateContext) -> None:
     kubeconfig.merge_cluster(admin, ctx.name, server, ctx.kubeconfig)
 
 
-def wait_ready(ctx: CreateContext) -> None:
-    """Every planned node registered and Ready. `kubectl wait --all` alone would see only the
-    nodes registered so far: a join ends when the kubelet has its certificate, a moment
-    before the kubelet registers the Node."""
+def wait_ready(ctx: CreateContext, only: Sequence[str] | None = None) -> None:
+    """Every planned node (or ``only`` these) registered and Ready. `kubectl wait --all` alone
+    would see only the nodes registered so far: a join ends when the kubelet has its
+    certificate, a moment before the kubelet registers the Node."""
     if ctx.wait_seconds <= 0:
         return
-    names = [spec.name for spec in ctx.specs]
+    names = list(only) if only is not None else [spec.name for spec in ctx.specs]
     tries = max(1, int(ctx.wait_seconds * 2))
     registered = shlex.join([*KUBECTL, "get", "nodes", *names, "-o", "name"])
     ready = shlex.join(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from nestkube.create.context import CreateContext
 from nestkube.errors import ClusterError
@@ -45,9 +45,10 @@ def serving_requests(csr_list: str, nodes: Iterable[str]) -> tuple[dict[str, str
     return pending, approved
 
 
-def approve_serving_certificates(ctx: CreateContext) -> None:
-    """Approve each node's serving-certificate request, waiting for those not made yet."""
-    nodes = {spec.name for spec in ctx.specs}
+def approve_serving_certificates(ctx: CreateContext, only: Collection[str] | None = None) -> None:
+    """Approve each node's (or ``only`` these nodes') serving-certificate request, waiting for
+    those not made yet."""
+    nodes = set(only) if only is not None else {spec.name for spec in ctx.specs}
     deadline = time.monotonic() + LIMIT
     while True:
         listed = ctx.provider.exec(

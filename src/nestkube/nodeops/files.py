@@ -11,6 +11,8 @@ KUBECTL = ["kubectl", f"--kubeconfig={ADMIN_CONF}"]
 
 
 KUBEADM_CONF = "/etc/nestkube/kubeadm.yaml"
+# The config a cluster was made from, every node's image filled in (`create node` reads it).
+CLUSTER_RECORD = "/etc/nestkube/cluster.yaml"
 
 
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"

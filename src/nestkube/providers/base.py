@@ -241,6 +241,15 @@ class NodeProvider(EngineAccess, Protocol):
 
     def remove_volume(self, name: str) -> None: ...
 
+    def record_removed_node(self, cluster: str, node: str) -> None:
+        """Record that ``node`` left ``cluster`` through nestkube (`delete node`): the other
+        containers' LABEL_NODES still name it, and labels cannot change."""
+        ...
+
+    def removed_nodes(self, cluster: str) -> list[str]:
+        """The nodes :meth:`record_removed_node` recorded for ``cluster``."""
+        ...
+
     def stop_nodes(self, nodes: Sequence[Node]) -> None:
         """Stop the containers, keeping them and their volumes."""
         ...

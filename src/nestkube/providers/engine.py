@@ -342,6 +342,25 @@ class CliProvider:
     def remove_volume(self, name: str) -> None:
         self._run("volume", "rm", "--force", name, check=False, timeout=engine_timeout(CHANGE))
 
+    def record_removed_node(self, cluster: str, node: str) -> None:
+        # An empty volume with the cluster's label: listed with the cluster's volumes, and
+        # removed with them by `delete cluster`.
+        self._run(
+            "volume",
+            "create",
+            "--label",
+            f"{LABEL_CLUSTER}={cluster}",
+            removed_record(node),
+            what=f"recording that {node} was removed",
+            timeout=engine_timeout(CHANGE),
+        )
+
+    def removed_nodes(self, cluster: str) -> list[str]:
+        suffix = removed_record("")
+        return sorted(
+            v[: -len(suffix)] for v in self.cluster_volumes(cluster) if v.endswith(suffix)
+        )
+
     def cluster_volumes(self, cluster: str) -> list[str]:
         out = self._run(
             "volume",
@@ -722,6 +741,11 @@ def _publishes_api(spec: NodeSpec) -> bool:
 # 4.3's unit filters on that policy alone); `podman stop` still keeps one stopped until then.
 # nerdctl's restart support differs between releases, and nothing here tests it: none.
 RESTART_POLICIES = {"docker": "unless-stopped", "podman": "always"}
+
+
+def removed_record(node: str) -> str:
+    """The name of the volume that records ``node``'s removal (see record_removed_node)."""
+    return f"{node}-removed"
 
 
 def top_addresses(subnets: Sequence[str], count: int) -> list[str]:

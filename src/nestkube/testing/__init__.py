@@ -42,7 +42,7 @@ def temporary_cluster(
     to ``kubeconfig_path``. Only when there is none is one created, as without ``reuse``.
     """
     from nestkube import cluster as api
-    from nestkube.cluster_state import cluster_state
+    from nestkube.cluster_state import cluster_state, removed_if_missing
     from nestkube.providers import get_provider
     from nestkube.status import Status
 
@@ -54,7 +54,8 @@ def temporary_cluster(
     if reuse:
         nodes = engine.list_nodes(config.name)
         if nodes:
-            if cluster_state(nodes) != "running":
+            removed = removed_if_missing(engine, config.name, nodes)
+            if cluster_state(nodes, removed=removed) != "running":
                 api.start_cluster(config.name, provider=engine, status=report)
                 nodes = engine.list_nodes(config.name)
             report.info(f"Reusing cluster {config.name!r}; it is left in place afterwards")
