@@ -63,7 +63,7 @@ def add_worker(
     bootstrap_node = next(n for n in containers if n.role == "control-plane")
     cfg = _recorded_config(provider, name, bootstrap_node.name)
     template = cfg.nodes[-1] if cfg.nodes[-1].role == "worker" else cfg.nodes[0]
-    worker = NodeConfig(role="worker", image=cfg.nodes[0].image, runtime=template.runtime)
+    worker = NodeConfig(role="worker", image=template.image, runtime=template.runtime)
     cfg = replace(cfg, nodes=[*cfg.nodes, worker])
     ctx = CreateContext(config=cfg, provider=provider, status=status, wait_seconds=wait)
     plan.plan_nodes(ctx, cfg.nodes[0].image or "", chosen=True)
@@ -80,6 +80,7 @@ def add_worker(
         ip=_free_address(ctx, len(members)),
         labels={**spec.labels, LABEL_NODES: ",".join(members)},
     )
+    ctx.plan = replace(ctx.plan, specs=(*ctx.specs[:-1], spec))
     status.info(f"Adding worker {spec.name} to cluster {name!r}")
     with interrupts.raising() as previous:
         try:
@@ -139,6 +140,10 @@ def _free_address(ctx: CreateContext, nodes: int) -> str | None:
 def _make_and_join(ctx: CreateContext, spec: NodeSpec) -> None:
     provider = ctx.provider
     with ctx.status.step(f"Preparing node {spec.name}"):
+        # The record names every node ever planned, before the node exists: a later add
+        # never takes this one's name, pod CIDR or place, even after it is removed.
+        files = {CLUSTER_RECORD: bootstrap.cluster_record(ctx)}
+        write_files(ctx, ctx.bootstrap_node, files)
         ctx.made.nodes = True
         create_containers(ctx, [spec])
         resolv = set_up(ctx, spec, *node_setup(ctx, spec))

@@ -10,9 +10,9 @@ import pytest
 from memory_engine import MemoryEngine
 
 from nestkube import cluster
-from nestkube.create import resize
 from nestkube._exec import Result
 from nestkube.cluster_state import cluster_state, missing_nodes
+from nestkube.create import resize
 from nestkube.errors import ClusterError
 from nestkube.providers.base import LABEL_CLUSTER, LABEL_NODES, Node, NodeRole
 
