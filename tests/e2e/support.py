@@ -172,18 +172,53 @@ spec:
 """
 
 
-def web_manifest(replicas: int, service: bool = True) -> str:
-    """Deployment ``web`` (busybox httpd answering its pod's name on 8080), and Service ``web``
-    on port 80 in front of it."""
+def claim_manifest(claim: str) -> str:
+    """A 16Mi ReadWriteOnce claim of the default StorageClass (none is named)."""
+    return f"""
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: {claim}}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 16Mi}}}}
+"""
+
+
+def claim_pod(name: str, claim: str, *, write: bool = False, node: str | None = None) -> str:
+    """A pod labelled ``role: name`` with ``claim`` at /data, Ready once /data/proof exists
+    (it writes its host name there first when ``write``), on ``node`` if one is named."""
+    first = "hostname > /data/proof; " if write else ""
+    pinned = f"\n  nodeName: {node}" if node else ""
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{role: {name}}}}}
+spec:{pinned}
+  containers:
+  - name: main
+    image: {WORKLOAD_IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "{first}exec sleep 3600"]
+    readinessProbe: {{exec: {{command: ["cat", "/data/proof"]}}, periodSeconds: 1}}
+    volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {{claimName: {claim}}}
+"""
+
+
+def web_manifest(replicas: int, service: bool = True, name: str = "web") -> str:
+    """Deployment ``name`` (busybox httpd answering its pod's name on 8080, pods labelled
+    ``app: name``), and Service ``name`` on port 80 in front of it."""
     manifest = f"""
 apiVersion: apps/v1
 kind: Deployment
-metadata: {{name: web}}
+metadata: {{name: {name}}}
 spec:
   replicas: {replicas}
-  selector: {{matchLabels: {{app: web}}}}
+  selector: {{matchLabels: {{app: {name}}}}}
   template:
-    metadata: {{labels: {{app: web}}}}
+    metadata: {{labels: {{app: {name}}}}}
     spec:
       containers:
       - name: web
@@ -193,13 +228,13 @@ spec:
         readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
 """
     if service:
-        manifest += """---
+        manifest += f"""---
 apiVersion: v1
 kind: Service
-metadata: {name: web}
+metadata: {{name: {name}}}
 spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: 8080}}]
 """
     return manifest
 

@@ -9,7 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import WORKLOAD_IMAGE, Kubectl, engine_leftovers, import_into_nodes, nestkube_cli
+from support import (
+    WORKLOAD_IMAGE,
+    Kubectl,
+    claim_manifest,
+    claim_pod,
+    engine_leftovers,
+    import_into_nodes,
+    nestkube_cli,
+)
 
 import nestkube
 from nestkube.config import load_config
@@ -159,34 +167,7 @@ def test_unsupported_keys_are_refused_in_one_line(key: str, tmp_path: Path) -> N
     assert not (tmp_path / "kubeconfig").exists()
 
 
-def claim_pod(name: str) -> str:
-    write = "hostname > /data/proof; " if name == "writer" else ""
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, labels: {{role: {name}}}}}
-spec:
-  containers:
-  - name: main
-    image: {WORKLOAD_IMAGE}
-    imagePullPolicy: Never
-    command: ["sh", "-c", "{write}exec sleep 3600"]
-    readinessProbe: {{exec: {{command: ["cat", "/data/proof"]}}, periodSeconds: 1}}
-    volumeMounts: [{{name: data, mountPath: /data}}]
-  volumes:
-  - name: data
-    persistentVolumeClaim: {{claimName: e2e-h5-claim}}
-"""
-
-
-CLAIM = """
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: e2e-h5-claim}
-spec:
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 16Mi}}
-"""
+CLAIM = claim_manifest("e2e-h5-claim")
 
 
 def test_default_storage_class_keeps_a_file_from_one_pod_to_the_next(
@@ -204,11 +185,11 @@ def test_default_storage_class_keeps_a_file_from_one_pod_to_the_next(
     assert default == ["standard"]
     kubectl.wait_pods_ready("app=local-path-provisioner", namespace="local-path-storage")
     kubectl.apply(CLAIM)  # no storageClassName: the default class provisions it
-    kubectl.apply(claim_pod("writer"))
+    kubectl.apply(claim_pod("writer", "e2e-h5-claim", write=True))
     kubectl.wait_pods_ready("role=writer", timeout=240)
     assert kubectl.json("get", "pvc", "e2e-h5-claim")["status"]["phase"] == "Bound"
     kubectl("delete", "pod", "writer", "--wait=true", "--timeout=120s", timeout=150)
-    kubectl.apply(claim_pod("reader"))
+    kubectl.apply(claim_pod("reader", "e2e-h5-claim"))
     kubectl.wait_pods_ready("role=reader", timeout=240)
     assert kubectl("exec", "reader", "--", "cat", "/data/proof").stdout.strip() == "writer"
     # The volume is a directory on the node, under the node's /var.

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from support import (
-    WORKLOAD_IMAGE,
     Kubectl,
     SharedClusters,
     Variant,
@@ -20,6 +19,7 @@ from support import (
     eventually,
     scenario_kubectl,
     variants,
+    web_manifest,
 )
 
 from nestkube import metallb
@@ -31,26 +31,6 @@ pytestmark = pytest.mark.e2e
 # What the issue asks: an address within 30 s of the Service's creation.
 ADDRESS_WITHIN = 30.0
 APP = "lb-web"
-
-
-def server() -> str:
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {APP}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {APP}}}}}
-  template:
-    metadata: {{labels: {{app: {APP}}}}}
-    spec:
-      containers:
-      - name: web
-        image: {WORKLOAD_IMAGE}
-        imagePullPolicy: Never
-        command: ["sh", "-c", "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
-"""
 
 
 def service(name: str) -> str:
@@ -99,7 +79,7 @@ def test_a_load_balancer_service_answers_from_the_host(
     kubectl = scenario_kubectl(request, variant, cluster, shared_clusters.kubeconfig)
     node = f"{variant.single}-control-plane"
     ensure_workload(variant, provider, cluster, [node], workload)
-    kubectl.apply(server())
+    kubectl.apply(web_manifest(replicas=1, service=False, name=APP))
     kubectl.wait_pods_ready(f"app={APP}")
     pod = kubectl.json("get", "pods", "-l", f"app={APP}")["items"][0]["metadata"]["name"]
 

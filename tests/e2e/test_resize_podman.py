@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from support import (
-    WORKLOAD_IMAGE,
     Kubectl,
     assert_cluster_dns,
+    claim_manifest,
+    claim_pod,
     engine_leftovers,
     eventually,
     fetched,
@@ -127,30 +128,9 @@ def test_two_workers_join_and_work_like_the_first(
     }
     assert_cluster_dns(kubectl, podman, {"new": added[1]}, "web", web_pods)
     # The default StorageClass provisions on the new node.
-    kubectl.apply(f"""
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {{name: on-new}}
-spec:
-  accessModes: [ReadWriteOnce]
-  resources: {{requests: {{storage: 16Mi}}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: writer, labels: {{role: writer}}}}
-spec:
-  nodeName: {added[1]}
-  containers:
-  - name: main
-    image: {WORKLOAD_IMAGE}
-    imagePullPolicy: Never
-    command: ["sh", "-c", "hostname > /data/proof && sleep 3600"]
-    readinessProbe: {{exec: {{command: ["cat", "/data/proof"]}}, periodSeconds: 1}}
-    volumeMounts: [{{name: data, mountPath: /data}}]
-  volumes:
-  - name: data
-    persistentVolumeClaim: {{claimName: on-new}}
-""")
+    kubectl.apply(
+        claim_manifest("on-new") + "---" + claim_pod("writer", "on-new", write=True, node=added[1])
+    )
     kubectl.wait_pods_ready("role=writer")
     assert kubectl.json("get", "pvc", "on-new")["status"]["phase"] == "Bound"
     # The addon's kubelet serving certificate was approved for the added nodes too.
