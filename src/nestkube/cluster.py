@@ -165,6 +165,11 @@ def delete_cluster(
     networks.add(network_name(name))
 
     def remove() -> None:
+        from nestkube.service_ports import forwarders
+
+        # The Services' forwarders first: they hold the network too.
+        for forwarder in forwarders(prov, name):
+            prov.remove_service(forwarder, [])
         prov.delete_nodes(nodes)
         for volume in prov.cluster_volumes(name):
             prov.remove_volume(volume)
@@ -180,6 +185,23 @@ def delete_cluster(
     with status.step(f"Deleting cluster {name!r}"):
         remove()
     return True
+
+
+def publish_services(
+    name: str,
+    *,
+    address: str = "127.0.0.1",
+    provider: EngineChoice = None,
+    status: Status = SILENT,
+) -> list[dict[str, object]]:
+    """Publish every LoadBalancer Service of ``name`` that has an address on host ports of
+    ``address`` (see :mod:`nestkube.service_ports`); each port and where the host reaches it."""
+    from nestkube import service_ports
+
+    cluster_name(name)
+    prov = resolve_engine(provider)
+    published = service_ports.publish_services(prov, name, address=address, status=status)
+    return [p.as_dict() for p in published]
 
 
 def create_registry(

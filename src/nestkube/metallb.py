@@ -42,7 +42,7 @@ NODE_MANIFEST = "/etc/nestkube/manifests/metallb.yaml"
 # The CRDs the pool is made of; create waits for them to be served before applying it.
 POOL_CRDS = ("ipaddresspools.metallb.io", "l2advertisements.metallb.io")
 # Changes whenever node_manifest changes what it makes: part of the node image's build key.
-RECIPE = "metallb-manifest-1"
+RECIPE = "metallb-manifest-2"
 
 
 def image_archives(out_dir: Path, controller: Path, speaker: Path) -> list[Path]:
@@ -62,7 +62,8 @@ def image_archives(out_dir: Path, controller: Path, speaker: Path) -> list[Path]
 def node_manifest(upstream: str) -> str:
     """MetalLB's ``metallb-native.yaml`` as nestkube applies it: the preloaded images, never
     pulled; the controller without webhooks or certificate rotation; no webhook objects; the
-    one CRD that converts through the webhook (BGPPeer) converting without it."""
+    one CRD that converts through the webhook (BGPPeer) converting without it; speakers that
+    announce from control planes too."""
     docs = [doc for doc in yaml.safe_load_all(upstream) if doc]
     kept: list[dict[str, Any]] = []
     found = set()
@@ -81,8 +82,13 @@ def node_manifest(upstream: str) -> str:
             _controller(doc)
             found.add(kind)
         elif kind == "DaemonSet" and name == "speaker":
-            _container(doc)["image"] = SPEAKER_IMAGE
-            _container(doc)["imagePullPolicy"] = "Never"
+            speaker = _container(doc)
+            speaker["image"] = SPEAKER_IMAGE
+            speaker["imagePullPolicy"] = "Never"
+            # kubeadm labels control planes node.kubernetes.io/exclude-from-external-load-
+            # balancers, which the speaker honours: a single-node cluster would announce
+            # nothing, and control planes are where a local cluster's Services run.
+            speaker["args"] = [*speaker.get("args", []), "--ignore-exclude-lb"]
             found.add(kind)
         kept.append(doc)
     missing = {"Deployment", "DaemonSet"} - found

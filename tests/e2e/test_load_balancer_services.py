@@ -1,11 +1,13 @@
 """Scenario, on every engine: a `type: LoadBalancer` Service gets an address from the cluster's
-pool (MetalLB, on by default) and answers from the host at that address; deleting the Service
-frees the address for the next one. On the shared single-node clusters of Podman, Docker,
-rootful nerdctl and CRI-O nodes on Podman: on each, the host reaches the engine's network."""
+pool (MetalLB, on by default) and answers from the host at that address and, through `nestkube
+publish services`, on a host port; deleting the Service frees the address for the next one.
+On the shared single-node clusters of Podman, Docker, rootful nerdctl and CRI-O nodes on
+Podman: on each, the host reaches the engine's network."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import time
 import urllib.request
 from pathlib import Path
@@ -17,6 +19,7 @@ from support import (
     Variant,
     ensure_workload,
     eventually,
+    nk,
     scenario_kubectl,
     variants,
     web_manifest,
@@ -103,6 +106,10 @@ def test_a_load_balancer_service_answers_from_the_host(
     )
     assert body == pod
 
+    # Published on a host port (what a rootless engine's host needs): a forwarder container.
+    port = published(variant, cluster.name)[("lb-first", 80)]
+    assert from_host(f"http://127.0.0.1:{port}/") == pod
+
     # Deleted, its address goes back to the pool: the next Service is given it.
     kubectl("delete", "service", "lb-first", "--wait=true")
     kubectl.apply(service("lb-second"))
@@ -114,4 +121,15 @@ def test_a_load_balancer_service_answers_from_the_host(
         timeout=60,
         what=f"{again} answered again from the host",
     )
+    # Publishing again follows: the first Service's forwarder goes, the second gets one.
+    ports = published(variant, cluster.name)
+    assert set(ports) == {("lb-second", 80)}, ports
+    assert from_host(f"http://127.0.0.1:{ports[('lb-second', 80)]}/") == pod
     kubectl("delete", "service", "lb-second", f"deployment/{APP}", "--wait=true")
+    assert published(variant, cluster.name) == {}
+
+
+def published(variant: Variant, cluster: str) -> dict[tuple[str, int], int]:
+    """`nestkube publish services`: (Service, port) -> host port on 127.0.0.1."""
+    out = nk("publish", "services", "--name", cluster, "--provider", variant.engine, "-o", "json")
+    return {(p["service"], p["port"]): p["hostPort"] for p in json.loads(out.stdout)}

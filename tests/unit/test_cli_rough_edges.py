@@ -20,7 +20,7 @@ from nestkube.cli.groups import hoist_global_options
 from nestkube.errors import ClusterError
 from nestkube.host import HostFacts
 from nestkube.images.node_image import LABEL_K8S_VERSION
-from nestkube.providers.base import Node, ProviderInfo
+from nestkube.providers.base import Node, ProviderInfo, Service
 from nestkube.providers.podman import PodmanProvider
 
 
@@ -43,6 +43,9 @@ class _NoClusters(UnusedEngine):
         assert not nodes
 
     def cluster_volumes(self, cluster: str) -> list[str]:
+        return []
+
+    def services(self, label: str) -> list[Service]:
         return []
 
     def delete_network_if_unused(self, name: str) -> None:

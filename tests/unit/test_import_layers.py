@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nestkube.runners",
             "nestkube.registry",
             "nestkube.cluster_state",
+            "nestkube.service_ports",
         ),
     ),
     ("facade", ("nestkube.cluster", "nestkube.conformance", "nestkube.testing", "nestkube")),

@@ -118,6 +118,8 @@ def test_the_speaker_runs_the_local_image() -> None:
     container = speaker["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
     assert container["image"] == metallb.SPEAKER_IMAGE
     assert container["imagePullPolicy"] == "Never"
+    # Single-node clusters: kubeadm's control-plane label must not silence the speaker.
+    assert container["args"] == ["--ignore-exclude-lb"]
 
 
 def test_a_manifest_without_the_controller_is_refused() -> None:

@@ -270,6 +270,33 @@ def delete_node(
     api.delete_node(cluster_name(name), node, provider=provider, status=groups.status())
 
 
+@groups.publish_app.command("services")
+def publish_services(
+    name: options.Name = options.DEFAULT_NAME,
+    address: str = typer.Option(
+        "127.0.0.1", "--address", help="Host address the ports are published on."
+    ),
+    output: Output = typer.Option(Output.text, "--output", "-o", help="text, json or yaml."),
+    provider: options.Engine = None,
+) -> None:
+    """Publish each LoadBalancer Service's TCP ports on host ports (a forwarder container per
+    Service), for engines whose network the host cannot reach (rootless); run it again after
+    Services change."""
+    from nestkube import cluster as api
+
+    published = api.publish_services(
+        cluster_name(name), address=address, provider=provider, status=groups.status()
+    )
+    rows = [
+        f"{p['namespace']}/{p['service']}\t{p['address']}:{p['port']}\t{p['host']}:{p['hostPort']}"
+        for p in published
+    ]
+    text = "\n".join(["SERVICE\tADDRESS\tHOST", *rows]) if rows else ""
+    if not rows and output is Output.text:
+        print("No LoadBalancer Service has an address.", file=sys.stderr)
+    _emit(published, output, text)
+
+
 @groups.get_app.command("nodes")
 def get_nodes(
     name: options.Name = options.DEFAULT_NAME,

@@ -118,6 +118,7 @@ kit_app = _group(
 config_app = _group("Cluster configuration files.")
 runners_app = _group("Self-hosted GitHub Actions runners: ARC runner scale sets on a cluster.")
 registry_app = _group("Local image registries clusters pull from (published on the host).")
+publish_app = _group("Publish a cluster's LoadBalancer Services on host ports.")
 
 for sub, name in [
     (create_app, "create"),
@@ -130,6 +131,7 @@ for sub, name in [
     (config_app, "config"),
     (runners_app, "runners"),
     (registry_app, "registry"),
+    (publish_app, "publish"),
 ]:
     app.add_typer(sub, name=name)
 

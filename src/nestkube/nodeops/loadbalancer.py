@@ -106,10 +106,34 @@ def render_config(servers: dict[str, str], port: int = 6443) -> str:
 
 def configure(provider: Provider, load_balancer: str, servers: Mapping[str, str]) -> None:
     """Point ``load_balancer`` at ``servers`` (control-plane name -> address) and reload it."""
+    replace_config(provider, load_balancer, render_config(dict(servers)))
+
+
+def replace_config(provider: Provider, container: str, config: str) -> None:
+    """HAProxy's configuration in ``container`` (an image of images.lb_image) replaced by
+    ``config`` once HAProxy accepts it, and reloaded."""
     provider.exec(
-        load_balancer,
+        container,
         ["sh", "-c", _REPLACE, "sh", CONFIG_PATH],
-        input=render_config(dict(servers)),
-        what=f"configuring the load balancer {load_balancer}",
+        input=config,
+        what=f"configuring HAProxy in {container}",
         timeout=engine_timeout(CHANGE),
     )
+
+
+def render_forward_config(targets: Mapping[int, str]) -> str:
+    """HAProxy's configuration for plain TCP forwarding: each port to ``address:port``."""
+    lines = [
+        "# Written by nestkube (publish services); replaced when the Service changes.",
+        "global",
+        "  maxconn 4096",
+        "defaults",
+        "  mode tcp",
+        "  timeout connect 5s",
+        "  timeout client 1h",
+        "  timeout server 1h",
+    ]
+    for port, address in sorted(targets.items()):
+        host = f"[{address}]" if ":" in address else address
+        lines += [f"listen port-{port}", f"  bind *:{port}", f"  server target {host}:{port}"]
+    return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ from nestkube.config import default_config
 from nestkube.create import plan, provision, workers
 from nestkube.create.context import CreateContext
 from nestkube.images.node_image import LABEL_K8S_VERSION
-from nestkube.providers.base import LABEL_CLUSTER, Node, NodeSpec
+from nestkube.providers.base import LABEL_CLUSTER, Node, NodeSpec, Service
 from nestkube.status import SILENT
 
 ADMIN = """\
@@ -73,6 +73,9 @@ class MemoryEngine(UnusedEngine):
 
     def network_exists(self, name: str) -> bool:
         return name in self.networks
+
+    def services(self, label: str) -> list[Service]:
+        return []
 
     def ensure_network(self, name: str, cluster: str) -> None:
         self.networks.add(name)
