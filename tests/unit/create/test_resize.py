@@ -119,3 +119,22 @@ def test_a_new_node_takes_the_highest_free_address() -> None:
     assert resize._free_address(ctx, 3) == "10.89.0.251"
     ctx.provider = MemoryEngine()  # an engine that does not pin: it gives the address
     assert resize._free_address(ctx, 3) is None
+
+
+def test_the_record_reads_back_as_the_created_config_with_each_image() -> None:
+    from dataclasses import replace
+
+    from nestkube.config import NodeConfig, default_config, load_config
+    from nestkube.create import bootstrap, plan
+    from nestkube.create.context import CreateContext
+    from nestkube.status import SILENT
+
+    cfg = default_config("dev", workers=1)
+    cfg = replace(cfg, nodes=[*cfg.nodes, NodeConfig(role="worker", labels={"tier": "edge"})])
+    ctx = CreateContext(config=cfg, provider=MemoryEngine(), status=SILENT)
+    plan.plan_nodes(ctx, "localhost/nestkube/node:v1.37.2")
+    again = load_config("record", text=bootstrap.cluster_record(ctx))
+    assert again.node_names() == ["dev-control-plane", "dev-worker", "dev-worker2"]
+    assert {n.image for n in again.nodes} == {"localhost/nestkube/node:v1.37.2"}
+    assert again.nodes[2].labels == {"tier": "edge"}
+    assert again.networking == cfg.networking
