@@ -134,7 +134,7 @@ spec:
   ports: [{port: 80}]
 """)
     # With MetalLB an address comes within seconds; without it, never.
-    time.sleep(10)
+    time.sleep(5)
     status = kubectl.json("get", "service", "lb-off")["status"]
     assert not status.get("loadBalancer", {}).get("ingress"), status
     kubectl("delete", "service", "lb-off")

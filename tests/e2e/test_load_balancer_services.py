@@ -1,8 +1,8 @@
 """Scenario, on every engine: a `type: LoadBalancer` Service gets an address from the cluster's
 pool (MetalLB, on by default) and answers from the host at that address and, through `nestkube
 publish services`, on a host port; deleting the Service frees the address for the next one.
-On the shared single-node clusters of Podman, Docker, rootful nerdctl and CRI-O nodes on
-Podman: on each, the host reaches the engine's network."""
+On the shared single-node clusters of Podman, Docker and CRI-O nodes on Podman: on each, the
+host reaches the engine's network."""
 
 from __future__ import annotations
 
@@ -70,7 +70,9 @@ def from_host(url: str) -> str:
         return f"<{exc}>"
 
 
-@pytest.mark.parametrize("variant", variants("single"))
+# nerdctl's nodes run the same MetalLB on the same kind of bridge; left out for the suite's
+# time on a fresh machine (docs/load-balancers.md).
+@pytest.mark.parametrize("variant", variants("single", only=("podman", "docker", "crio")))
 def test_a_load_balancer_service_answers_from_the_host(
     variant: Variant,
     request: pytest.FixtureRequest,

@@ -1,17 +1,37 @@
 """The metrics-server addon on real rootful Podman: a 1+1 cluster made with `--metrics-server`
 answers `kubectl top nodes` for both nodes and `kubectl top pods`, with the kubelets' serving
 certificates signed by the cluster CA (metrics-server verifies them; nothing turns TLS checks
-off)."""
+off).
+
+The same cluster then grows to 1+3 with `nestkube create node` (an added kubelet's serving
+certificate is approved too) and shrinks to 1+2 with `nestkube delete node`: a pod on a new
+worker reaches a pod on the first by pod IP and a Service by DNS name, and mounts a volume of
+the default StorageClass; the removed node leaves no container, volume or route behind, and
+the cluster is not taken for degraded. Bad input is one line and changes nothing."""
 
 from __future__ import annotations
 
+import functools
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Kubectl, engine_leftovers, nk
+from support import (
+    Kubectl,
+    assert_cluster_dns,
+    claim_manifest,
+    claim_pod,
+    engine_leftovers,
+    eventually,
+    fetched,
+    nestkube_cli,
+    nk,
+    pinned_pod,
+    web_manifest,
+)
 
 import nestkube
 from nestkube.images.node_image import NodeImage
@@ -90,3 +110,121 @@ def test_the_kubelets_serve_certificates_the_cluster_ca_signed(
         and any(x["type"] == "Approved" for x in c["status"].get("conditions", []))
     }
     assert approved >= {f"system:node:{n}" for n in NODES}, json.dumps(csrs)[:2000]
+
+
+# --- workers added and removed on the same cluster (nestkube create node / delete node) ---
+CONTROL, FIRST = NODES
+
+
+def node_names(kubectl: Kubectl) -> list[str]:
+    return sorted(n["metadata"]["name"] for n in kubectl.json("get", "nodes")["items"])
+
+
+def containers() -> list[str]:
+    return sorted(n.name for n in nestkube.list_nodes(CLUSTER, provider="podman"))
+
+
+def nk_fails(*args: str) -> str:
+    """The one error line of a nestkube command that must fail with exit 1."""
+    proc = subprocess.run(
+        [nestkube_cli(), *args, "--provider", "podman"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ERROR: "), lines
+    return lines[0]
+
+
+def test_bad_input_is_one_line_and_changes_nothing(created: float, kubectl: Kubectl) -> None:
+    before = containers()
+    assert "only workers can be removed" in nk_fails("delete", "node", CONTROL, "--name", CLUSTER)
+    assert "has no node 'nope'" in nk_fails("delete", "node", "nope", "--name", CLUSTER)
+    added = nk_fails("create", "node", "--name", CLUSTER, "--role", "control-plane")
+    assert "only workers can be added" in added
+    assert "no cluster named 'e2e-no-such'" in nk_fails("create", "node", "--name", "e2e-no-such")
+    assert containers() == before
+    assert node_names(kubectl) == [CONTROL, FIRST]
+
+
+def test_two_workers_join_and_work_like_the_first(
+    created: float, kubectl: Kubectl, podman: Provider, workload: Path
+) -> None:
+    added = [nk("create", "node", "--name", CLUSTER).stdout.strip() for _ in range(2)]
+    assert added == [f"{CLUSTER}-worker2", f"{CLUSTER}-worker3"]
+    assert node_names(kubectl) == [CONTROL, FIRST, *added]
+    assert containers() == sorted([CONTROL, FIRST, *added])
+    nodes = {n["metadata"]["name"]: n for n in kubectl.json("get", "nodes")["items"]}
+    assert all(
+        any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+        for n in nodes.values()
+    )
+    # Each has a pod CIDR of its own.
+    cidrs = [n["spec"].get("podCIDR") for n in nodes.values()]
+    assert None not in cidrs and len(set(cidrs)) == 4, cidrs
+    nk("load", "archive", str(workload), "--name", CLUSTER)
+
+    serve = "hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+    kubectl.apply(pinned_pod("first", FIRST, serve) + "---" + pinned_pod("new", added[1], serve))
+    kubectl.wait_pods_ready("role in (first,new)", count=2)
+    ip_first = kubectl.json("get", "pod", "first")["status"]["podIP"]
+    got = fetched(kubectl, "new", f"http://{ip_first}:8080")
+    assert got.strip() == "first"
+    # A Service by its DNS name, from the new node.
+    kubectl.apply(web_manifest(replicas=2))
+    kubectl.wait_pods_ready("app=web", count=2)
+    web_pods = {
+        p["metadata"]["name"] for p in kubectl.json("get", "pods", "-l", "app=web")["items"]
+    }
+    assert_cluster_dns(kubectl, podman, {"new": added[1]}, "web", web_pods)
+    # The default StorageClass provisions on the new node.
+    kubectl.apply(
+        claim_manifest("on-new") + "---" + claim_pod("writer", "on-new", write=True, node=added[1])
+    )
+    kubectl.wait_pods_ready("role=writer")
+    assert kubectl.json("get", "pvc", "on-new")["status"]["phase"] == "Bound"
+    # The addon's kubelet serving certificate was approved for the added nodes too.
+    eventually(
+        lambda: kubectl("top", "nodes", "--no-headers", check=False).stdout,
+        lambda out: all(node in out for node in added),
+        timeout=120,
+        what="kubectl top nodes listing the added nodes",
+    )
+
+
+def test_a_removed_worker_leaves_nothing_behind(
+    created: float, kubectl: Kubectl, podman: Provider
+) -> None:
+    gone = f"{CLUSTER}-worker2"
+    cidr = kubectl.json("get", "node", gone)["spec"]["podCIDR"]
+    nk("delete", "node", gone, "--name", CLUSTER)
+    assert node_names(kubectl) == [CONTROL, FIRST, f"{CLUSTER}-worker3"]
+    assert gone not in containers()
+    volumes = engine_leftovers("podman", CLUSTER)["volumes"]
+    assert f"{gone}-var" not in volumes, volumes
+
+    # No node routes into the removed node's pod CIDR once its agent has seen it go.
+    def routes_into(node: str) -> str:
+        return str(podman.exec(node, ["ip", "route", "show", cidr]).stdout.strip())
+
+    for node in (CONTROL, FIRST, f"{CLUSTER}-worker3"):
+        eventually(
+            functools.partial(routes_into, node),
+            lambda routes: routes == "",
+            timeout=90,
+            what=f"the route to {cidr} gone from {node}",
+        )
+    # Removed through nestkube, the node is not missing: the cluster is whole.
+    info = json.loads(nk("get", "clusters", "-o", "json").stdout)
+    mine = next(c for c in info if c["name"] == CLUSTER)
+    assert mine["state"] == "running" and mine["missingNodes"] == [], mine
+    # And the cluster still serves: the web Service answers from the remaining worker's pod.
+    assert fetched(kubectl, "first", "http://web.default.svc.cluster.local").strip()
+    # A node added now takes a new name, never the removed one's.
+    assert nk("create", "node", "--name", CLUSTER, "--wait", "0").stdout.strip() == (
+        f"{CLUSTER}-worker4"
+    )
+    nk("delete", "node", f"{CLUSTER}-worker4", "--name", CLUSTER)
+    assert containers() == sorted([CONTROL, FIRST, f"{CLUSTER}-worker3"])
