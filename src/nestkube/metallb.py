@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ NODE_MANIFEST = "/etc/nestkube/manifests/metallb.yaml"
 # The CRDs the pool is made of; create waits for them to be served before applying it.
 POOL_CRDS = ("ipaddresspools.metallb.io", "l2advertisements.metallb.io")
 # Changes whenever node_manifest changes what it makes: part of the node image's build key.
-RECIPE = "metallb-manifest-2"
+RECIPE = "metallb-manifest-3"
+# In the node's manifest where the API server's address goes; create fills it in
+# (api_address_script).
+API_HOST = "@NESTKUBE_API_SERVER_HOST@"
+API_PORT = "6443"
 
 
 def image_archives(out_dir: Path, controller: Path, speaker: Path) -> list[Path]:
@@ -63,7 +68,8 @@ def node_manifest(upstream: str) -> str:
     """MetalLB's ``metallb-native.yaml`` as nestkube applies it: the preloaded images, never
     pulled; the controller without webhooks or certificate rotation; no webhook objects; the
     one CRD that converts through the webhook (BGPPeer) converting without it; speakers that
-    announce from control planes too."""
+    announce from control planes too; both reaching the API server at the address create
+    fills in for :data:`API_HOST`."""
     docs = [doc for doc in yaml.safe_load_all(upstream) if doc]
     kept: list[dict[str, Any]] = []
     found = set()
@@ -101,7 +107,21 @@ def node_manifest(upstream: str) -> str:
 
 def _container(doc: dict[str, Any]) -> dict[str, Any]:
     containers: list[dict[str, Any]] = doc["spec"]["template"]["spec"]["containers"]
-    return containers[0]
+    container = containers[0]
+    # The API server itself, not its Service address: until kube-proxy has programmed the
+    # node (seconds after it joins), the Service address leads nowhere, and the controller and
+    # speakers exit at start and back off for up to a minute before they serve.
+    container["env"] = [
+        *container.get("env", []),
+        {"name": "KUBERNETES_SERVICE_HOST", "value": API_HOST},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": API_PORT},
+    ]
+    return container
+
+
+def with_api_host(manifest_path: str, host: str) -> str:
+    """A shell pipeline that prints the node's manifest with the API server's address in it."""
+    return f"sed 's/{API_HOST}/{host}/g' {shlex.quote(manifest_path)}"
 
 
 def _controller(doc: dict[str, Any]) -> None:

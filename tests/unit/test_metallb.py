@@ -122,6 +122,26 @@ def test_the_speaker_runs_the_local_image() -> None:
     assert container["args"] == ["--ignore-exclude-lb"]
 
 
+def test_both_reach_the_api_server_at_the_address_create_fills_in(tmp_path: Path) -> None:
+    import subprocess
+
+    docs = _docs(metallb.node_manifest(UPSTREAM))
+    for key in (("Deployment", "controller"), ("DaemonSet", "speaker")):
+        env = docs[key]["spec"]["template"]["spec"]["containers"][0]["env"]  # type: ignore[index]
+        assert {"name": "KUBERNETES_SERVICE_HOST", "value": metallb.API_HOST} in env
+        assert {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"} in env
+    manifest = tmp_path / "metallb.yaml"
+    manifest.write_text(metallb.node_manifest(UPSTREAM))
+    script = metallb.with_api_host(str(manifest), "10.89.0.254")
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert metallb.API_HOST not in out
+    assert [
+        d["spec"]["template"]["spec"]["containers"][0]["env"][-2]["value"]
+        for d in yaml.safe_load_all(out)
+        if d and d["kind"] in ("Deployment", "DaemonSet")
+    ] == ["10.89.0.254"] * 2
+
+
 def test_a_manifest_without_the_controller_is_refused() -> None:
     without = "\n---\n".join(
         part for part in UPSTREAM.split("\n---\n") if "kind: Deployment" not in part

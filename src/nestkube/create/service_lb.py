@@ -49,7 +49,10 @@ def apply_metallb(ctx: CreateContext) -> str | None:
     crds = [f"crd/{name}" for name in metallb.POOL_CRDS]
     script = " && ".join(
         [
-            shlex.join([*KUBECTL, "apply", "-f", metallb.NODE_MANIFEST]) + " >/dev/null",
+            metallb.with_api_host(metallb.NODE_MANIFEST, api_host(ctx))
+            + " | "
+            + shlex.join([*KUBECTL, "apply", "-f", "-"])
+            + " >/dev/null",
             shlex.join(
                 [*KUBECTL, "wait", "--for=condition=Established", f"--timeout={CRD_WAIT}s", *crds]
             )
@@ -65,6 +68,13 @@ def apply_metallb(ctx: CreateContext) -> str | None:
         timeout=quick() + CRD_WAIT,
     )
     return addresses
+
+
+def api_host(ctx: CreateContext) -> str:
+    """Where every node reaches the API servers: the load balancer's address when there is
+    one, else the first control plane's (both are in the API server's certificate)."""
+    lb = ctx.load_balancer
+    return ctx.node_ips[lb.name] if lb is not None else ctx.node_ips[ctx.bootstrap_node]
 
 
 def raise_if_failed(ctx: CreateContext) -> None:

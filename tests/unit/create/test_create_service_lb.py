@@ -66,13 +66,14 @@ def run(ctx: CreateContext) -> None:
 def test_metallb_then_its_pool_are_applied_on_the_first_control_plane() -> None:
     engine = SubnetEngine(["10.89.4.0/24"])
     ctx, warnings = context(engine)
+    ctx.node_ips = {ctx.bootstrap_node: "10.89.4.254"}
     run(ctx)
     assert not warnings.said
     [(node, script, stdin)] = engine.execs
     assert node == ctx.bootstrap_node
-    apply_manifest = script.index(f"apply -f {metallb.NODE_MANIFEST}")
+    apply_manifest = script.index(f"{metallb.API_HOST}/{ctx.node_ips[ctx.bootstrap_node]}/g")
     wait_crds = script.index("wait --for=condition=Established")
-    apply_pool = script.index("apply -f -")
+    apply_pool = script.rindex("apply -f -")
     assert apply_manifest < wait_crds < apply_pool
     pool = json.loads(stdin.split("---\n")[0])
     assert pool["spec"]["addresses"] == ["10.89.4.64-10.89.4.127"]
@@ -105,6 +106,7 @@ def test_without_the_image_or_an_ipv4_subnet_create_warns_and_applies_nothing(
 def test_a_failed_apply_fails_the_create_at_the_next_check() -> None:
     engine = SubnetEngine(["10.89.4.0/24"], fail=True)
     ctx, _ = context(engine)
+    ctx.node_ips = {ctx.bootstrap_node: "10.89.4.254"}
     service_lb.start_applying(ctx)
     service_lb.stop(ctx)  # waits for it
     with pytest.raises(CommandError):
