@@ -122,8 +122,8 @@ def test_load_balancer_services_off_installs_nothing_and_leaves_services_pending
     assert kubectl("get", "namespace", "metallb-system", check=False).returncode != 0
     crds = kubectl("get", "crd", "-o", "name").stdout
     assert "metallb.io" not in crds, crds
-    pods = kubectl("get", "pods", "-A", "-o", "name").stdout
-    assert "speaker" not in pods and "controller-" not in pods, pods
+    pods = kubectl("get", "pods", "-A", "-o", "name").stdout.split()
+    assert not [p for p in pods if p.startswith(("pod/speaker-", "pod/controller-"))], pods
     kubectl.apply("""
 apiVersion: v1
 kind: Service
