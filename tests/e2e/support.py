@@ -186,9 +186,11 @@ spec:
 
 def claim_pod(name: str, claim: str, *, write: bool = False, node: str | None = None) -> str:
     """A pod labelled ``role: name`` with ``claim`` at /data, Ready once /data/proof exists
-    (it writes its host name there first when ``write``), on ``node`` if one is named."""
+    (it writes its host name there first when ``write``), on ``node`` if one is named: by a
+    node selector, since a WaitForFirstConsumer claim is bound only once the scheduler
+    picked a node (a pod with nodeName set never meets it)."""
     first = "hostname > /data/proof; " if write else ""
-    pinned = f"\n  nodeName: {node}" if node else ""
+    pinned = f"\n  nodeSelector: {{kubernetes.io/hostname: {node}}}" if node else ""
     return f"""
 apiVersion: v1
 kind: Pod
