@@ -71,6 +71,21 @@ def kubernetes_nodes(nodes: Sequence[N]) -> list[N]:
     return [n for n in nodes if n.role != ROLE]
 
 
+def _tcp_preamble(comment: str) -> list[str]:
+    """HAProxy's global and default sections for TCP proxying, after a comment line."""
+    return [
+        comment,
+        "global",
+        "  maxconn 4096",
+        "defaults",
+        "  mode tcp",
+        "  timeout connect 5s",
+        # Watches and other long connections stay open; the servers end them.
+        "  timeout client 1h",
+        "  timeout server 1h",
+    ]
+
+
 def render_config(servers: dict[str, str], port: int = 6443) -> str:
     """HAProxy's configuration: TCP on ``port`` to each control plane (name -> address).
 
@@ -78,15 +93,7 @@ def render_config(servers: dict[str, str], port: int = 6443) -> str:
     or one still joining (its API server listens before it can serve), gets none.
     """
     lines = [
-        "# Written by nestkube; replaced whenever the control planes change.",
-        "global",
-        "  maxconn 4096",
-        "defaults",
-        "  mode tcp",
-        "  timeout connect 5s",
-        # Watches stay open for long; the API server ends them itself.
-        "  timeout client 1h",
-        "  timeout server 1h",
+        *_tcp_preamble("# Written by nestkube; replaced whenever the control planes change."),
         "  retries 3",
         "  option redispatch",
         "frontend control-plane",
@@ -123,16 +130,9 @@ def replace_config(provider: Provider, container: str, config: str) -> None:
 
 def render_forward_config(targets: Mapping[int, str]) -> str:
     """HAProxy's configuration for plain TCP forwarding: each port to ``address:port``."""
-    lines = [
-        "# Written by nestkube (publish services); replaced when the Service changes.",
-        "global",
-        "  maxconn 4096",
-        "defaults",
-        "  mode tcp",
-        "  timeout connect 5s",
-        "  timeout client 1h",
-        "  timeout server 1h",
-    ]
+    lines = _tcp_preamble(
+        "# Written by nestkube (publish services); replaced when the Service changes."
+    )
     for port, address in sorted(targets.items()):
         host = f"[{address}]" if ":" in address else address
         lines += [f"listen port-{port}", f"  bind *:{port}", f"  server target {host}:{port}"]

@@ -16,7 +16,7 @@ from nestkube.create import plan, provision, workers
 from nestkube.create.context import CreateContext
 from nestkube.images.node_image import LABEL_K8S_VERSION
 from nestkube.providers.base import LABEL_CLUSTER, Node, NodeSpec, Service
-from nestkube.status import SILENT
+from nestkube.status import SILENT, Status
 
 ADMIN = """\
 apiVersion: v1
@@ -32,6 +32,17 @@ contexts:
   context: {cluster: kubernetes, user: kubernetes-admin}
 current-context: kubernetes-admin@kubernetes
 """
+
+
+class Warnings(Status):
+    """A quiet status that keeps what create warned of."""
+
+    def __init__(self) -> None:
+        super().__init__(quiet=True)
+        self.said: list[str] = []
+
+    def warn(self, message: str) -> None:
+        self.said.append(message)
 
 
 class MemoryEngine(UnusedEngine):

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from memory_engine import MemoryEngine
+from memory_engine import MemoryEngine, Warnings
 
 from nestkube import metrics_server
 from nestkube.config import default_config
@@ -18,15 +18,6 @@ from nestkube.create.context import CreateContext
 from nestkube.create.kubelet_certs import SIGNER
 from nestkube.errors import ClusterError
 from nestkube.status import Status
-
-
-class Warnings(Status):
-    def __init__(self) -> None:
-        super().__init__(quiet=True)
-        self.said: list[str] = []
-
-    def warn(self, message: str) -> None:
-        self.said.append(message)
 
 
 def manifest(on: bool, preloaded: tuple[str, ...]) -> tuple[str, list[str]]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from memory_engine import MemoryEngine
+from memory_engine import MemoryEngine, Warnings
 
 from nestkube import metallb
 from nestkube._exec import Result
@@ -16,16 +16,6 @@ from nestkube.config import default_config
 from nestkube.create import plan, service_lb
 from nestkube.create.context import CreateContext
 from nestkube.errors import CommandError
-from nestkube.status import Status
-
-
-class Warnings(Status):
-    def __init__(self) -> None:
-        super().__init__(quiet=True)
-        self.said: list[str] = []
-
-    def warn(self, message: str) -> None:
-        self.said.append(message)
 
 
 class SubnetEngine(MemoryEngine):
