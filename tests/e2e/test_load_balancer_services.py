@@ -127,7 +127,7 @@ def test_a_load_balancer_service_answers_from_the_host(
     ports = published(variant, cluster.name)
     assert set(ports) == {("lb-second", 80)}, ports
     assert from_host(f"http://127.0.0.1:{ports[('lb-second', 80)]}/") == pod
-    kubectl("delete", "service", "lb-second", f"deployment/{APP}", "--wait=true")
+    kubectl("delete", "service/lb-second", f"deployment/{APP}", "--wait=true")
     assert published(variant, cluster.name) == {}
 
 
