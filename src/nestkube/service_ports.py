@@ -164,9 +164,25 @@ def _run_forwarder(
     try:
         config = loadbalancer.render_forward_config(dict.fromkeys(ports, lb_address))
         loadbalancer.replace_config(provider, name, config)
+        # HAProxy reloads in the background: the ports are the host's once it listens.
+        provider.exec(
+            name,
+            ["sh", "-c", _listening_script(ports)],
+            what=f"waiting for {name} to listen on {', '.join(map(str, ports))}",
+            timeout=quick(),
+        )
     except BaseException:
         provider.remove_service(Service(name), [])
         raise
+
+
+def _listening_script(ports: list[int], tries: int = 100) -> str:
+    """Exit 0 once every port has a listening TCP socket (/proc/net/tcp*, state 0A), trying
+    every 0.1 s; 1 after ``tries``."""
+    checks = " && ".join(
+        f"grep -qE ':{port:04X} [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6" for port in ports
+    )
+    return f"for i in $(seq {tries}); do {checks} && exit 0; sleep 0.1; done; exit 1"
 
 
 def _host_ports(service: Service) -> dict[int, int]:

@@ -56,6 +56,7 @@ class Engine(UnusedEngine):
         self.removed: list[str] = []
         self.ran: list[ServiceSpec] = []
         self.configured: list[tuple[str, str]] = []
+        self.waited: list[tuple[str, str]] = []
 
     def list_nodes(self, cluster: str) -> list[Node]:
         return [Node("dev-control-plane", "control-plane", "dev", "running")]
@@ -63,7 +64,10 @@ class Engine(UnusedEngine):
     def exec(self, node: str, args: Sequence[str], **kw: Any) -> Result:
         if "services" in args:
             return Result(list(args), 0, SERVICES, "")
-        self.configured.append((node, str(kw.get("input"))))
+        if kw.get("input") is not None:
+            self.configured.append((node, str(kw["input"])))
+        else:
+            self.waited.append((node, args[-1]))
         return Result(list(args), 0, "", "")
 
     def services(self, label: str) -> list[Service]:
@@ -124,4 +128,7 @@ def test_a_changed_service_gets_a_new_forwarder(monkeypatch: pytest.MonkeyPatch)
     assert spec.labels[service_ports.LABEL_TARGET] == "10.89.0.64:80,443"
     [(node, config)] = engine.configured
     assert node == "dev-lb-default-web" and "server target 10.89.0.64:443" in config
+    # Then it waits for HAProxy to listen on both ports (0x50, 0x1BB) before reporting them.
+    [(node, script)] = engine.waited
+    assert node == "dev-lb-default-web" and ":0050 " in script and ":01BB " in script
     assert {p.host_port for p in published} == {45000}
