@@ -564,7 +564,9 @@ def delete_node(
                 f"cluster {name!r} is not running: start it first (nestkube start cluster "
                 f"--name {name})"
             )
-        resize.remove_worker(prov, name, found, control.name, status=status)
+        resize.remove_worker(
+            prov, name, found, control.name, drain=is_running(found), status=status
+        )
 
 
 def start_cluster(

@@ -215,17 +215,24 @@ def _remove_node_made(ctx: CreateContext, spec: NodeSpec) -> None:
 
 
 def remove_worker(
-    provider: Provider, name: str, node: Node, control: str, *, status: Status = SILENT
+    provider: Provider,
+    name: str,
+    node: Node,
+    control: str,
+    *,
+    drain: bool,
+    status: Status = SILENT,
 ) -> None:
-    """Drain the worker ``node`` (if it runs) from the running control plane ``control``,
-    delete it from Kubernetes, remove its container and volume, and record its removal."""
+    """Drain the worker ``node`` (when ``drain``: it runs) from the running control plane
+    ``control``, delete it from Kubernetes, remove its container and volume, and record its
+    removal."""
     with status.step(f"Draining {node.name}"):
-        if node.state.lower() in ("running",) or node.state.lower().startswith("up"):
-            drain = [
+        if drain:
+            args = [
                 *KUBECTL, "drain", node.name, "--ignore-daemonsets", "--delete-emptydir-data",
                 "--force", f"--timeout={DRAIN_TIMEOUT}s",
             ]  # fmt: skip
-            provider.exec(control, drain, what=f"draining {node.name}", timeout=DRAIN_TIMEOUT + 30)
+            provider.exec(control, args, what=f"draining {node.name}", timeout=DRAIN_TIMEOUT + 30)
         provider.exec(
             control,
             [*KUBECTL, "delete", "node", node.name, "--ignore-not-found"],
